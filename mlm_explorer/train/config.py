@@ -1,0 +1,135 @@
+"""The job's options: one argparse definition shared by `python -m mlm_explorer.train` and
+`mlm-explorer train` (the CLI calls `add_train_arguments(parser)` and forwards argv as is).
+
+`--resume RUN` takes the saved options of RUN (its run.json) and lets the options given on
+this command line override them (e.g. a larger --max-steps to train longer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Sequence
+
+from mlm_explorer.errors import InputError
+
+OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp")
+_TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+)$")
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Define every option of the training job on `parser` (the CLI reuses this)."""
+    a = parser.add_argument
+    a("paths", nargs="*", metavar="PATH", help="text files and folders (recursive .txt/.md) to train on")
+    g = parser.add_argument_group("model and objective")
+    g.add_argument("--model", default="bundled", help="hub name, local directory or 'bundled' (default)")
+    g.add_argument("--objective", default="auto", choices=OBJECTIVES,
+                   help="auto: span for T5-like (encoder-decoder) models, mlm otherwise")
+    g.add_argument("--train-params", default="all", metavar="WHICH",
+                   help="all | head | head+norms | head+top:N (head plus the top N layers)")
+    g.add_argument("--whole-word", action="store_true", help="mlm: mask whole words, not subwords")
+    g.add_argument("--mask-rate", type=float, default=0.15, help="mlm: share of tokens selected (0.15)")
+    g.add_argument("--noise-density", type=float, default=0.15, help="span: share of tokens corrupted")
+    g.add_argument("--mean-span-length", type=float, default=3.0, help="span: mean corrupted span length")
+    g = parser.add_argument_group("data")
+    g.add_argument("--block-size", type=int, default=None, help="tokens per block (default 128, at most the model's limit)")
+    g.add_argument("--eval-fraction", type=float, default=0.05, help="share held out for evaluation, by file (0.05)")
+    g.add_argument("--max-eval-blocks", type=int, default=512, help="evaluate on at most this many held-out blocks")
+    g.add_argument("--no-cache", action="store_true", help="tokenise again instead of using the token cache")
+    g = parser.add_argument_group("length of training (the first limit reached stops it)")
+    g.add_argument("--max-steps", type=int, default=None, help="optimizer steps")
+    g.add_argument("--epochs", type=float, default=None, help="passes over the training blocks (default 3 when no limit is given)")
+    g.add_argument("--time-budget", type=float, default=None, metavar="MIN", help="minutes of training")
+    g = parser.add_argument_group("optimisation")
+    g.add_argument("--batch-size", type=int, default=32, help="blocks per optimizer step, all devices together (32)")
+    g.add_argument("--micro-batch-size", type=int, default=None, help="blocks per forward pass; smaller -> gradient accumulation")
+    g.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (5e-5)")
+    g.add_argument("--head-lr", type=float, default=None, help="separate peak learning rate for the prediction head")
+    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay, not on biases and norms")
+    g.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (default 6%% of the steps)")
+    g.add_argument("--schedule", default="linear", choices=("linear", "cosine", "constant"), help="decay after warm-up")
+    g.add_argument("--grad-clip", type=float, default=1.0, help="clip the gradient norm (0: off)")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    g = parser.add_argument_group("run")
+    g.add_argument("--output", default=None, help="run directory (default: <data dir>/runs/<time>-<model>)")
+    g.add_argument("--resume", default=None, metavar="RUN", help="continue a run (its directory, its name, or one checkpoint-N in it)")
+    g.add_argument("--eval-every", type=int, default=200, help="evaluate every N steps (and at the end)")
+    g.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (and at the end)")
+    g.add_argument("--keep", type=int, default=2, help="checkpoints to keep, besides best/ (2)")
+    g.add_argument("--log-every", type=int, default=10, help="send a step event every N steps (1: every step)")
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    g.add_argument("--threads", type=int, default=None, help="CPU threads (default: cores / processes)")
+    g.add_argument("--seed", type=int, default=0, help="seed for the data order, hold-out and masking")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mlm_explorer.train",
+        description="Fine-tune a masked language model on local text files; JSON events on stdout.",
+    )
+    add_train_arguments(parser)
+    # the CLI's own switch; harmless here so that argv can be forwarded unchanged
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, through the job's error path
+        raise InputError(f"{message} (see python -m mlm_explorer.train --help)")
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, set[str]]:
+    """Parse and check the options; return them and the names given on the command line."""
+    parser = _Parser(prog="python -m mlm_explorer.train", add_help=True)
+    add_train_arguments(parser)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(list(argv))
+    given_parser = _Parser(add_help=False)
+    add_train_arguments(given_parser)
+    given_parser.add_argument("--json", action="store_true")
+    for action in given_parser._actions:
+        action.default = argparse.SUPPRESS
+    given = set(vars(given_parser.parse_args(list(argv)))) - {"paths"}
+    if args.paths:
+        given.add("paths")
+    check(args)
+    return args, given
+
+
+def check(args: argparse.Namespace) -> None:
+    """Reject impossible values with one line each."""
+    def need(ok: bool, message: str):
+        if not ok:
+            raise InputError(message)
+
+    need(args.batch_size >= 1, "--batch-size must be at least 1")
+    need(args.micro_batch_size is None or args.micro_batch_size >= 1, "--micro-batch-size must be at least 1")
+    need(args.lr > 0, "--lr must be positive")
+    need(args.head_lr is None or args.head_lr > 0, "--head-lr must be positive")
+    need(0 < args.eval_fraction < 1, "--eval-fraction must be between 0 and 1, e.g. 0.05")
+    need(args.block_size is None or args.block_size >= 8, "--block-size must be at least 8")
+    need(args.max_steps is None or args.max_steps >= 1, "--max-steps must be at least 1")
+    need(args.epochs is None or args.epochs > 0, "--epochs must be positive")
+    need(args.time_budget is None or args.time_budget > 0, "--time-budget must be positive (minutes)")
+    need(0 < args.mask_rate < 1, "--mask-rate must be between 0 and 1")
+    need(0 < args.noise_density < 1, "--noise-density must be between 0 and 1")
+    need(args.mean_span_length >= 1, "--mean-span-length must be at least 1")
+    need(bool(_TRAIN_PARAMS.match(args.train_params)),
+         f"--train-params {args.train_params!r}: use all, head, head+norms or head+top:N")
+    for name in ("eval_every", "save_every", "keep", "log_every", "max_eval_blocks"):
+        need(getattr(args, name) >= 1, f"--{name.replace('_', '-')} must be at least 1")
+    need(args.threads is None or args.threads >= 1, "--threads must be at least 1")
+    need(bool(args.paths) or args.resume is not None, "no input: name the text files or folders to train on")
+
+
+def merge_resumed(saved: dict, args: argparse.Namespace, given: set[str]) -> argparse.Namespace:
+    """Options of a resumed run: the saved ones, overridden by those given now."""
+    merged = dict(saved)
+    for name, value in vars(args).items():
+        if name in given or name not in merged:
+            merged[name] = value
+    merged["resume"] = args.resume
+    out = argparse.Namespace(**merged)
+    check(out)
+    return out

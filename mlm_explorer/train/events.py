@@ -1,0 +1,79 @@
+"""JSON-lines events: the training job's only voice on stdout.
+
+One event per line, each a JSON object with an `event` field (see docs/core-api.md):
+
+    started     data summary, device, parameter counts, objective, run dir
+    step        step, loss, lr, tokens_per_s, eta_s, epoch (+ mlm_loss / nsp_loss for mlm+nsp)
+    eval        step, loss, perplexity, accuracy
+    checkpoint  step, path
+    finished    step, run_dir, best (path), best_eval_loss
+    cancelled   step, checkpoint (path or null), signal
+    error       message (the runner adds `stderr`, the job's last stderr lines)
+    log         message (warnings meant for people: skipped binary files, replaced bytes, ...)
+
+Only rank 0 of a distributed run speaks. Anything else a library prints goes to stderr:
+`protect_stdout()` points `sys.stdout` at stderr so a stray print cannot corrupt the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from typing import IO, Any
+
+
+def _clean(value: Any) -> Any:
+    """JSON cannot carry NaN/inf: send them as strings, tensors as numbers."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+class Events:
+    """Write events as JSON lines to `stream` (the real stdout of the job)."""
+
+    def __init__(self, stream: IO[str] | None = None, *, enabled: bool = True) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self.enabled = enabled
+        self.history: list[dict] = []  # every event sent, for tests and run.json
+
+    def emit(self, name: str, **fields: Any) -> dict:
+        event = {"event": name, "time": round(time.time(), 3), **_clean(fields)}
+        if self.enabled:
+            self.stream.write(json.dumps(event, ensure_ascii=False) + "\n")
+            self.stream.flush()
+            self.history.append(event)
+        return event
+
+    def log(self, message: str, **fields: Any) -> dict:
+        return self.emit("log", message=message, **fields)
+
+    def of(self, name: str) -> list[dict]:
+        return [e for e in self.history if e["event"] == name]
+
+
+def protect_stdout() -> IO[str]:
+    """Return the real stdout for events and send everything else printed to stderr."""
+    real = sys.stdout
+    sys.stdout = sys.stderr
+    return real
+
+
+def parse_line(line: str) -> dict:
+    """One line of job output -> an event (a non-JSON line becomes a `log` event)."""
+    line = line.strip()
+    try:
+        event = json.loads(line)
+        if isinstance(event, dict) and "event" in event:
+            return event
+    except json.JSONDecodeError:
+        pass
+    return {"event": "log", "message": line}

@@ -1,0 +1,197 @@
+"""The training job: `python -m mlm_explorer.train PATH... [options]` (see config.py).
+
+It speaks JSON lines on stdout (events.py); everything else goes to stderr. Exit status:
+
+    0    finished
+    2    a problem with the input or the environment (one `error` event, one line on stderr:
+         empty folder, only binary files, --block-size above the model's limit, objective
+         mismatch, full disk while saving, CUDA out of memory)
+    1    an unexpected crash (`error` event, traceback on stderr)
+    130  cancelled by SIGINT (Ctrl+C): a checkpoint was saved, then `cancelled`
+    143  cancelled by SIGTERM (the runner's cancel): likewise (128 + signal number, as a shell
+         reports it; a supervisor that wants 0 can treat the `cancelled` event as success)
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from mlm_explorer.errors import InputError, UserError
+
+from .events import Events, protect_stdout
+
+
+class Cancelled(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_cancelled(signum, frame):
+    raise Cancelled(signum)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name.rstrip("/")).name or name).strip("-")[:40] or "model"
+
+
+def _new_run_dir(args) -> Path:
+    from mlm_explorer.paths import runs_dir
+
+    if args.output:
+        run_dir = Path(args.output).expanduser()
+        if (run_dir / "run.json").exists():
+            raise InputError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --output")
+        return run_dir
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = runs_dir() / f"{stamp}-{_slug(args.model)}"
+    n = 1
+    while run_dir.exists():
+        n += 1
+        run_dir = runs_dir() / f"{stamp}-{_slug(args.model)}-{n}"
+    return run_dir
+
+
+def _resume_point(args, given):
+    """(run dir, checkpoint dir, merged options) for --resume."""
+    from . import checkpoint as ckpt
+    from .config import merge_resumed
+    from .runs import RunRecord, resolve_run
+
+    target = resolve_run(args.resume)
+    if (target / ckpt.TRAINER_STATE).exists():  # a checkpoint-N inside a run
+        run_dir, checkpoint = target.parent, target
+    else:
+        run_dir, checkpoint = target, ckpt.latest_checkpoint(target)
+    if checkpoint is None:
+        raise InputError(f"--resume {args.resume}: the run has no complete checkpoint yet; start it again instead")
+    saved = RunRecord.load(run_dir).get("config")
+    if not saved:
+        raise InputError(f"--resume {args.resume}: {run_dir} has no run.json; it is not a training run")
+    return run_dir, checkpoint, merge_resumed(saved, args, given)
+
+
+def run(argv, events: Events) -> int:
+    import torch
+
+    from . import checkpoint as ckpt
+    from .config import parse_args
+    from .loop import Loop
+    from .model_setup import load_for_training
+    from .params import select_trainable
+    from .runs import RunRecord
+    from .runtime import setup
+    from .training_data import prepare
+
+    args, given = parse_args(argv)
+    run_dir = checkpoint = None
+    if args.resume:
+        run_dir, checkpoint, args = _resume_point(args, given)
+    rt = setup(args.device, args.threads)
+    events.enabled = events.enabled and rt.is_main
+    try:
+        torch.manual_seed(args.seed + rt.rank)  # dropout; restored from the checkpoint on resume
+        tm = load_for_training(str(checkpoint) if checkpoint else args.model, args.objective, device=rt.device)
+        counts = select_trainable(tm.model, args.train_params)
+        data = prepare(args, tm, rt, events)
+        run_dir = run_dir or _new_run_dir(args)
+        if rt.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        initial = RunRecord.load(run_dir) if checkpoint else {}
+        record = RunRecord(run_dir, enabled=rt.is_main, initial=initial)
+        if checkpoint:
+            record.truncate(ckpt.step_of(checkpoint))
+        record.data.update(
+            name=run_dir.name, status="running", pid=__import__("os").getpid(), model=initial.get("model", args.model),
+            objective=tm.objective, config={**vars(args), "objective": tm.objective}, data=data.summary,
+            created=initial.get("created", time.time()), **rt.describe(), **counts,
+        )
+        record.data.pop("error", None)
+        record.save()
+        state = ckpt.load_trainer_state(checkpoint) if checkpoint else None
+        loop = Loop(args=args, model=tm.model, tokenizer=tm.tokenizer, objective=data.objective, data=data,
+                    rt=rt, events=events, record=record, resume_state=state)
+        events.emit("started", run_dir=str(run_dir), model=record.data["model"], objective=tm.objective,
+                    data=data.summary, resumed_from=str(checkpoint) if checkpoint else None, step=loop.step,
+                    max_steps=loop.max_steps, steps_per_epoch=loop.steps_per_epoch, batch_size=args.batch_size,
+                    micro_batch_size=loop.micro, **rt.describe(), **counts)
+        try:
+            outcome = loop.run()
+        except BaseException as exc:
+            record.update(status="cancelled" if isinstance(exc, Cancelled) else "failed", error=str(exc) or type(exc).__name__)
+            raise
+        if outcome == "cancelled":
+            record.update(status="cancelled")
+            events.emit("cancelled", step=loop.step, checkpoint=loop.last_checkpoint, run_dir=str(run_dir),
+                        signal=signal.Signals(loop.signal_received).name)
+            return 128 + loop.signal_received
+        best = run_dir / ckpt.BEST
+        record.update(status="finished")
+        events.emit("finished", step=loop.step, run_dir=str(run_dir), best=str(best) if best.exists() else None,
+                    best_eval_loss=record.data.get("best", {}).get("loss"), tokens=loop.tokens)
+        return 0
+    finally:
+        rt.close()
+
+
+def main(argv=None, *, stdout=None) -> int:
+    """Run the job; `stdout` lets tests read the events in-process."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a in ("-h", "--help") for a in argv):
+        from .config import build_parser
+
+        build_parser().print_help()
+        return 0
+    real_stdout = stdout
+    saved_stdout = sys.stdout
+    if stdout is None:
+        real_stdout = protect_stdout()
+    events = Events(real_stdout)
+    _quiet_libraries()
+    old = {s: signal.signal(s, _raise_cancelled) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return run(argv, events)
+    except Cancelled as exc:  # before the loop started: nothing to save
+        events.emit("cancelled", step=0, checkpoint=None, signal=signal.Signals(exc.signum).name)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        events.emit("cancelled", step=0, checkpoint=None, signal="SIGINT")
+        return 130
+    except UserError as exc:
+        return _fail(events, str(exc), 2)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        import torch
+
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            return _fail(events, "CUDA ran out of memory; use a smaller --micro-batch-size (gradient accumulation "
+                         "keeps --batch-size) or a smaller --block-size", 2)
+        traceback.print_exc(file=sys.stderr)
+        return _fail(events, f"training crashed: {type(exc).__name__}: {exc}".splitlines()[0], 1)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        sys.stdout = saved_stdout
+
+
+def _quiet_libraries() -> None:
+    """No progress bars on stderr (save_pretrained's "Writing model shards"); warnings stay."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as tf_logging
+
+        tf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _fail(events: Events, message: str, code: int) -> int:
+    events.emit("error", message=message)
+    print(f"error: {message}", file=sys.stderr)
+    return code

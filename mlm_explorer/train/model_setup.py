@@ -1,0 +1,96 @@
+"""Load the model to train and decide the objective (and refuse a model that cannot do it).
+
+    encoder-decoder (config.is_encoder_decoder, T5)  -> span
+    encoder masked-LM (BERT family, the bundled one) -> mlm
+    --objective mlm+nsp                              -> BertForPreTraining (BERT only): the
+        MLM weights are kept, the pooler and next-sentence head start fresh unless the
+        checkpoint already has them (a resumed mlm+nsp run).
+
+Loading goes through core/models.py (sources, safetensors only, no remote code, one-line
+errors); this module adds the training view: train mode, the objective, the block limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlm_explorer.errors import ModelError
+
+
+@dataclass
+class TrainModel:
+    model: object
+    tokenizer: object
+    objective: str
+    name: str
+    max_length: int
+    model_type: str
+
+
+def _kind(name: str) -> tuple[str, str]:
+    """("mlm" | "seq2seq" | "other", model_type) from the config, before any weight is read."""
+    from mlm_explorer.core import models as core
+
+    src = core.resolve_source(name)
+    if src.source == "bundled":
+        return "mlm", "bert"
+    from transformers import AutoConfig
+
+    where = str(src.path) if src.path is not None else src.repo_id
+    with core.quiet_transformers():
+        try:
+            config = AutoConfig.from_pretrained(where, trust_remote_code=False, local_files_only=src.path is not None)
+        except (OSError, ValueError, KeyError) as exc:
+            raise core._explain(exc, src, "config") from exc
+    model_type = getattr(config, "model_type", None) or "unknown"
+    return core.kind_of(model_type, bool(getattr(config, "is_encoder_decoder", False))), model_type
+
+
+def choose_objective(requested: str, kind: str, model_type: str, name: str) -> str:
+    if kind == "other":
+        raise ModelError(f"'{name}' is a {model_type} model, which has no masked-LM or span objective; "
+                         "train a BERT-family masked LM (objective mlm) or a T5 model (objective span)")
+    if requested == "auto":
+        return "span" if kind == "seq2seq" else "mlm"
+    if requested == "span" and kind != "seq2seq":
+        raise ModelError(f"--objective span needs a T5-style encoder-decoder model, and '{name}' is a {model_type} "
+                         "encoder; use --objective mlm (or leave --objective out)")
+    if requested in ("mlm", "mlm+nsp") and kind == "seq2seq":
+        raise ModelError(f"--objective {requested} needs an encoder masked-LM (BERT family), and '{name}' is a "
+                         f"{model_type} encoder-decoder; use --objective span (or leave --objective out)")
+    if requested == "mlm+nsp" and model_type != "bert":
+        raise ModelError(f"--objective mlm+nsp needs a BERT model (next-sentence head), and '{name}' is {model_type}; "
+                         "use --objective mlm")
+    return requested
+
+
+def _to_pretraining(mlm_model, source_dir: str | None):
+    """BertForMaskedLM -> BertForPreTraining with the same weights (+ pooler / NSP head if saved)."""
+    import torch
+    from transformers import BertForPreTraining
+
+    torch.manual_seed(0)  # the fresh NSP head is the same every time
+    model = BertForPreTraining(mlm_model.config)
+    model.load_state_dict(mlm_model.state_dict(), strict=False)
+    if source_dir and (Path(source_dir) / "model.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        saved = load_file(str(Path(source_dir) / "model.safetensors"))
+        extra = {k: v for k, v in saved.items() if k.startswith(("bert.pooler.", "cls.seq_relationship."))}
+        model.load_state_dict(extra, strict=False)
+    model.tie_weights()
+    return model.to(mlm_model.device)
+
+
+def load_for_training(name: str, requested: str, *, device) -> TrainModel:
+    from mlm_explorer.core import models as core
+
+    kind, model_type = _kind(name)
+    objective = choose_objective(requested, kind, model_type, name)
+    lm = core.load_seq2seq(name, device=str(device)) if objective == "span" else core.load_mlm(name, device=str(device))
+    model = lm.model
+    if objective == "mlm+nsp":
+        model = _to_pretraining(model, lm.path)
+    model.train()
+    return TrainModel(model, lm.tokenizer, objective, lm.name, lm.max_length, model_type)

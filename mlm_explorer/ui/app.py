@@ -1,0 +1,310 @@
+"""The mlm-explorer Textual app: three screens (Explore, Compare, Train) as modes.
+
+The app owns the models (`lm`, the base model for before/after, the T5 for Compare), the
+settings, and every thread worker. Screens ask for work through the `request_*` methods
+and get the answers as messages (`ui/messages.py`) tagged with a request number, so a
+stale answer can be dropped. Worker bodies live in `ui/jobs.py` and only call
+`mlm_explorer.core`; nothing here imports torch, so the first frame never waits for it.
+Errors from workers arrive in one place, `on_worker_state_changed`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any, Callable
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message_pump import MessagePump
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from mlm_explorer.errors import UserError
+from mlm_explorer.settings import DARK_THEME, LIGHT_THEME, Settings, load_settings, save_settings
+from mlm_explorer.ui import jobs
+from mlm_explorer.ui.commands import ModelCommands
+from mlm_explorer.ui.dialogs.confirm import ChoiceDialog
+from mlm_explorer.ui.names import short_name
+from mlm_explorer.ui.messages import ModelFailed, ModelReady, TrainEvent
+from mlm_explorer.ui.screens.compare import CompareScreen
+from mlm_explorer.ui.screens.explore import ExploreScreen
+from mlm_explorer.ui.screens.help import HelpScreen
+from mlm_explorer.ui.screens.train import TrainScreen
+
+T5_HOWTO = (
+    "no T5 model available offline; get one with: "
+    "huggingface-cli download google-t5/t5-small && mlm-explorer --t5 google-t5/t5-small"
+)
+
+
+class MLMExplorerApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "mlm-explorer"
+    MODES = {"explore": ExploreScreen, "compare": CompareScreen, "train": TrainScreen}
+    DEFAULT_MODE = "explore"
+    COMMANDS = App.COMMANDS | {ModelCommands}
+
+    BINDINGS = [
+        Binding("f1", "help", "Help", tooltip="What MLM, 80/10/10 and T5 sentinels are; all keys"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("f2", "switch_mode('explore')", "Explore", tooltip="Type, mask, read the distribution"),
+        Binding("f3", "switch_mode('compare')", "Compare", tooltip="The same blanks filled by BERT and by T5"),
+        Binding("f4", "switch_mode('train')", "Train", tooltip="Fine-tune on your files in the background"),
+        Binding("ctrl+t", "toggle_theme", "Theme", tooltip="Switch between the dark and the light theme"),
+        Binding("ctrl+s", "export", "Export", tooltip="Save the current view as JSON, Markdown and SVG"),
+        Binding("ctrl+q", "quit", "Quit", tooltip="Quit (asks first if a training job is running)", priority=True),
+    ]
+
+    model_status: reactive[str] = reactive("starting…")
+    model_version: reactive[int] = reactive(0)  # bumps when lm / base_lm change
+    t5_status: reactive[str] = reactive("")
+    t5_version: reactive[int] = reactive(0)
+
+    def __init__(self, model: str | None = None, t5: str | None = None, device: str = "auto", *,
+                 text: str | None = None, settings: Settings | None = None, persist: bool = True) -> None:
+        self.settings = settings or load_settings()
+        if model is not None:
+            self.settings.model = model
+        if t5 is not None:
+            self.settings.t5_model = t5
+        super().__init__()
+        self.device = device
+        self.initial_text = text
+        self.persist = persist
+        self.lm: Any = None  # core.models.LoadedModel (encoder MLM) used by Explore
+        self.base_lm: Any = None  # the model before fine-tuning (before/after view)
+        self.t5_lm: Any = None
+        self.t5_missing = False
+        self.first_frame_at: float | None = None
+        self.torch_at_first_frame: bool | None = None
+        self.model_ready_at: float | None = None
+        self.model_seconds: float | None = None
+        self.started_at = time.perf_counter()
+        self.train_runner: Any = None  # train.runner.TrainingRunner while a job runs
+        self._targets: dict[str, MessagePump] = {}
+        self.explore: ExploreScreen | None = None  # set by the Explore screen when mounted
+
+    # -- start-up ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.theme = self.settings.theme if self.settings.theme in self.available_themes else DARK_THEME
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        self.first_frame_at = time.perf_counter()
+        self.torch_at_first_frame = "torch" in sys.modules
+        self.load_model(self.settings.model)
+
+    # -- models -----------------------------------------------------------------------------
+    def load_model(self, name: str | None, *, role: str = "mlm") -> None:
+        """Load an encoder MLM (role "mlm") or the T5 for Compare (role "t5") in a worker."""
+        shown = name or "bundled default"
+        if role == "t5":
+            self.t5_status = f"loading {shown}…"
+        else:
+            self.model_status = f"loading {shown}…"
+        device = self.device
+
+        def body() -> None:
+            lm, seconds = jobs.load_model(role, name, device)
+            self.post_message(ModelReady(role, lm, seconds))
+
+        self.run_worker(body, name=f"load-{role}", group=f"load-{role}", thread=True, exclusive=True,
+                        exit_on_error=False, description=f"load {shown}")
+
+    def load_t5(self) -> None:
+        """Load the T5 for Compare: the configured one, else the first cached seq2seq model."""
+        if self.t5_lm is not None:
+            return
+        name = self.settings.t5_model
+        if name:
+            self.load_model(name, role="t5")
+            return
+        self.t5_status = "looking for a cached T5…"
+
+        def body() -> None:
+            found = jobs.find_cached_t5()
+            if found is None:
+                self.post_message(ModelFailed("t5", None, T5_HOWTO))
+                return
+            lm, seconds = jobs.load_model("t5", found, self.device)
+            self.post_message(ModelReady("t5", lm, seconds))
+
+        self.run_worker(body, name="load-t5", group="load-t5", thread=True, exclusive=True, exit_on_error=False)
+
+    def on_model_ready(self, message: ModelReady) -> None:
+        lm = message.lm
+        device = getattr(lm, "device", "cpu")
+        if message.role == "t5":
+            self.t5_lm, self.t5_missing = lm, False
+            self.t5_status = f"{short_name(lm.name)} ({device})"
+            self.t5_version += 1
+            return
+        if message.role == "base":
+            self.base_lm = lm
+        else:
+            if self.lm is not None and self.base_lm is None and message.role == "finetuned":
+                self.base_lm = self.lm
+            self.lm = lm
+        if self.model_ready_at is None:
+            self.model_ready_at = time.perf_counter()
+        self.model_seconds = message.seconds
+        info = getattr(lm, "info", None) or {}
+        note = "" if info.get("head_trained", True) else " · MLM head untrained: predictions are not meaningful"
+        base = f" · base: {short_name(self.base_lm.name)}" if self.base_lm is not None else ""
+        self.model_status = f"model {short_name(lm.name)} ({device}){base}{note}"
+        self.model_version += 1
+
+    def on_model_failed(self, message: ModelFailed) -> None:
+        if message.role == "t5":
+            self.t5_missing = message.error == T5_HOWTO
+            self.t5_status = message.error
+            self.t5_version += 1
+            return
+        self.model_status = f"model not loaded: {message.error}"
+        self.model_version += 1
+
+    def use_model(self, name: str | None) -> None:
+        """Switch Explore's model (command palette); remembered in the settings."""
+        self.settings.model = name
+        self.save_settings()
+        self.load_model(name)
+
+    def use_t5(self, name: str) -> None:
+        self.settings.t5_model = name
+        self.save_settings()
+        self.t5_lm = None
+        self.load_model(name, role="t5")
+
+    def load_finetuned(self, path: str) -> None:
+        """Load a fine-tuned checkpoint into Explore, keeping the current model as the base."""
+        self.model_status = f"loading {path}…"
+        device = self.device
+
+        def body() -> None:
+            lm, seconds = jobs.load_model("mlm", path, device)
+            self.post_message(ModelReady("finetuned", lm, seconds))
+
+        self.run_worker(body, name="load-mlm", group="load-mlm", thread=True, exclusive=True, exit_on_error=False)
+
+    # -- workers for screens ----------------------------------------------------------------
+    def run_job(self, target: MessagePump, kind: str, request: int, body: Callable[[], None], *,
+                exclusive: bool = True) -> Worker:
+        """Run `body` in a thread worker of group `kind`; errors go back to `target`."""
+        name = f"{kind}:{request}"
+        self._targets[name] = target
+        return self.run_worker(body, name=name, group=kind, thread=True, exclusive=exclusive, exit_on_error=False)
+
+    @on(Worker.StateChanged)
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker failures land: notify, never crash; tell the screen that asked."""
+        worker = event.worker
+        if event.state in (WorkerState.SUCCESS, WorkerState.CANCELLED):
+            self._targets.pop(worker.name, None)
+            return
+        if event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        if isinstance(error, UserError):
+            text = str(error)
+            self.notify(text, severity="warning", timeout=8)
+        else:
+            text = f"{type(error).__name__}: {error}"
+            self.notify(text, title="unexpected error", severity="error", timeout=12)
+        if worker.group.startswith("load-"):
+            role = worker.group.removeprefix("load-")
+            self.post_message(ModelFailed(role, None, text))
+            return
+        target = self._targets.pop(worker.name, None)
+        if target is not None and hasattr(target, "job_failed"):
+            kind, _, request = worker.name.partition(":")
+            target.job_failed(kind, int(request or 0), text)
+
+    # -- training -----------------------------------------------------------------------------
+    def start_training(self, target: MessagePump, args: list[str]) -> None:
+        """Run `python -m mlm_explorer.train ARGS`; every event goes to `target` as a TrainEvent."""
+        from mlm_explorer.train.runner import TrainingRunner
+
+        runner = TrainingRunner(args)
+        self.train_runner = runner
+
+        def body() -> None:
+            try:
+                runner.start()
+                for event in runner.events():
+                    target.post_message(TrainEvent(event))
+            finally:
+                target.post_message(TrainEvent({"event": "exited", "returncode": runner.returncode}))
+
+        self.run_worker(body, name="train", group="train", thread=True, exit_on_error=False)
+
+    # -- settings, theme, export ------------------------------------------------------------
+    def save_settings(self) -> None:
+        if not self.persist:
+            return
+        try:
+            save_settings(self.settings.clamp())
+        except OSError as exc:
+            self.notify(f"settings not saved: {exc}", severity="warning")
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME
+
+    def watch_theme(self, theme: str) -> None:
+        if self.settings.theme != theme:
+            self.settings.theme = theme
+            self.save_settings()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_export(self) -> None:
+        from mlm_explorer.ui.export import export_view
+
+        try:
+            written = export_view(self)
+        except (OSError, UserError) as exc:
+            self.notify(f"export failed: {exc}", severity="error")
+            return
+        self.notify("exported " + ", ".join(str(p) for p in written), title="export", timeout=8)
+
+    def get_system_commands(self, screen: Screen):
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Explore", "Type, mask, read the distribution (F2)", lambda: self.switch_mode("explore"))
+        yield SystemCommand("Compare", "BERT vs T5 on the same blanks (F3)", lambda: self.switch_mode("compare"))
+        yield SystemCommand("Train", "Fine-tune on your files (F4)", lambda: self.switch_mode("train"))
+        yield SystemCommand("Toggle dark/light theme", "ctrl+t", self.action_toggle_theme)
+        yield SystemCommand("Export view", "JSON, Markdown and SVG of the current view (ctrl+s)", self.action_export)
+
+    # -- quitting -----------------------------------------------------------------------------
+    @property
+    def training(self) -> bool:
+        runner = self.train_runner
+        return runner is not None and getattr(runner, "returncode", 0) is None
+
+    async def action_quit(self) -> None:
+        if not self.training:
+            self.exit()
+            return
+
+        def answer(choice: str | None) -> None:
+            if choice == "cancel":
+                try:
+                    self.train_runner.cancel()
+                finally:
+                    self.exit()
+
+        self.push_screen(ChoiceDialog(
+            "A training job is running. Cancel it (its last checkpoint is kept) and quit?",
+            [("cancel", "Cancel job & quit"), ("wait", "Keep waiting")], default="wait",
+        ), answer)
+
+
+def run_app(model: str | None = None, t5: str | None = None, device: str = "auto") -> None:
+    """Open the app (what `mlm-explorer` with no subcommand does)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    MLMExplorerApp(model=model, t5=t5, device=device).run()

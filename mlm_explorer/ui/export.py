@@ -1,0 +1,79 @@
+"""Export the current view: JSON (everything), Markdown (for people), SVG (a screenshot).
+
+The JSON is the Explore state's `to_dict()`: the text, tokens, masked positions, the masking
+engine's decisions, and the core's FillResult (predictions, decode, loss) as plain data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from mlm_explorer.ui.state import ExploreState
+
+
+def view_dict(app: Any) -> dict:
+    explore = getattr(app, "explore", None)
+    state = explore.state if explore is not None else ExploreState()
+    lm = getattr(app, "lm", None)
+    out = {
+        "app": "mlm-explorer",
+        "model": lm.to_dict() if lm is not None and hasattr(lm, "to_dict") else None,
+        "settings": app.settings.to_dict(),
+        **state.to_dict(),
+    }
+    return out
+
+
+def to_markdown(data: dict) -> str:
+    lines = ["# mlm-explorer export", ""]
+    model = data.get("model") or {}
+    lines += [f"- model: `{model.get('name', '?')}` ({model.get('device', '?')})",
+              f"- text: {data.get('text', '')!s}", ""]
+    rm = data.get("random_masking")
+    if rm:
+        c = rm["counts"]
+        lines += [f"Random masking, seed {rm['seed']}, rate {rm['rate']}: "
+                  f"{c['mask']} [MASK], {c['random']} random, {c['keep']} kept.", ""]
+        lines += ["| position | token | decision | replacement |", "|---:|---|---|---|"]
+        for t in rm.get("tokens", []):
+            if t["decision"] != "none":
+                lines.append(f"| {t['index']} | {t['token']} | {t['decision']} | {t.get('replacement') or ''} |")
+        lines.append("")
+    result = data.get("result")
+    if result:
+        lines += [f"## Fill ({result['mode']})", "", f"> {result['decoded']}", ""]
+        if result.get("loss") is not None:
+            lines += [f"Loss on the picked positions: {result['loss']:.4f} "
+                      f"(perplexity {math.exp(min(result['loss'], 50)):.2f}).", ""]
+        tokens = {t["index"]: t for t in data.get("tokens", [])}
+        for p in result["predictions"]:
+            original = tokens.get(p["position"], {}).get("text", "")
+            head = f"### position {p['position']}"
+            if p.get("original_id") is not None:
+                head += f" (original `{original}`, rank {p.get('original_rank')}, p = {p.get('original_probability') or 0:.4f})"
+            lines += [head, "", f"entropy {p['entropy']:.3f} nats, mass outside the top-k {p['mass_outside']:.4f}", "",
+                      "| rank | token | probability |", "|---:|---|---:|"]
+            for i, c in enumerate(p["candidates"], 1):
+                lines.append(f"| {i} | `{c.get('text') or c['token']}` | {c['probability']:.4f} |")
+            lines.append("")
+    else:
+        lines += ["No prediction (nothing masked).", ""]
+    return "\n".join(lines)
+
+
+def export_view(app: Any, directory: str | Path | None = None) -> list[Path]:
+    """Write mlm-explorer-<time>.json/.md/.svg into `directory` (settings.export_dir or cwd)."""
+    directory = Path(directory or app.settings.export_dir or ".").expanduser()
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = "mlm-explorer-" + time.strftime("%Y%m%d-%H%M%S")
+    data = view_dict(app)
+    json_path = directory / f"{stem}.json"
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    md_path = directory / f"{stem}.md"
+    md_path.write_text(to_markdown(data), encoding="utf-8")
+    svg_path = Path(app.save_screenshot(filename=f"{stem}.svg", path=str(directory)))
+    return [json_path, md_path, svg_path]

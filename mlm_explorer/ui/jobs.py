@@ -1,0 +1,82 @@
+"""What the app's thread workers do: thin calls into `mlm_explorer.core`, nothing else.
+
+Every function here runs in a worker thread, so this is where torch and transformers get
+imported (inside the functions, never at module level: the first frame must not wait for
+torch). None of them touches a widget; they return core objects and the app posts messages.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+def load_model(role: str, name: str | None, device: str) -> tuple[Any, float]:
+    """Load the model for `role` ("mlm"/"base" -> encoder MLM, "t5" -> seq2seq); (lm, seconds)."""
+    started = time.perf_counter()
+    from mlm_explorer.core import models
+
+    if role == "t5":
+        lm = models.load_seq2seq(name, device=device)
+    else:
+        lm = models.load_mlm(name, device=device)
+    return lm, time.perf_counter() - started
+
+
+def find_cached_t5() -> str | None:
+    """The first seq2seq model in the local Hugging Face cache, if any (no network)."""
+    from mlm_explorer.core import models
+
+    for entry in models.list_models():
+        if entry.kind == "seq2seq":
+            return entry.path or entry.name
+    return None
+
+
+@dataclass
+class PredictRequest:
+    """Exactly what goes into the model: the (corrupted) ids and the positions to predict."""
+
+    input_ids: list[int]
+    positions: list[int]
+    original_ids: dict[int, int]  # known originals (clicked / random masking), for rank and loss
+    top_k: int
+    joint: bool
+    temperature: float
+
+
+def predict(lm: Any, request: PredictRequest, base_lm: Any = None) -> tuple[Any, Any, float]:
+    """core.fill.fill_masks on lm (and on base_lm for before/after); (result, base_result, seconds)."""
+    from mlm_explorer.core.fill import fill_masks
+
+    started = time.perf_counter()
+    kwargs = dict(
+        top_k=request.top_k, joint=request.joint, original_ids=request.original_ids or None,
+        temperature=request.temperature,
+    )
+    result = fill_masks(lm, request.input_ids, request.positions, **kwargs)
+    base = fill_masks(base_lm, request.input_ids, request.positions, **kwargs) if base_lm is not None else None
+    return result, base, time.perf_counter() - started
+
+
+_VOCABS: dict[int, Any] = {}
+
+
+def random_mask(lm: Any, tt: Any, *, rate: float, seed: int, whole_word: bool) -> Any:
+    """core.preview.preview_masking (the masking engine on one text) -> MaskPreview."""
+    from mlm_explorer.core.masking import MaskingVocab
+    from mlm_explorer.core.preview import preview_masking
+
+    key = id(lm.tokenizer)
+    vocab = _VOCABS.get(key)
+    if vocab is None:
+        vocab = _VOCABS[key] = MaskingVocab.from_tokenizer(lm.tokenizer)
+    return preview_masking(lm.tokenizer, tt, rate=rate, seed=seed, whole_word=whole_word, vocab=vocab)
+
+
+def infill(lm: Any, text: str) -> Any:
+    """core.infill.infill with the defaults (greedy, one candidate)."""
+    from mlm_explorer.core.infill import infill as core_infill
+
+    return core_infill(lm, text)

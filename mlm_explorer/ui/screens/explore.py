@@ -1,0 +1,401 @@
+"""Explore: type text, mask tokens, read the model's distribution for each mask.
+
+Flow: text edit -> (debounced) `core.text.tokenize` -> chips; a toggle or random masking
+changes `state`; every change bumps `request` and asks the app for a prediction on exactly
+`state.input_ids(...)`; an answer for an older request is dropped. The loading mark shows
+only when an answer takes longer than `LOADING_DELAY`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Static, Switch, TextArea
+
+from mlm_explorer.errors import UserError
+from mlm_explorer.ui import jobs
+from mlm_explorer.ui.messages import PredictionReady, RandomMasked
+from mlm_explorer.ui.state import ExploreState, remap_positions
+from mlm_explorer.ui.widgets.decode_line import DecodeLine, Legend
+from mlm_explorer.ui.widgets.distribution import Distribution, shown
+from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
+
+DEFAULT_TEXT = "The cute dog walks in the green park."
+TYPING_DEBOUNCE = 0.15  # seconds of quiet typing before the text is tokenized again
+LOADING_DELAY = 0.3  # a prediction slower than this shows "predicting…"
+
+
+class ExploreScreen(Screen):
+    BINDINGS = [
+        Binding("r", "random_mask", "Random mask", tooltip="Apply the masking engine (rate, seed); again: next seed"),
+        Binding("c", "clear", "Clear", tooltip="Unmask everything"),
+        Binding("j", "toggle_joint", "Joint/indep.", tooltip="Fill several masks jointly (most confident first) or independently"),
+        Binding("b", "toggle_base", "Before/after", tooltip="Show the base model beside the fine-tuned one"),
+        Binding("plus,equals_sign", "top_k(1)", "k+1", show=False),
+        Binding("minus", "top_k(-1)", "k-1", show=False),
+        Binding("escape", "focus_tokens", "Tokens", show=False),
+        Binding("t", "focus_text", "Edit text", tooltip="Back to the text box"),
+    ] + [Binding(str(i), f"choose({i - 1})", f"choose {i}", show=False) for i in range(1, 10)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = ExploreState()
+        self.request = 0  # bumps on every change of the model input
+        self.pending: int | None = None  # request still waiting for its prediction
+        self.before_after = False
+        self._debounce = None
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        s = self.app.settings
+        with Horizontal(id="status-bar"):
+            yield Label("", id="model-status")
+            yield Label("", id="busy")
+        text = TextArea(DEFAULT_TEXT if self.app.initial_text is None else self.app.initial_text, id="text", soft_wrap=True, tab_behavior="focus")
+        text.border_title = "Text (\\[MASK] or ___ are masks too)"
+        yield text
+        with Horizontal(id="controls"):
+            yield Label("rate")
+            yield Input(str(s.rate), id="rate", type="number", tooltip="Share of tokens random masking picks")
+            yield Label("seed")
+            yield Input(str(s.seed), id="seed", type="integer", tooltip="Seed of random masking; r again uses the next one")
+            yield Label("top-k")
+            yield Input(str(s.top_k), id="top-k", type="integer", tooltip="Candidates shown per mask")
+            yield Label("joint")
+            yield Switch(s.joint, id="joint", tooltip="Joint: fill the most confident mask, re-run, repeat")
+            yield Button("Random mask (r)", id="random", variant="primary")
+            yield Button("Clear (c)", id="clear")
+        with Vertical(id="tokens-box") as box:
+            box.border_title = "Tokens"
+            yield TokenStrip(id="strip")
+            yield Legend(id="legend")
+        with Horizontal(id="results"):
+            with Vertical(id="fill-box") as fill:
+                fill.border_title = "Fill"
+                yield DecodeLine(id="decode")
+            with Horizontal(id="dist-box") as dist:
+                dist.border_title = "Distribution"
+                yield Distribution(id="dist")
+                yield Distribution("base", id="dist-base", classes="hidden")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.explore = self  # Compare and export read this screen's state
+        self.watch(self.app, "model_status", self._show_model_status)
+        self.watch(self.app, "model_version", self._model_changed)
+
+    @property
+    def strip(self) -> TokenStrip:
+        return self.query_one("#strip", TokenStrip)
+
+    def _show_model_status(self, status: str) -> None:
+        self.query_one("#model-status", Label).update(Text(status, style="dim" if "…" in status else ""))
+
+    def _model_changed(self, _version: int) -> None:
+        if self.app.lm is None:
+            self.strip.show(StripView(note=self.app.model_status))
+            return
+        self.state.random = None
+        self.retokenize(keep_masks=True, force=True)
+
+    # -- text ---------------------------------------------------------------------------------
+    @on(TextArea.Changed, "#text")
+    def _text_changed(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(TYPING_DEBOUNCE, lambda: self.retokenize(keep_masks=True))
+
+    def retokenize(self, *, keep_masks: bool, force: bool = False) -> None:
+        """core.text.tokenize the text box; carry clicked masks over the edit."""
+        lm = self.app.lm
+        if lm is None:
+            return
+        from mlm_explorer.core.text import MaskSet, tokenize
+
+        text = self.query_one("#text", TextArea).text
+        old = self.state.tt
+        try:
+            tt = tokenize(lm.tokenizer, text, max_length=lm.max_length, truncate=True)
+        except UserError as exc:
+            self.state = ExploreState(masks=MaskSet(), error=str(exc))
+            self.strip.show(StripView(note=str(exc)))
+            self._changed()
+            return
+        kept: set[int] = set()
+        if keep_masks and old is not None and self.state.masks is not None:
+            kept = remap_positions(old, tt, self.state.masks.positions)
+        unchanged = old is not None and old.text == tt.text and old.input_ids == tt.input_ids
+        if unchanged and not force and self.state.masks is not None:
+            return  # nothing the model sees changed
+        self.state.tt = tt
+        self.state.masks = MaskSet(frozenset(kept))
+        self.state.random = None
+        self.state.error = None
+        if tt.truncated:
+            self.notify(f"text cut to the model's {lm.max_length} tokens", severity="warning")
+        self._changed()
+
+    # -- masking ------------------------------------------------------------------------------
+    @on(TokenStrip.Toggled)
+    def _toggled(self, event: TokenStrip.Toggled) -> None:
+        self.toggle(event.index, whole_word=event.whole_word)
+
+    def toggle(self, index: int, *, whole_word: bool = False) -> None:
+        st = self.state
+        if st.tt is None or not (0 <= index < len(st.tt.tokens)):
+            return
+        if st.random is not None:  # leaving random masking: its [MASK] picks become clicks
+            from mlm_explorer.core.text import MaskSet
+
+            st.masks = MaskSet(frozenset(i for i, d in enumerate(st.random.decisions) if d == 1))
+            st.random = None
+        before = st.masks.positions
+        st.masks = st.masks.toggle_word(st.tt, index) if whole_word else st.masks.toggle_token(st.tt, index)
+        if index in st.masks.positions and index not in before:
+            st.selected = index
+        self._changed()
+
+    def action_clear(self) -> None:
+        from mlm_explorer.core.text import MaskSet
+
+        if self.state.tt is None:
+            return
+        self.state.masks = MaskSet()
+        self.state.random = None
+        self._changed()
+
+    def action_random_mask(self) -> None:
+        """The masking engine on the current text; pressed again, the next seed."""
+        st, lm = self.state, self.app.lm
+        if st.tt is None or lm is None:
+            return
+        settings = self.app.settings
+        self._read_controls()
+        if st.random is not None:
+            settings.seed += 1
+            self.query_one("#seed", Input).value = str(settings.seed)
+            self.app.save_settings()
+        self.request += 1
+        request, seed, rate = self.request, settings.seed, settings.rate
+        whole_word = settings.whole_word
+        tt = st.tt
+
+        def body() -> None:
+            preview = jobs.random_mask(lm, tt, rate=rate, seed=seed, whole_word=whole_word)
+            self.post_message(RandomMasked(request, preview))
+
+        self.app.run_job(self, "random", request, body)
+
+    def on_random_masked(self, message: RandomMasked) -> None:
+        if message.request != self.request or self.state.tt is None:
+            return
+        self.state.random = message.preview
+        picked = self.state.random.picked()
+        if not picked:
+            self.notify(f"rate {message.preview.rate} picked no token at seed {message.preview.seed}; press r again", timeout=4)
+        self.state.selected = picked[0] if picked else None
+        self._changed()
+
+    # -- predictions --------------------------------------------------------------------------
+    def _changed(self) -> None:
+        """The model input changed: redraw the chips, then ask for a prediction."""
+        st = self.state
+        positions = st.positions()
+        if st.selected not in positions:
+            st.selected = positions[0] if positions else None
+        self._draw_strip()
+        self.request += 1
+        st.result = st.base_result = None
+        lm = self.app.lm
+        if not positions or lm is None:
+            self.pending = None
+            self._draw_results()
+            return
+        req = jobs.PredictRequest(
+            input_ids=st.input_ids(lm.tokenizer.mask_token_id), positions=positions,
+            original_ids=st.original_ids(), top_k=self.app.settings.top_k,
+            joint=self.app.settings.joint, temperature=self.app.settings.temperature,
+        )
+        base = self.app.base_lm if self.before_after else None
+        request = self.request
+        self.pending = request
+
+        def body() -> None:
+            result, base_result, seconds = jobs.predict(lm, req, base)
+            self.post_message(PredictionReady(request, result, base_result, seconds))
+
+        self.app.run_job(self, "predict", request, body)
+        self.set_timer(LOADING_DELAY, lambda: self._show_busy(request))
+
+    def _show_busy(self, request: int) -> None:
+        if self.pending == request:
+            self.query_one("#busy", Label).update("predicting…")
+
+    def on_prediction_ready(self, message: PredictionReady) -> None:
+        if message.request != self.request:
+            return  # a newer request superseded this one
+        self.pending = None
+        self.state.result, self.state.base_result = message.result, message.base_result
+        self._draw_results()
+
+    def job_failed(self, kind: str, request: int, error: str) -> None:
+        """Called by the app's worker-error handler."""
+        if request == self.request:
+            self.pending = None
+            self.state.error = error
+            self._draw_results()
+
+    # -- drawing ------------------------------------------------------------------------------
+    def _draw_strip(self) -> None:
+        st = self.state
+        if st.tt is None:
+            return
+        self.strip.show(StripView(
+            tokens=st.tt.tokens, masked=st.masked_view(),
+            decisions={i: d for i, d in enumerate(st.random.decisions) if d} if st.random else {},
+            replaced=st.random.replaced if st.random else {}, selected=st.selected,
+        ))
+        box = self.query_one("#tokens-box")
+        n = len(st.positions())
+        title = f"Tokens ({len(st.tt.tokens)}, {n} masked)"
+        if st.random is not None:
+            c = st.random.counts()
+            title += f" · random seed {st.random.seed}: {c['mask']} \\[MASK], {c['random']} random, {c['keep']} kept"
+        box.border_title = title
+
+    def _draw_results(self) -> None:
+        st = self.state
+        busy = self.query_one("#busy", Label)
+        busy.update("" if self.pending is None else busy.content)
+        decode = self.query_one("#decode", DecodeLine)
+        dist = self.query_one("#dist", Distribution)
+        dist_base = self.query_one("#dist-base", Distribution)
+        dist_base.set_class(not (self.before_after and st.base_result is not None), "hidden")
+        if st.result is None:
+            note = st.error or ("predicting…" if self.pending else "")
+            decode.show(st.tt, None, note=note)
+            dist.show(None, label="mask a token to see its distribution" if not self.pending else "predicting…")
+            dist_base.show(None)
+            return
+        decode.show(st.tt, st.result, base_result=st.base_result if self.before_after else None)
+        self._draw_distribution()
+
+    def _draw_distribution(self) -> None:
+        st = self.state
+        positions = st.positions()
+        p = st.selected
+        label, original = "", None
+        if p is not None and p in positions:
+            token = st.tt.tokens[p]
+            original = token.text if p in st.original_ids() else None
+            label = f"mask {positions.index(p) + 1}/{len(positions)} · position {p}"
+            if st.random is not None:
+                decision = st.random.decisions[p]
+                label += {1: " · became [MASK]", 2: f" · became random {st.random.replaced.get(p, '?')!r}",
+                          3: " · kept unchanged"}.get(decision, "")
+        self.query_one("#dist", Distribution).show(st.prediction_at(p), label=label, original_text=original)
+        if self.before_after and st.base_result is not None:
+            self.query_one("#dist-base", Distribution).show(st.prediction_at(p, base=True), label=label,
+                                                            original_text=original)
+
+    @on(TokenStrip.CursorMoved)
+    def _cursor_moved(self, event: TokenStrip.CursorMoved) -> None:
+        if event.index in self.state.positions() and event.index != self.state.selected:
+            self.state.selected = event.index
+            self._draw_strip()
+            if self.state.result is not None:
+                self._draw_distribution()
+
+    # -- choosing a candidate -------------------------------------------------------------------
+    @on(Distribution.Chosen)
+    def _chosen(self, event: Distribution.Chosen) -> None:
+        self.fill(event.position, event.candidate)
+
+    def action_choose(self, rank: int) -> None:
+        self.query_one("#dist", Distribution).choose(rank)
+
+    def fill(self, position: int, candidate: Any) -> None:
+        """Write the candidate into the text in place of the token at `position`."""
+        st = self.state
+        if st.tt is None or not (0 <= position < len(st.tt.tokens)):
+            return
+        token = st.tt.tokens[position]
+        word = shown(candidate)
+        text = st.tt.text
+        new_text = text[: token.start] + word + text[token.end :]
+        if st.random is not None:  # the fill ends random masking; its [MASK] picks stay masked
+            from mlm_explorer.core.text import MaskSet
+
+            st.masks = MaskSet(frozenset(i for i, d in enumerate(st.random.decisions) if d == 1))
+            st.random = None
+        from mlm_explorer.core.text import MaskSet
+
+        st.masks = MaskSet(st.masks.positions - {position})
+        area = self.query_one("#text", TextArea)
+        with area.prevent(TextArea.Changed):
+            area.text = new_text
+        self.retokenize(keep_masks=True)
+
+    # -- controls -------------------------------------------------------------------------------
+    def _read_controls(self) -> None:
+        s = self.app.settings
+        try:
+            s.rate = float(self.query_one("#rate", Input).value or s.rate)
+            s.seed = int(self.query_one("#seed", Input).value or s.seed)
+            s.top_k = int(self.query_one("#top-k", Input).value or s.top_k)
+        except ValueError:
+            pass
+        s.clamp()
+
+    @on(Input.Submitted)
+    @on(Input.Blurred)
+    def _control_changed(self, event: Input.Submitted | Input.Blurred) -> None:
+        old_k = self.app.settings.top_k
+        self._read_controls()
+        self.app.save_settings()
+        if event.input.id == "top-k" and old_k != self.app.settings.top_k:
+            self._changed()
+
+    @on(Switch.Changed, "#joint")
+    def _joint_changed(self, event: Switch.Changed) -> None:
+        if self.app.settings.joint != event.value:
+            self.app.settings.joint = event.value
+            self.app.save_settings()
+            self._changed()
+
+    @on(Button.Pressed, "#random")
+    def _random_pressed(self) -> None:
+        self.action_random_mask()
+
+    @on(Button.Pressed, "#clear")
+    def _clear_pressed(self) -> None:
+        self.action_clear()
+
+    def action_toggle_joint(self) -> None:
+        self.query_one("#joint", Switch).toggle()
+
+    def action_top_k(self, step: int) -> None:
+        s = self.app.settings
+        s.top_k = max(1, min(50, s.top_k + step))
+        self.query_one("#top-k", Input).value = str(s.top_k)
+        self.app.save_settings()
+        self._changed()
+
+    def action_toggle_base(self) -> None:
+        if self.app.base_lm is None:
+            self.notify("no base model: load a fine-tuned run (Train screen) to compare before and after")
+            return
+        self.before_after = not self.before_after
+        self._changed()
+
+    def action_focus_tokens(self) -> None:
+        self.strip.focus()
+
+    def action_focus_text(self) -> None:
+        self.query_one("#text", TextArea).focus()

@@ -1,0 +1,84 @@
+"""The help screen (`?` / F1): what the app shows, in a few lines each, and every key."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# mlm-explorer
+
+## Masked language modelling (MLM)
+A BERT-style encoder reads the whole text at once, with some tokens hidden behind
+`[MASK]`, and predicts a probability for every word of its vocabulary at each hidden
+position. That distribution is what the **Distribution** panel shows: the top-k
+candidates, the entropy (how unsure the model is, in nats), and the probability mass
+left outside the top-k. Training minimises the cross-entropy of the original tokens at
+the picked positions: the **loss** shown under the decode line.
+
+## The 80/10/10 rule
+In training, BERT picks ~15% of the tokens (the *rate*). Of those, 80% become `[MASK]`,
+10% become a **random** token and 10% are **kept** unchanged, yet all of them are
+predicted. The random and kept ones stop the model from learning that only `[MASK]`
+positions matter. Press `r` to apply exactly that engine to your text: red chips became
+`[MASK]`, yellow ones a random token (shown after the arrow), green ones were kept.
+`r` again re-rolls with the next seed.
+
+## Subwords
+Tokenizers split rare words into pieces (`un·believ·able`). Masking one piece while its
+neighbours stay visible is easy for the model; `w` (or shift+click) masks the whole word.
+
+## T5 sentinels
+T5 is trained differently: spans of text are cut out and replaced by sentinels
+`<extra_id_0>`, `<extra_id_1>`, …, and the decoder writes the missing spans after
+their sentinels. **Compare** (F3) turns your masks into sentinels (adjacent masks
+become one span) and shows T5's fill beside the BERT fill.
+
+## Fine-tuning
+**Train** (F4) runs the same masking engine on your files in a separate process:
+live loss, tokens/s, ETA and eval perplexity. When it finishes, *Load into Explore*
+puts the fine-tuned model in Explore and keeps the old one as the base: press `b`
+to see before and after side by side on the same masks.
+
+## Keys
+| key | where | does |
+|---|---|---|
+| ←/→, space | tokens | move, mask/unmask a token (or click it) |
+| w, shift+click | tokens | mask/unmask the whole word |
+| r | Explore | random masking (again: next seed) |
+| c | Explore | clear all masks |
+| 1–9, enter | Explore | write that candidate into the text |
+| j | Explore | joint (most confident first) or independent filling |
+| + / − | Explore | more / fewer candidates (top-k) |
+| b | Explore | before/after (base vs fine-tuned) |
+| t / esc | Explore | edit the text / back to the tokens |
+| F2 F3 F4 | anywhere | Explore, Compare, Train |
+| ctrl+p | anywhere | command palette: switch models |
+| ctrl+t | anywhere | dark / light theme |
+| ctrl+s | anywhere | export the view (JSON, Markdown, SVG) |
+| ctrl+q | anywhere | quit |
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,q,f1,question_mark", "dismiss", "Close", tooltip="Close the help"),
+    ]
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90; max-width: 95%; height: 90%;
+        border: thick $primary 70%; background: $surface; padding: 0 1;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(HELP, id="help-text")
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(None)

@@ -1,0 +1,266 @@
+"""Train: pick files, a model and a few options; run the job in its own process; watch it live.
+
+The job is `python -m mlm_explorer.train ...` through `train.runner.TrainingRunner`; a thread
+worker of the app reads its JSON-lines events and posts each one here as a `TrainEvent`. The
+screen is a mode, so it (and the job) live on when the user switches to Explore. Cancel asks
+first; the job then writes its checkpoint. "Load into Explore" loads the run's best (or last)
+checkpoint and keeps the current model as the base for the before/after view.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, DirectoryTree, Footer, Input, Label, ProgressBar, RichLog, Select, Static
+
+from mlm_explorer.ui.dialogs.confirm import ConfirmDialog
+from mlm_explorer.ui.messages import TrainEvent
+
+OBJECTIVES = [("auto (mlm for BERT, span for T5)", "auto"), ("mlm (80/10/10)", "mlm"),
+              ("span (T5 span corruption)", "span"), ("mlm+nsp", "mlm+nsp")]
+
+
+class TrainScreen(Screen):
+    BINDINGS = [
+        Binding("ctrl+g", "start", "Start", tooltip="Start fine-tuning with these options"),
+        Binding("ctrl+x", "cancel_job", "Cancel job", tooltip="Stop the job (asks first); its checkpoint is kept"),
+        Binding("ctrl+l", "load_result", "Load into Explore", tooltip="Load the finished run into Explore (before/after: b)"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = "idle"  # idle | starting | running | finished | cancelled | error
+        self.run_dir: str | None = None
+        self.checkpoint: str | None = None
+        self.losses: list[tuple[int, float]] = []
+        self.evals: list[dict] = []
+        self.last_step: dict = {}
+        self.started_at: float | None = None
+
+    def compose(self) -> ComposeResult:
+        s = self.app.settings
+        with Horizontal():
+            with VerticalScroll(id="train-form") as form:
+                form.border_title = "Fine-tune"
+                yield Label("Text files or a folder (.txt, .md)")
+                yield DirectoryTree(os.getcwd(), id="train-tree")
+                yield Input(placeholder="path (pick above or type)", id="train-path")
+                yield Label("Start from model")
+                yield Input(s.model or "bundled", id="train-model")
+                yield Label("Objective")
+                yield Select(OBJECTIVES, value="auto", allow_blank=False, id="train-objective")
+                yield Label("Steps (empty: 3 epochs)")
+                yield Input("200", id="train-steps", type="integer")
+                yield Label("Time budget, minutes (empty: none)")
+                yield Input("", id="train-minutes", type="number")
+                yield Label("Batch size")
+                yield Input("16", id="train-batch", type="integer")
+                yield Label("Learning rate")
+                yield Input("5e-5", id="train-lr")
+                with Horizontal(id="train-buttons"):
+                    yield Button("Start", id="train-start", variant="success")
+                    yield Button("Cancel", id="train-cancel", variant="error", disabled=True)
+                    yield Button("Load into Explore", id="train-load", disabled=True)
+            with Vertical(id="train-live") as live:
+                live.border_title = "Job"
+                yield Label("no job yet: choose files and press Start (ctrl+g)", id="train-status")
+                yield ProgressBar(id="train-progress", show_eta=True)
+                yield Static("", id="train-stats")
+                yield self._plot()
+                yield RichLog(id="train-log", wrap=True, markup=False, max_lines=500)
+        yield Footer()
+
+    def _plot(self):
+        try:
+            from textual_plotext import PlotextPlot
+
+            plot = PlotextPlot(id="loss-plot")
+        except ImportError:  # fall back to a sparkline
+            from textual.widgets import Sparkline
+
+            plot = Sparkline([], id="loss-plot")
+        plot.border_title = "loss"
+        return plot
+
+    # -- form ---------------------------------------------------------------------------------
+    @on(DirectoryTree.FileSelected)
+    @on(DirectoryTree.DirectorySelected)
+    def _picked(self, event) -> None:
+        self.query_one("#train-path", Input).value = str(event.path)
+
+    def build_args(self) -> list[str]:
+        """The job's command line from the form (raises ValueError with a message)."""
+        value = lambda wid: self.query_one(f"#{wid}", Input).value.strip()
+        path = value("train-path")
+        if not path:
+            raise ValueError("choose a file or folder to train on (tree or typed path)")
+        if not Path(path).expanduser().exists():
+            raise ValueError(f"no such file or folder: {path}")
+        args = [str(Path(path).expanduser()), "--model", value("train-model") or "bundled",
+                "--objective", str(self.query_one("#train-objective", Select).value)]
+        if value("train-steps"):
+            args += ["--max-steps", str(int(value("train-steps")))]
+        if value("train-minutes"):
+            args += ["--time-budget", str(float(value("train-minutes")))]
+        args += ["--batch-size", str(int(value("train-batch") or 16))]
+        args += ["--lr", str(float(value("train-lr") or 5e-5))]
+        steps = int(value("train-steps") or 0)
+        if steps:  # evaluate and log often enough to see something on short runs
+            args += ["--eval-every", str(max(1, min(200, steps // 4 or 1))),
+                     "--log-every", str(max(1, min(10, steps // 20 or 1)))]
+        args += ["--device", self.app.device if self.app.device != "auto" else "auto"]
+        return args
+
+    # -- actions ------------------------------------------------------------------------------
+    @on(Button.Pressed, "#train-start")
+    def action_start(self) -> None:
+        if self.app.training:
+            self.notify("a job is already running; cancel it first", severity="warning")
+            return
+        try:
+            args = self.build_args()
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.losses, self.evals, self.last_step = [], [], {}
+        self.run_dir = self.checkpoint = None
+        self.started_at = time.monotonic()
+        self.query_one("#train-log", RichLog).clear()
+        self._log("$ python -m mlm_explorer.train " + " ".join(args))
+        self._set_state("starting")
+        self.app.start_training(self, args)
+
+    @on(Button.Pressed, "#train-cancel")
+    def action_cancel_job(self) -> None:
+        if not self.app.training:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes and self.app.train_runner is not None:
+                self.app.train_runner.cancel()
+                self._log("cancelling: the job writes its checkpoint, then stops…")
+
+        self.app.push_screen(ConfirmDialog("Cancel the training job? Its last checkpoint is kept.",
+                                           yes="Cancel job", no="Keep training"), answer)
+
+    @on(Button.Pressed, "#train-load")
+    def action_load_result(self) -> None:
+        target = self.run_dir or self.checkpoint
+        if not target:
+            self.notify("no checkpoint yet", severity="warning")
+            return
+        self.app.load_finetuned(target)
+        self.app.switch_mode("explore")
+
+    # -- events from the job --------------------------------------------------------------------
+    def on_train_event(self, message: TrainEvent) -> None:
+        e, name = message.event, message.name
+        if name == "started":
+            self.run_dir = e.get("run_dir") or self.run_dir
+            self._set_state("running")
+            self._log(f"started: {e.get('objective', '')} on {e.get('device', '')}; run {self.run_dir}")
+        elif name == "step":
+            self.last_step = e
+            if isinstance(e.get("loss"), (int, float)):
+                self.losses.append((int(e.get("step", 0)), float(e["loss"])))
+            total = e.get("max_steps")
+            bar = self.query_one("#train-progress", ProgressBar)
+            if total:
+                bar.update(total=total, progress=e.get("step", 0))
+            self._draw_stats()
+            self._draw_plot()
+        elif name == "eval":
+            self.evals.append(e)
+            self._draw_stats()
+            self._log(f"eval at step {e.get('step')}: loss {_f(e.get('loss'))}, "
+                      f"perplexity {_f(e.get('perplexity'))}, accuracy {_pct(e.get('accuracy'))}")
+        elif name == "checkpoint":
+            self.checkpoint = e.get("path")
+            self._log(f"checkpoint: {self.checkpoint}")
+        elif name == "finished":
+            self.run_dir = e.get("run_dir") or self.run_dir
+            self._set_state("finished")
+            bar = self.query_one("#train-progress", ProgressBar)
+            if bar.total:
+                bar.update(progress=bar.total)
+            self._log(f"finished at step {e.get('step')}: {self.run_dir}")
+            self.notify("training finished: Load into Explore (ctrl+l) to try it", title="train")
+        elif name == "cancelled":
+            self.checkpoint = e.get("checkpoint") or self.checkpoint
+            self._set_state("cancelled")
+            self._log(f"cancelled at step {e.get('step')}; checkpoint {self.checkpoint}")
+        elif name == "error":
+            self._set_state("error")
+            self._log("error: " + str(e.get("message")))
+            for line in e.get("stderr", [])[-8:]:
+                self._log("  " + line)
+            self.notify(str(e.get("message")), title="training failed", severity="error", timeout=12)
+        elif name == "log":
+            self._log(str(e.get("message", "")))
+        elif name == "exited":
+            if self.state in ("starting", "running"):
+                self._set_state("error" if e.get("returncode") else "finished")
+
+    # -- drawing --------------------------------------------------------------------------------
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        running = state in ("starting", "running")
+        self.query_one("#train-start", Button).disabled = running
+        self.query_one("#train-cancel", Button).disabled = not running
+        self.query_one("#train-load", Button).disabled = running or not (self.run_dir or self.checkpoint)
+        text = {"starting": "starting the job…", "running": "running", "finished": "finished",
+                "cancelled": "cancelled (checkpoint kept)", "error": "failed", "idle": "no job"}[state]
+        self.query_one("#train-status", Label).update(Text(text, style="bold"))
+        self.query_one("#train-live").border_title = f"Job: {text}"
+
+    def _draw_stats(self) -> None:
+        e = self.last_step
+        parts = [f"step {e.get('step', 0)}" + (f"/{e['max_steps']}" if e.get("max_steps") else ""),
+                 f"loss {_f(e.get('loss'))}", f"{_f(e.get('tokens_per_s'), 0)} tokens/s",
+                 f"ETA {_eta(e.get('eta_s'))}", f"lr {_f(e.get('lr'), 2, sci=True)}"]
+        if self.evals:
+            last = self.evals[-1]
+            parts.append(f"eval ppl {_f(last.get('perplexity'))} acc {_pct(last.get('accuracy'))}")
+        self.query_one("#train-stats", Static).update(" · ".join(parts))
+
+    def _draw_plot(self) -> None:
+        plot = self.query_one("#loss-plot")
+        steps = [s for s, _ in self.losses]
+        values = [v for _, v in self.losses]
+        if hasattr(plot, "plt"):
+            plt = plot.plt
+            plt.clear_data()
+            plt.plot(steps, values, marker="braille")
+            plt.xlabel("step")
+            plot.refresh()
+        else:
+            plot.data = values
+
+    def _log(self, line: str) -> None:
+        self.query_one("#train-log", RichLog).write(line)
+
+
+def _f(value, digits: int = 3, sci: bool = False) -> str:
+    if not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}e}" if sci else f"{value:.{digits}f}"
+
+
+def _pct(value) -> str:
+    return f"{value:.1%}" if isinstance(value, (int, float)) else "–"
+
+
+def _eta(seconds) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "–"
+    minutes, sec = divmod(int(seconds), 60)
+    return f"{minutes}m{sec:02d}s" if minutes else f"{sec}s"

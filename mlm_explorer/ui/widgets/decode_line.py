@@ -1,0 +1,99 @@
+"""The decode line: the text with every mask replaced by the model's fill, fills highlighted.
+
+Built from a `core.fill.FillResult` (its `steps` say which token went where, and in joint
+mode in which order) laid over the tokenized text, so the spacing is the user's own.
+The legend for the random-masking colours lives here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from mlm_explorer.ui.widgets.distribution import shown
+from mlm_explorer.ui.widgets.token_strip import DARK, LIGHT
+
+SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def decode_text(tt: Any, result: Any, *, style: str = "bold reverse") -> Text:
+    """Rich text of `tt` (core.text.TokenizedText) with `result`'s fills highlighted."""
+    out = Text()
+    if tt is None or result is None:
+        return out
+    steps = {s.position: (order, s) for order, s in enumerate(result.steps, 1)}
+    cursor = 0
+    for token in tt.tokens:
+        if token.special or token.end <= token.start and token.index not in steps:
+            continue
+        if token.start >= cursor:
+            out.append(tt.text[cursor : token.start])
+        if token.index in steps:
+            order, step = steps[token.index]
+            out.append(shown(step), style=style)
+            if result.mode == "joint" and len(steps) > 1:
+                out.append(str(order).translate(SUBSCRIPTS), style="dim")
+        else:
+            out.append(tt.text[token.start : token.end])
+        cursor = max(cursor, token.end)
+    out.append(tt.text[cursor:])
+    return out
+
+
+class DecodeLine(Static):
+    """Argmax decode of the whole text (one line per model in before/after)."""
+
+    DEFAULT_CSS = """
+    DecodeLine { height: auto; padding: 0 1; }
+    """
+
+    def show(self, tt: Any, result: Any, *, base_result: Any = None, note: str = "") -> None:
+        if result is None:
+            self.update(Text(note or "mask a token (click it, or space) to see the model's fill", style="italic dim"))
+            return
+        t = Text()
+        t.append(f"{result.mode:<12}", style="dim")
+        t.append_text(decode_text(tt, result))
+        if base_result is not None:
+            t.append("\n")
+            t.append(f"{'base':<12}", style="dim")
+            t.append_text(decode_text(tt, base_result, style="bold underline"))
+        line = []
+        if result.loss is not None:
+            import math
+
+            line.append(f"loss on picked positions {result.loss:.3f} (ppl {math.exp(min(result.loss, 50)):.1f})")
+            if base_result is not None and base_result.loss is not None:
+                line.append(f"base {base_result.loss:.3f}")
+        line.append(f"joint log p {result.joint_logprob:.2f}")
+        t.append("\n" + " · ".join(line), style="dim")
+        if note:
+            t.append("\n" + note, style="dim italic")
+        self.update(t)
+
+
+class Legend(Static):
+    """What the chip colours mean (the 80/10/10 outcomes of random masking)."""
+
+    DEFAULT_CSS = """
+    Legend { height: auto; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        self.redraw()
+        self.watch(self.app, "theme", lambda _: self.redraw(), init=False)
+
+    def redraw(self) -> None:
+        pal = DARK if self.app.current_theme.dark else LIGHT
+        t = Text()
+        t.append(" [MASK] ", style=f"bold {pal.on_label} on {pal.mask}")
+        t.append(" 80%  ")
+        t.append(" a→b ", style=f"bold #000000 on {pal.random}")
+        t.append(" random token 10%  ")
+        t.append(" a✓ ", style=f"bold {pal.on_label} on {pal.keep}")
+        t.append(" kept 10%  ")
+        t.append("un·believ·able", style=f"{pal.text} on {pal.word}")
+        t.append(" = one word")
+        self.update(t)

@@ -1,0 +1,130 @@
+"""The distribution panel: top-k candidates of one mask as horizontal bars.
+
+Shows a `core.fill.MaskPrediction` as it is: probability bars, entropy, the mass outside
+the top-k, and the original token's rank and probability when it is known. Choosing a
+row (click, enter, or the digit keys on the Explore screen) posts `Chosen`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+BAR_WIDTH = 24
+EIGHTHS = " ▏▎▍▌▋▊▉█"
+
+
+def bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    """A horizontal bar of `fraction` (0..1) of `width` cells, in eighths of a cell."""
+    fraction = max(0.0, min(1.0, fraction))
+    eighths = round(fraction * width * 8)
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (EIGHTHS[part] if part else "")).ljust(width)
+
+
+def shown(item) -> str:
+    """How a Candidate / FillStep reads: its `text`, else the cleaned vocabulary piece."""
+    return getattr(item, "text", None) or clean_token(item.token)
+
+
+def clean_token(token: str) -> str:
+    """Display form of a vocabulary entry: no WordPiece `##`, no SentencePiece/BPE space mark."""
+    if token.startswith("##") and len(token) > 2:
+        return token[2:]
+    return token.lstrip("Ġ▁") or token
+
+
+class Distribution(Vertical):
+    """Top-k bars for the selected mask."""
+
+    DEFAULT_CSS = """
+    Distribution { height: 1fr; }
+    Distribution > .dist-header { height: auto; padding: 0 1; }
+    Distribution > OptionList { height: 1fr; border: none; padding: 0; }
+    """
+
+    class Chosen(Message):
+        """The user picked a candidate for a mask."""
+
+        def __init__(self, distribution: "Distribution", position: int, candidate: Any) -> None:
+            super().__init__()
+            self.distribution = distribution
+            self.position = position
+            self.candidate = candidate
+
+        @property
+        def control(self) -> "Distribution":
+            return self.distribution
+
+    def __init__(self, title: str = "", *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.title = title
+        self.prediction: Any = None
+        self.original_text: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("mask a token to see its distribution", style="italic dim"), classes="dist-header")
+        yield OptionList(classes="dist-options")
+
+    # -- data -----------------------------------------------------------------------------
+    def show(self, prediction: Any, *, label: str = "", original_text: str | None = None) -> None:
+        """Draw one core.fill.MaskPrediction; `label` names the position (e.g. `mask 2/3 · "dog"`)."""
+        self.prediction = prediction
+        self.original_text = original_text
+        header = self.query_one(".dist-header", Static)
+        options = self.query_one(OptionList)
+        if prediction is None:
+            header.update(Text(label or "mask a token to see its distribution", style="italic dim"))
+            options.clear_options()
+            return
+        header.update(self._header(prediction, label, original_text))
+        top = prediction.candidates[0].probability if prediction.candidates else 1.0
+        rows = []
+        width = max([len(shown(c)) for c in prediction.candidates] + [6])
+        for i, cand in enumerate(prediction.candidates):
+            is_original = prediction.original_id is not None and cand.token_id == prediction.original_id
+            row = Text()
+            row.append(f"{i + 1} " if i < 9 else "  ", style="dim")
+            row.append(shown(cand).ljust(width), style="bold" if is_original else "")
+            row.append(" ")
+            row.append(bar(cand.probability / top if top > 0 else 0.0), style="green" if is_original else "dodger_blue2")
+            row.append(f" {cand.probability:6.1%}")
+            if is_original:
+                row.append("  ← original", style="green")
+            rows.append(Option(row, id=f"cand-{i}"))
+        options.set_options(rows)
+        options.highlighted = 0 if rows else None
+
+    def _header(self, p: Any, label: str, original_text: str | None) -> Text:
+        t = Text()
+        if self.title:
+            t.append(self.title + "  ", style="bold")
+        t.append(label or f"position {p.position}", style="bold")
+        t.append("\n")
+        t.append(f"entropy {p.entropy:.2f} nats · outside top-{len(p.candidates)} {p.mass_outside:.1%}")
+        if p.original_id is not None:
+            t.append("\noriginal ")
+            t.append(repr(original_text) if original_text else f"id {p.original_id}", style="bold")
+            if p.original_rank is not None:
+                t.append(f": rank {p.original_rank}")
+            if p.original_probability is not None:
+                t.append(f", p = {p.original_probability:.2%}")
+        return t
+
+    def choose(self, rank: int) -> bool:
+        """Choose the candidate at `rank` (0-based); False if there is none."""
+        if self.prediction is None or not (0 <= rank < len(self.prediction.candidates)):
+            return False
+        self.post_message(self.Chosen(self, self.prediction.position, self.prediction.candidates[rank]))
+        return True
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option_id and event.option_id.startswith("cand-"):
+            self.choose(int(event.option_id.removeprefix("cand-")))

