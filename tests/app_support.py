@@ -44,9 +44,12 @@ async def settle(pilot, timeout: float = 30.0) -> None:
     app = pilot.app
     deadline = time.monotonic() + timeout
     for _ in range(3):
-        while any(w.is_running for w in app.workers) and time.monotonic() < deadline:
+        # the training job's worker lives as long as the job: never wait for it here
+        while any(w.is_running or w.state.name == "PENDING" for w in app.workers
+                   if w.group != "train" and not w.name.startswith("_")):
+            if time.monotonic() > deadline:
+                raise AssertionError("workers still running: " + ", ".join(w.name for w in app.workers))
             await pilot.pause(0.02)
-        await app.workers.wait_for_complete()
         await pilot.pause(0.05)
 
 
@@ -92,3 +95,53 @@ def chip_offset(strip, index: int) -> tuple[int, int]:
                 offset += len(line.plain) + (1 if text.plain[offset + len(line.plain): offset + len(line.plain) + 1] == " " else 0)
             return 1 + span.start, 0
     raise AssertionError(f"no chip for token {index}")
+
+
+# -- tiny models with fixed vocabularies (snapshots must not depend on tokenizer training) ----
+def _words() -> list[str]:
+    import re
+
+    from tiny import CORPUS
+
+    return sorted({w.lower() for line in CORPUS for w in re.findall(r"\w+|[^\w\s]", line)})
+
+
+SPLIT_WORDS = {"unbelievable": ["un", "##believ", "##able"], "tokenizers": ["token", "##izers"]}
+
+
+def fixed_bert_tokenizer():
+    from transformers import BertTokenizerFast
+
+    from tiny import BERT_SPECIALS
+
+    words = [w for w in _words() if w not in SPLIT_WORDS]
+    pieces = sorted({p for parts in SPLIT_WORDS.values() for p in parts} - set(words))
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    vocab_list = BERT_SPECIALS + words + pieces + [c for c in letters if c not in words] + ["##" + c for c in letters]
+    vocab = {tok: i for i, tok in enumerate(dict.fromkeys(vocab_list))}
+    return BertTokenizerFast(vocab=vocab, model_max_length=64)
+
+
+def fixed_t5_tokenizer():
+    from transformers import T5TokenizerFast
+
+    words = _words()
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -3.0)]
+    vocab += [("▁" + w, -5.0) for w in words] + [(w, -6.0) for w in words if w.isalpha()]
+    vocab += [(c, -8.0) for c in letters]
+    return T5TokenizerFast(vocab=list(dict(vocab).items()), extra_ids=20, model_max_length=64)
+
+
+@pytest.fixture(scope="session")
+def fixed_bert_dir(tmp_path_factory):
+    from tiny import build_tiny_bert
+
+    return build_tiny_bert(tmp_path_factory.mktemp("bert-fixed"), with_tokenizer=fixed_bert_tokenizer())
+
+
+@pytest.fixture(scope="session")
+def fixed_t5_dir(tmp_path_factory):
+    from tiny import build_tiny_t5
+
+    return build_tiny_t5(tmp_path_factory.mktemp("t5-fixed"), with_tokenizer=fixed_t5_tokenizer())

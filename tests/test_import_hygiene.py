@@ -8,7 +8,7 @@ import sys
 
 CORE_MODULES = [
     "mlm_explorer.core.text", "mlm_explorer.core.masking", "mlm_explorer.core.spans",
-    "mlm_explorer.core.models", "mlm_explorer.core.fill", "mlm_explorer.core.infill",
+    "mlm_explorer.core.sources", "mlm_explorer.core.models", "mlm_explorer.core.catalog", "mlm_explorer.core.fill", "mlm_explorer.core.infill",
     "mlm_explorer.core.preview", "mlm_explorer.core.bundled",
 ]
 

@@ -1,4 +1,5 @@
-"""core/models.py and core/bundled.py: where models come from, kinds, devices, and every failure as one line."""
+"""core/models.py, core/sources.py, core/catalog.py and core/bundled.py: where models come from, kinds, devices,
+listing, and every failure as one line."""
 
 from __future__ import annotations
 
@@ -149,9 +150,9 @@ def test_unknown_hub_name_online_is_one_clear_line(monkeypatch):
     import transformers
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-    from mlm_explorer.core import models
+    from mlm_explorer.core import models, sources
 
-    monkeypatch.setattr(models, "_offline", lambda: False)
+    monkeypatch.setattr(sources, "_offline", lambda: False)  # resolve_source lives in core/sources.py
     for cls, expected in ((RepositoryNotFoundError, "there is no model 'someone/nothing'"),
                           (GatedRepoError, "is gated")):
         def fake(*args, cls=cls, **kwargs):
@@ -258,6 +259,8 @@ def test_run_dir_loads_best_else_latest_checkpoint(tiny_bert_dir, tmp_path):
     assert find_run_checkpoint(run) == run / "checkpoint-10"
     lm = load_mlm(str(run))
     assert lm.source == "run" and lm.path == str(run / "checkpoint-10") and lm.name == str(run)
+    (run / "latest").write_text("checkpoint-9")   # train/checkpoint.py's pointer wins over the numbers
+    assert load_mlm(str(run)).path == str(run / "checkpoint-9")
     shutil.copytree(run / "checkpoint-5", run / "best")
     assert load_mlm(str(run)).path == str(run / "best")
 
@@ -336,6 +339,10 @@ def test_hub_cache_models_load_offline_and_are_listed(tiny_bert_dir, tiny_t5_dir
     t5_snapshot = _fake_hub_cache(cache, "tiny-org/tiny-t5", tiny_t5_dir)
     _fake_hub_cache(cache, "tiny-org/encoder-only", tiny_bert_dir, config_patch={"architectures": ["BertModel"]})
     _fake_hub_cache(cache, "tiny-org/gpt", tiny_bert_dir, config_patch={"model_type": "gpt2"})
+    config_only = tmp_path / "config-only"
+    config_only.mkdir()
+    shutil.copy(tiny_bert_dir / "config.json", config_only / "config.json")
+    _fake_hub_cache(cache, "tiny-org/partial", config_only)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("MLM_EXPLORER_DATA_DIR", str(tmp_path / "data"))
@@ -343,6 +350,9 @@ def test_hub_cache_models_load_offline_and_are_listed(tiny_bert_dir, tiny_t5_dir
     lm = load_mlm("tiny-org/tiny-bert")
     assert lm.source == "hub-cache" and Path(lm.path) == bert_snapshot
     assert load_seq2seq("tiny-org/tiny-t5").path == str(t5_snapshot)
+    with pytest.raises(ModelError) as err:
+        load_mlm("tiny-org/partial")
+    assert "only partly in the Hugging Face cache" in _one_line(err) and "`hf download tiny-org/partial`" in str(err.value)
 
     listed = {e.name: e for e in list_models()}
     assert listed["bundled"].source == "bundled"
@@ -391,6 +401,7 @@ def test_bundled_loads_quickly_quietly_and_deterministically(capfd):
 
 
 def test_bundled_with_trained_head(tmp_path, monkeypatch):
+    """The exporter's format: the trained tensors in fp16 (the head, maybe top layers), plus head.json."""
     import torch
     from safetensors.torch import save_file
 
@@ -398,17 +409,26 @@ def test_bundled_with_trained_head(tmp_path, monkeypatch):
     from mlm_explorer.core.models import load_mlm
 
     base = load_mlm(None)
-    head = {k: torch.randn_like(v) for k, v in base.model.state_dict().items()
-            if k.startswith("cls.predictions.") and not k.startswith("cls.predictions.decoder.")}
+    names = [n for n, _ in base.model.named_parameters() if n.startswith("cls.")]
+    names.append("bert.encoder.layer.5.output.dense.bias")   # e.g. --train-params head+top:1
+    state = base.model.state_dict()
+    shipped = {n: torch.randn_like(state[n]).half() for n in names}
     (tmp_path / "bundled").mkdir()
-    save_file(head, str(tmp_path / "bundled" / "head.safetensors"))
-    (tmp_path / "bundled" / "head.json").write_text(json.dumps({"steps": 7}))
+    save_file(shipped, str(tmp_path / "bundled" / "head.safetensors"))
+    (tmp_path / "bundled" / "head.json").write_text(json.dumps({"format": 1, "step": 7}))
     monkeypatch.setattr(bundled, "assets_dir", lambda: tmp_path)
     lm = load_mlm(None)
-    assert lm.info["head_trained"] is True and lm.info["head"] == {"steps": 7}
-    state = lm.model.state_dict()
-    for key, value in head.items():
-        assert torch.equal(state[key], value), key
+    assert lm.info["head_trained"] is True and lm.info["head"] == {"format": 1, "step": 7}
+    loaded = lm.model.state_dict()
+    for key, value in shipped.items():
+        assert torch.equal(loaded[key], value.float()), key
+    assert loaded["cls.predictions.decoder.weight"].data_ptr() == loaded["bert.embeddings.word_embeddings.weight"].data_ptr()
+    # A file that leaves part of the head untrained does not fit.
+    del shipped["cls.predictions.transform.dense.weight"]
+    save_file(shipped, str(tmp_path / "bundled" / "head.safetensors"))
+    with pytest.raises(ModelError) as err:
+        load_mlm(None)
+    assert "does not fit the encoder" in _one_line(err)
 
 
 def test_bundled_missing_package_gives_the_pip_command(monkeypatch):

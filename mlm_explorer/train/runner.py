@@ -65,7 +65,8 @@ class TrainingRunner:
         if self.process is None:
             self.start()
         assert self.process is not None and self.process.stdout is not None
-        ended = False  # an error or cancelled event was seen
+        ended = False  # a finished, error or cancelled event was seen
+        held: list[dict] = []  # error events wait for the process to end, to carry its stderr
         for line in self.process.stdout:
             if not line.strip():
                 continue
@@ -73,11 +74,14 @@ class TrainingRunner:
             if event["event"] in ("error", "cancelled", "finished"):
                 ended = True
             if event["event"] == "error":
-                self._join_stderr(timeout=5)
-                event["stderr"] = list(self.stderr_tail)
+                held.append(event)
+                continue
             yield event
         rc = self.process.wait()
         self._join_stderr(timeout=5)
+        for event in held:
+            event["stderr"] = list(self.stderr_tail)
+            yield event
         if rc != 0 and not ended:
             yield {"event": "error", "message": self._crash_message(rc), "returncode": rc,
                    "stderr": list(self.stderr_tail)}

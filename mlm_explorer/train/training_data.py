@@ -130,7 +130,7 @@ def prepare(args, tm, rt, events) -> TrainData:
         train, evals, s = split(files, layout, eval_fraction=args.eval_fraction, seed=args.seed)
         summary.update(s)
         if tm.objective == "span":
-            summary["raw_block_size"] = raw
+            summary.update(block_size=width, raw_block_size=raw)  # raw tokens -> `width` after corruption
         if rt.cuda:
             train.pin()
         data = TrainData(objective, evals, summary, _fixed=train)

@@ -35,6 +35,7 @@ from mlm_explorer.ui.screens.explore import ExploreScreen
 from mlm_explorer.ui.screens.help import HelpScreen
 from mlm_explorer.ui.screens.train import TrainScreen
 
+TRAIN_NICE = 10  # scheduling priority of the training process (the UI stays responsive)
 T5_HOWTO = (
     "no T5 model available offline; get one with: "
     "huggingface-cli download google-t5/t5-small && mlm-explorer --t5 google-t5/t5-small"
@@ -171,6 +172,7 @@ class MLMExplorerApp(App[None]):
         """Switch Explore's model (command palette); remembered in the settings."""
         self.settings.model = name
         self.save_settings()
+        self.base_lm = None  # before/after compares a fine-tuned run with the model it came from
         self.load_model(name)
 
     def use_t5(self, name: str) -> None:
@@ -228,12 +230,18 @@ class MLMExplorerApp(App[None]):
         """Run `python -m mlm_explorer.train ARGS`; every event goes to `target` as a TrainEvent."""
         from mlm_explorer.train.runner import TrainingRunner
 
-        runner = TrainingRunner(args)
+        # The job must import this very package, installed or not (a source checkout).
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        runner = TrainingRunner(args, env=env)
         self.train_runner = runner
 
         def body() -> None:
             try:
                 runner.start()
+                _lower_priority(runner)
                 for event in runner.events():
                     target.post_message(TrainEvent(event))
             finally:
@@ -302,6 +310,16 @@ class MLMExplorerApp(App[None]):
             "A training job is running. Cancel it (its last checkpoint is kept) and quit?",
             [("cancel", "Cancel job & quit"), ("wait", "Keep waiting")], default="wait",
         ), answer)
+
+
+def _lower_priority(runner: Any) -> None:
+    """The job shares the cores with the app: let the app's keys and redraws go first."""
+    process = getattr(runner, "process", None)
+    if process is not None and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, process.pid, TRAIN_NICE)
+        except OSError:
+            pass
 
 
 def run_app(model: str | None = None, t5: str | None = None, device: str = "auto") -> None:

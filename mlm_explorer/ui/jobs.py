@@ -8,8 +8,29 @@ torch). None of them touches a widget; they return core objects and the app post
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
+
+# Every model call runs on this one long-lived thread: torch keeps one warm intra-op pool
+# (a fresh thread per request would build a new one each time), and requests run one at a
+# time, so a burst of edits cannot start a pile of forwards that fight for the cores.
+_MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlm-explorer-model")
+
+
+class Superseded(Exception):
+    """A newer request arrived before this one started: it was skipped."""
+
+
+def on_model_thread(fn: Callable[[], Any], stale: Callable[[], bool] = lambda: False) -> Any:
+    """Run fn on the model thread and wait; skip it (Superseded) if it went stale while queued."""
+
+    def run() -> Any:
+        if stale():
+            raise Superseded()
+        return fn()
+
+    return _MODEL_THREAD.submit(run).result()
 
 
 def load_model(role: str, name: str | None, device: str) -> tuple[Any, float]:
@@ -46,18 +67,23 @@ class PredictRequest:
     temperature: float
 
 
-def predict(lm: Any, request: PredictRequest, base_lm: Any = None) -> tuple[Any, Any, float]:
+def predict(lm: Any, request: PredictRequest, base_lm: Any = None, *,
+            stale: Callable[[], bool] = lambda: False) -> tuple[Any, Any, float]:
     """core.fill.fill_masks on lm (and on base_lm for before/after); (result, base_result, seconds)."""
     from mlm_explorer.core.fill import fill_masks
 
-    started = time.perf_counter()
     kwargs = dict(
         top_k=request.top_k, joint=request.joint, original_ids=request.original_ids or None,
         temperature=request.temperature,
     )
-    result = fill_masks(lm, request.input_ids, request.positions, **kwargs)
-    base = fill_masks(base_lm, request.input_ids, request.positions, **kwargs) if base_lm is not None else None
-    return result, base, time.perf_counter() - started
+
+    def run() -> tuple[Any, Any, float]:
+        started = time.perf_counter()
+        result = fill_masks(lm, request.input_ids, request.positions, **kwargs)
+        base = fill_masks(base_lm, request.input_ids, request.positions, **kwargs) if base_lm is not None else None
+        return result, base, time.perf_counter() - started
+
+    return on_model_thread(run, stale)
 
 
 _VOCABS: dict[int, Any] = {}
@@ -68,15 +94,18 @@ def random_mask(lm: Any, tt: Any, *, rate: float, seed: int, whole_word: bool) -
     from mlm_explorer.core.masking import MaskingVocab
     from mlm_explorer.core.preview import preview_masking
 
-    key = id(lm.tokenizer)
-    vocab = _VOCABS.get(key)
-    if vocab is None:
-        vocab = _VOCABS[key] = MaskingVocab.from_tokenizer(lm.tokenizer)
-    return preview_masking(lm.tokenizer, tt, rate=rate, seed=seed, whole_word=whole_word, vocab=vocab)
+    def run() -> Any:
+        key = id(lm.tokenizer)
+        vocab = _VOCABS.get(key)
+        if vocab is None:
+            vocab = _VOCABS[key] = MaskingVocab.from_tokenizer(lm.tokenizer)
+        return preview_masking(lm.tokenizer, tt, rate=rate, seed=seed, whole_word=whole_word, vocab=vocab)
+
+    return on_model_thread(run)
 
 
 def infill(lm: Any, text: str) -> Any:
     """core.infill.infill with the defaults (greedy, one candidate)."""
     from mlm_explorer.core.infill import infill as core_infill
 
-    return core_infill(lm, text)
+    return on_model_thread(lambda: core_infill(lm, text))

@@ -98,6 +98,7 @@ def main(argv=None) -> int:
     if size > MAX_BYTES:
         tmp.unlink()
         raise SystemExit(f"{size / 1e6:.1f} MB is over the 10 MB limit; train fewer parameters")
+    tmp.chmod(0o644)
     tmp.replace(target)
     evals = info.get("best") or {}
     meta = {

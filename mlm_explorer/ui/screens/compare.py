@@ -148,8 +148,8 @@ class CompareScreen(Screen):
             return Text(m.bert_error or "no result", style="red")
         steps = {s.position: s for s in m.bert.steps}
         table = Table(box=None, expand=True, show_edge=False)
-        table.add_column("blank", style="dim", width=6)
-        table.add_column("fill", style="bold")
+        table.add_column("blank", style="dim", width=6, no_wrap=True)
+        table.add_column("fill", style="bold", ratio=1)
         table.add_column("p", justify="right")
         for i, group in enumerate(self._groups):
             text, prob = "", 1.0
@@ -160,7 +160,7 @@ class CompareScreen(Screen):
                 joiner = "" if self._tt.tokens[p].continues_word or not text else " "
                 text += joiner + (step.text or step.token)
                 prob *= step.probability
-            table.add_row(str(i), text, f"{prob:.1%}")
+            table.add_row(str(i), Text(text), f"{prob:.1%}")
         return _stack(table, decode_text(self._tt, m.bert), m.bert.mode)
 
     def _t5_view(self, m: CompareReady) -> Any:
@@ -173,11 +173,11 @@ class CompareScreen(Screen):
             return Text("T5 gave no candidate", style="italic dim")
         best = m.t5.candidates[0]
         table = Table(box=None, expand=True, show_edge=False)
-        table.add_column("blank", style="dim", width=6)
-        table.add_column("fill", style="bold")
+        table.add_column("blank", style="dim", width=6, no_wrap=True)
+        table.add_column("fill", style="bold", ratio=1)
         table.add_column("p", justify="right")
         for fill in best.fills:
-            table.add_row(str(fill.index), fill.text, f"{math.exp(fill.logprob):.1%}")
+            table.add_row(str(fill.index), Text(fill.text), f"{math.exp(fill.logprob):.1%}")
         return _stack(table, Text(best.text), f"greedy · score {best.score:.2f}")
 
 

@@ -8,6 +8,7 @@ only when an answer takes longer than `LOADING_DELAY`.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -24,11 +25,15 @@ from mlm_explorer.ui.messages import PredictionReady, RandomMasked
 from mlm_explorer.ui.state import ExploreState, remap_positions
 from mlm_explorer.ui.widgets.decode_line import DecodeLine, Legend
 from mlm_explorer.ui.widgets.distribution import Distribution, shown
+from mlm_explorer.ui.widgets.mask_table import MaskTable
 from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
 
 DEFAULT_TEXT = "The cute dog walks in the green park."
 TYPING_DEBOUNCE = 0.15  # seconds of quiet typing before the text is tokenized again
 LOADING_DELAY = 0.3  # a prediction slower than this shows "predicting…"
+STRIP_DELAY = 0.06  # chips wait this long for the prediction, so both land in one frame
+# (a frame drawn while the model runs competes with it for the CPU and the GIL; a prediction
+#  slower than this gets the chips first, then the distribution)
 
 
 class ExploreScreen(Screen):
@@ -36,6 +41,8 @@ class ExploreScreen(Screen):
         Binding("r", "random_mask", "Random mask", tooltip="Apply the masking engine (rate, seed); again: next seed"),
         Binding("c", "clear", "Clear", tooltip="Unmask everything"),
         Binding("j", "toggle_joint", "Joint/indep.", tooltip="Fill several masks jointly (most confident first) or independently"),
+        Binding("W", "toggle_whole_word", "Whole-word r", show=False,
+                tooltip="Random masking picks whole words (on/off)"),
         Binding("b", "toggle_base", "Before/after", tooltip="Show the base model beside the fine-tuned one"),
         Binding("plus,equals_sign", "top_k(1)", "k+1", show=False),
         Binding("minus", "top_k(-1)", "k-1", show=False),
@@ -50,6 +57,8 @@ class ExploreScreen(Screen):
         self.pending: int | None = None  # request still waiting for its prediction
         self.before_after = False
         self._debounce = None
+        self.rendered: tuple[int, float] = (0, 0.0)
+        self._strip_dirty = False
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -67,6 +76,9 @@ class ExploreScreen(Screen):
             yield Input(str(s.seed), id="seed", type="integer", tooltip="Seed of random masking; r again uses the next one")
             yield Label("top-k")
             yield Input(str(s.top_k), id="top-k", type="integer", tooltip="Candidates shown per mask")
+            yield Label("temp")
+            yield Input(str(s.temperature), id="temperature", type="number",
+                        tooltip="Softmax temperature of the distribution (1 = the model's own)")
             yield Label("joint")
             yield Switch(s.joint, id="joint", tooltip="Joint: fill the most confident mask, re-run, repeat")
             yield Button("Random mask (r)", id="random", variant="primary")
@@ -79,6 +91,7 @@ class ExploreScreen(Screen):
             with Vertical(id="fill-box") as fill:
                 fill.border_title = "Fill"
                 yield DecodeLine(id="decode")
+                yield MaskTable(id="mask-table")
             with Horizontal(id="dist-box") as dist:
                 dist.border_title = "Distribution"
                 yield Distribution(id="dist")
@@ -102,6 +115,8 @@ class ExploreScreen(Screen):
             self.strip.show(StripView(note=self.app.model_status))
             return
         self.state.random = None
+        if self.app.base_lm is None:
+            self.before_after = False
         self.retokenize(keep_masks=True, force=True)
 
     # -- text ---------------------------------------------------------------------------------
@@ -209,14 +224,16 @@ class ExploreScreen(Screen):
         positions = st.positions()
         if st.selected not in positions:
             st.selected = positions[0] if positions else None
-        self._draw_strip()
         self.request += 1
         st.result = st.base_result = None
         lm = self.app.lm
         if not positions or lm is None:
             self.pending = None
+            self._draw_strip()
             self._draw_results()
             return
+        self._strip_dirty = True
+        self.set_timer(STRIP_DELAY, self._flush_strip)
         req = jobs.PredictRequest(
             input_ids=st.input_ids(lm.tokenizer.mask_token_id), positions=positions,
             original_ids=st.original_ids(), top_k=self.app.settings.top_k,
@@ -227,11 +244,18 @@ class ExploreScreen(Screen):
         self.pending = request
 
         def body() -> None:
-            result, base_result, seconds = jobs.predict(lm, req, base)
+            try:
+                result, base_result, seconds = jobs.predict(lm, req, base, stale=lambda: request != self.request)
+            except jobs.Superseded:
+                return
             self.post_message(PredictionReady(request, result, base_result, seconds))
 
         self.app.run_job(self, "predict", request, body)
         self.set_timer(LOADING_DELAY, lambda: self._show_busy(request))
+
+    def _flush_strip(self) -> None:
+        if self._strip_dirty:
+            self._draw_strip()
 
     def _show_busy(self, request: int) -> None:
         if self.pending == request:
@@ -242,17 +266,26 @@ class ExploreScreen(Screen):
             return  # a newer request superseded this one
         self.pending = None
         self.state.result, self.state.base_result = message.result, message.base_result
-        self._draw_results()
+        with self.app.batch_update():
+            self._flush_strip()
+            self._draw_results()
+        self.call_after_refresh(self._rendered, message.request)
+
+    def _rendered(self, request: int) -> None:
+        """Benchmarks read this: the prediction for `request` is on the screen."""
+        self.rendered = (request, time.perf_counter())
 
     def job_failed(self, kind: str, request: int, error: str) -> None:
         """Called by the app's worker-error handler."""
         if request == self.request:
             self.pending = None
             self.state.error = error
+            self._flush_strip()
             self._draw_results()
 
     # -- drawing ------------------------------------------------------------------------------
     def _draw_strip(self) -> None:
+        self._strip_dirty = False
         st = self.state
         if st.tt is None:
             return
@@ -271,12 +304,15 @@ class ExploreScreen(Screen):
 
     def _draw_results(self) -> None:
         st = self.state
-        busy = self.query_one("#busy", Label)
-        busy.update("" if self.pending is None else busy.content)
+        if self.pending is None:
+            self.query_one("#busy", Label).update("")
         decode = self.query_one("#decode", DecodeLine)
         dist = self.query_one("#dist", Distribution)
         dist_base = self.query_one("#dist-base", Distribution)
-        dist_base.set_class(not (self.before_after and st.base_result is not None), "hidden")
+        side_by_side = self.before_after and st.base_result is not None
+        dist_base.set_class(not side_by_side, "hidden")
+        dist.compact = dist_base.compact = side_by_side
+        self.query_one("#mask-table", MaskTable).show(st)
         if st.result is None:
             note = st.error or ("predicting…" if self.pending else "")
             decode.show(st.tt, None, note=note)
@@ -303,6 +339,14 @@ class ExploreScreen(Screen):
         if self.before_after and st.base_result is not None:
             self.query_one("#dist-base", Distribution).show(st.prediction_at(p, base=True), label=label,
                                                             original_text=original)
+
+    @on(MaskTable.Picked)
+    def _row_picked(self, event: MaskTable.Picked) -> None:
+        if event.position in self.state.positions():
+            self.state.selected = event.position
+            self.strip.cursor = event.position
+            self._draw_strip()
+            self._draw_distribution()
 
     @on(TokenStrip.CursorMoved)
     def _cursor_moved(self, event: TokenStrip.CursorMoved) -> None:
@@ -349,6 +393,7 @@ class ExploreScreen(Screen):
             s.rate = float(self.query_one("#rate", Input).value or s.rate)
             s.seed = int(self.query_one("#seed", Input).value or s.seed)
             s.top_k = int(self.query_one("#top-k", Input).value or s.top_k)
+            s.temperature = float(self.query_one("#temperature", Input).value or s.temperature)
         except ValueError:
             pass
         s.clamp()
@@ -356,10 +401,11 @@ class ExploreScreen(Screen):
     @on(Input.Submitted)
     @on(Input.Blurred)
     def _control_changed(self, event: Input.Submitted | Input.Blurred) -> None:
-        old_k = self.app.settings.top_k
+        s = self.app.settings
+        old = (s.top_k, s.temperature)
         self._read_controls()
         self.app.save_settings()
-        if event.input.id == "top-k" and old_k != self.app.settings.top_k:
+        if old != (s.top_k, s.temperature):
             self._changed()
 
     @on(Switch.Changed, "#joint")
@@ -386,6 +432,12 @@ class ExploreScreen(Screen):
         self.query_one("#top-k", Input).value = str(s.top_k)
         self.app.save_settings()
         self._changed()
+
+    def action_toggle_whole_word(self) -> None:
+        s = self.app.settings
+        s.whole_word = not s.whole_word
+        self.app.save_settings()
+        self.notify(f"random masking picks {'whole words' if s.whole_word else 'subword tokens'}", timeout=3)
 
     def action_toggle_base(self) -> None:
         if self.app.base_lm is None:

@@ -49,6 +49,7 @@ to see before and after side by side on the same masks.
 | ←/→, space | tokens | move, mask/unmask a token (or click it) |
 | w, shift+click | tokens | mask/unmask the whole word |
 | r | Explore | random masking (again: next seed) |
+| W | Explore | random masking by whole words (on/off) |
 | c | Explore | clear all masks |
 | 1–9, enter | Explore | write that candidate into the text |
 | j | Explore | joint (most confident first) or independent filling |

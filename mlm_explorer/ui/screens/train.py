@@ -25,8 +25,15 @@ from textual.widgets import Button, DirectoryTree, Footer, Input, Label, Progres
 from mlm_explorer.ui.dialogs.confirm import ConfirmDialog
 from mlm_explorer.ui.messages import TrainEvent
 
-OBJECTIVES = [("auto (mlm for BERT, span for T5)", "auto"), ("mlm (80/10/10)", "mlm"),
-              ("span (T5 span corruption)", "span"), ("mlm+nsp", "mlm+nsp")]
+OBJECTIVES = [("auto (by model)", "auto"), ("mlm (80/10/10)", "mlm"),
+              ("span (T5)", "span"), ("mlm+nsp", "mlm+nsp")]
+
+
+class TextTree(DirectoryTree):
+    """The file picker: no hidden files or folders (.git, .venv, ...)."""
+
+    def filter_paths(self, paths):
+        return [p for p in paths if not p.name.startswith(".")]
 
 
 class TrainScreen(Screen):
@@ -51,21 +58,28 @@ class TrainScreen(Screen):
         with Horizontal():
             with VerticalScroll(id="train-form") as form:
                 form.border_title = "Fine-tune"
-                yield Label("Text files or a folder (.txt, .md)")
-                yield DirectoryTree(os.getcwd(), id="train-tree")
+                yield Label("Text files or a folder (.txt, .md)", classes="train-heading")
+                yield TextTree(".", id="train-tree")
                 yield Input(placeholder="path (pick above or type)", id="train-path")
-                yield Label("Start from model")
-                yield Input(s.model or "bundled", id="train-model")
-                yield Label("Objective")
-                yield Select(OBJECTIVES, value="auto", allow_blank=False, id="train-objective")
-                yield Label("Steps (empty: 3 epochs)")
-                yield Input("200", id="train-steps", type="integer")
-                yield Label("Time budget, minutes (empty: none)")
-                yield Input("", id="train-minutes", type="number")
-                yield Label("Batch size")
-                yield Input("16", id="train-batch", type="integer")
-                yield Label("Learning rate")
-                yield Input("5e-5", id="train-lr")
+                with Horizontal(classes="train-row"):
+                    yield Label("Model")
+                    yield Input(s.model or "bundled", id="train-model", tooltip="Hub name, directory, or bundled")
+                with Horizontal(classes="train-row"):
+                    yield Label("Objective")
+                    yield Select(OBJECTIVES, value="auto", allow_blank=False, id="train-objective")
+                with Horizontal(classes="train-row"):
+                    yield Label("Steps")
+                    yield Input("200", id="train-steps", type="integer", tooltip="Optimizer steps (empty: 3 epochs)")
+                with Horizontal(classes="train-row"):
+                    yield Label("Time (min)")
+                    yield Input("", id="train-minutes", type="number", placeholder="no limit",
+                                tooltip="Stop after this many minutes")
+                with Horizontal(classes="train-row"):
+                    yield Label("Batch size")
+                    yield Input("16", id="train-batch", type="integer", tooltip="Blocks per optimizer step")
+                with Horizontal(classes="train-row"):
+                    yield Label("Learning rate")
+                    yield Input("5e-5", id="train-lr", tooltip="Peak learning rate (AdamW, linear decay)")
                 with Horizontal(id="train-buttons"):
                     yield Button("Start", id="train-start", variant="success")
                     yield Button("Cancel", id="train-cancel", variant="error", disabled=True)
@@ -73,7 +87,7 @@ class TrainScreen(Screen):
             with Vertical(id="train-live") as live:
                 live.border_title = "Job"
                 yield Label("no job yet: choose files and press Start (ctrl+g)", id="train-status")
-                yield ProgressBar(id="train-progress", show_eta=True)
+                yield ProgressBar(id="train-progress", show_eta=True, classes="hidden")
                 yield Static("", id="train-stats")
                 yield self._plot()
                 yield RichLog(id="train-log", wrap=True, markup=False, max_lines=500)
@@ -214,6 +228,7 @@ class TrainScreen(Screen):
     def _set_state(self, state: str) -> None:
         self.state = state
         running = state in ("starting", "running")
+        self.query_one("#train-progress").set_class(state in ("idle", "starting"), "hidden")
         self.query_one("#train-start", Button).disabled = running
         self.query_one("#train-cancel", Button).disabled = not running
         self.query_one("#train-load", Button).disabled = running or not (self.run_dir or self.checkpoint)

@@ -46,7 +46,7 @@ class DecodeLine(Static):
     """Argmax decode of the whole text (one line per model in before/after)."""
 
     DEFAULT_CSS = """
-    DecodeLine { height: auto; padding: 0 1; }
+    DecodeLine { height: auto; min-height: 3; padding: 0 1; }
     """
 
     def show(self, tt: Any, result: Any, *, base_result: Any = None, note: str = "") -> None:

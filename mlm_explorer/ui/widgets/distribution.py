@@ -45,7 +45,7 @@ class Distribution(Vertical):
 
     DEFAULT_CSS = """
     Distribution { height: 1fr; }
-    Distribution > .dist-header { height: auto; padding: 0 1; }
+    Distribution > .dist-header { height: 3; padding: 0 1; }
     Distribution > OptionList { height: 1fr; border: none; padding: 0; }
     """
 
@@ -67,6 +67,7 @@ class Distribution(Vertical):
         self.title = title
         self.prediction: Any = None
         self.original_text: str | None = None
+        self.compact = False  # narrow bars (before/after: two panels side by side)
 
     def compose(self) -> ComposeResult:
         yield Static(Text("mask a token to see its distribution", style="italic dim"), classes="dist-header")
@@ -83,7 +84,7 @@ class Distribution(Vertical):
             header.update(Text(label or "mask a token to see its distribution", style="italic dim"))
             options.clear_options()
             return
-        header.update(self._header(prediction, label, original_text))
+        header.update(self._header(prediction, label, original_text), layout=False)
         top = prediction.candidates[0].probability if prediction.candidates else 1.0
         rows = []
         width = max([len(shown(c)) for c in prediction.candidates] + [6])
@@ -93,7 +94,9 @@ class Distribution(Vertical):
             row.append(f"{i + 1} " if i < 9 else "  ", style="dim")
             row.append(shown(cand).ljust(width), style="bold" if is_original else "")
             row.append(" ")
-            row.append(bar(cand.probability / top if top > 0 else 0.0), style="green" if is_original else "dodger_blue2")
+            width = 10 if self.compact else BAR_WIDTH
+            row.append(bar(cand.probability / top if top > 0 else 0.0, width),
+                       style="green" if is_original else "dodger_blue2")
             row.append(f" {cand.probability:6.1%}")
             if is_original:
                 row.append("  ← original", style="green")

@@ -89,6 +89,7 @@ class TokenStrip(Widget, can_focus=True):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.view = StripView(note="loading the model…")
+        self._lines = -1
 
     # -- data -----------------------------------------------------------------------------
     def show(self, view: StripView) -> None:
@@ -96,7 +97,16 @@ class TokenStrip(Widget, can_focus=True):
         clickable = self._clickable()
         if clickable and self.cursor not in clickable:
             self.cursor = min(clickable, key=lambda i: abs(i - self.cursor))
-        self.refresh(layout=True)
+        # a new layout only when the chips need another number of lines (a toggle usually does not)
+        lines = self._line_count()
+        self.refresh(layout=lines != self._lines)
+        self._lines = lines
+
+    def _line_count(self) -> int:
+        width = self.content_region.width
+        if width <= 0:
+            return -1
+        return len(self.render().wrap(self.app.console, width))
 
     def _clickable(self) -> list[int]:
         return [t.index for t in self.view.tokens if getattr(t, "maskable", not t.special)]

@@ -1,0 +1,63 @@
+"""One row per predicted position: what was there, what the engine did, the model's first choice.
+
+Selecting a row shows that position's distribution (posts `MaskTable.Picked`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from mlm_explorer.ui.widgets.distribution import shown
+
+DECISIONS = {1: ("[MASK]", "red"), 2: ("random", "yellow"), 3: ("kept", "green")}
+
+
+class MaskTable(DataTable):
+    DEFAULT_CSS = """
+    MaskTable { height: 1fr; }
+    """
+
+    class Picked(Message):
+        def __init__(self, position: int) -> None:
+            super().__init__()
+            self.position = position
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        self.add_columns("pos", "original", "input", "top-1", "p", "orig. rank", "orig. p")
+
+    def show(self, state: Any) -> None:
+        """Fill from an ExploreState (rows in position order)."""
+        self.clear()
+        tt, result = state.tt, state.result
+        if tt is None or result is None:
+            return
+        originals = state.original_ids()
+        for pred in result.predictions:
+            p = pred.position
+            token = tt.tokens[p]
+            if state.random is not None and state.random.decisions[p]:
+                label, colour = DECISIONS[state.random.decisions[p]]
+                if state.random.decisions[p] == 2:
+                    label = f"→{state.random.replaced.get(p, '?')}"
+                given = Text(label, style=colour)
+            else:
+                given = Text("[MASK]", style="red")
+            original = Text(token.text if p in originals else "?", style="" if p in originals else "dim")
+            top = pred.candidates[0] if pred.candidates else None
+            self.add_row(
+                str(p), original, given, Text(shown(top)) if top else "",
+                f"{top.probability:.1%}" if top else "",
+                str(pred.original_rank) if pred.original_rank is not None else "–",
+                f"{pred.original_probability:.2%}" if pred.original_probability is not None else "–",
+                key=str(p),
+            )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.post_message(self.Picked(int(event.row_key.value)))

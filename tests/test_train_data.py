@@ -1,0 +1,117 @@
+"""Corpus reading, the token cache, packing, the hold-out and sentence pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlm_explorer.errors import InputError
+from mlm_explorer.train import corpus, data, packing
+from mlm_explorer.train.nsp import build_pairs
+
+
+@pytest.fixture(scope="module")
+def bert_tok(tiny_bert_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(tiny_bert_dir))
+
+
+def test_scan_finds_text_skips_binary_and_hidden(tmp_path):
+    (tmp_path / "a.txt").write_text("hello world\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.md").write_text("# title\n")
+    (tmp_path / "sub" / "c.py").write_text("print()\n")  # not .txt/.md: not picked from a folder
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.txt").write_text("hidden\n")
+    (tmp_path / "bin.txt").write_bytes(b"abc\x00def")
+    found = corpus.scan([tmp_path])
+    assert [p.name for p in found.files] == ["a.txt", "b.md"]
+    assert [p.name for p in found.binary] == ["bin.txt"]
+    assert "bin.txt" in found.warnings()[0]
+    # a file named explicitly is read whatever its extension
+    assert [p.name for p in corpus.scan([tmp_path / "sub" / "c.py"]).files] == ["c.py"]
+
+
+def test_scan_refuses_empty_or_binary_only(tmp_path):
+    with pytest.raises(InputError, match="no usable text"):
+        corpus.scan([tmp_path])
+    (tmp_path / "x.txt").write_bytes(b"\x00\x01\x02")
+    with pytest.raises(InputError, match="only binary files"):
+        corpus.scan([tmp_path])
+    with pytest.raises(InputError, match="no such file"):
+        corpus.scan([tmp_path / "missing"])
+
+
+def test_read_chunks_streams_and_counts_replaced_bytes(tmp_path):
+    path = tmp_path / "t.txt"
+    line = "h\u00e9llo w\u00f6rld \u2603\n"  # multi-byte characters straddle chunk borders
+    path.write_bytes(("\ufeff" + line * 200).encode() + b"bad \xff\xfe bytes\n")
+    stats = corpus.ReadStats()
+    pieces = list(corpus.read_chunks(path, stats, chunk_bytes=7))
+    assert len(pieces) > 50 and all(p.endswith("\n") for p in pieces)
+    text = "".join(pieces)
+    assert text.startswith("h\u00e9llo")  # BOM dropped
+    assert text.count(line) == 200 and "bad \ufffd\ufffd bytes" in text
+    assert stats.replaced_bytes == 2
+
+
+def test_token_cache_hit_skips_tokenising(tmp_path, bert_tok, monkeypatch):
+    path = tmp_path / "a.txt"
+    path.write_text("Paris is the capital of France. Berlin is the capital of Germany.\n\nA new paragraph.\n")
+    cache = tmp_path / "cache"
+    first = data.tokenise_corpus([path], bert_tok, cache_root=cache)[0]
+    assert not first.cache_hit
+    assert len(first.seg_starts) == 4 and list(first.seg_para) == [0, 0, 1]
+    monkeypatch.setattr(data, "_tokenise", lambda *a: pytest.fail("tokenised again"))
+    second = data.tokenise_corpus([path], bert_tok, cache_root=cache)[0]
+    assert second.cache_hit and np.array_equal(first.ids, second.ids)
+    expected = bert_tok(path.read_text().replace("\n\n", " "), add_special_tokens=False)["input_ids"]
+    assert first.ids.tolist() == expected
+
+
+def _ft(ids, starts=None):
+    ids = np.asarray(ids, dtype=np.int32)
+    starts = np.asarray(starts if starts is not None else [0, len(ids)], dtype=np.int64)
+    return data.FileTokens(path=None, ids=ids, seg_starts=starts, seg_para=np.zeros(len(starts) - 1, np.int32),
+                           replaced_bytes=0, cache_hit=False)
+
+
+def test_pack_keeps_the_tail_with_specials_in_place(bert_tok):
+    layout = packing.special_layout(bert_tok, 8)
+    assert layout.prefix == (bert_tok.cls_token_id,) and layout.suffix == (bert_tok.sep_token_id,)
+    blocks = packing.pack([_ft(range(10, 20)), _ft(range(30, 33))], layout)  # 10 + [SEP] + 3 = 14 tokens
+    cls, sep, pad = bert_tok.cls_token_id, bert_tok.sep_token_id, bert_tok.pad_token_id
+    assert blocks.input_ids.tolist() == [
+        [cls, 10, 11, 12, 13, 14, 15, sep],
+        [cls, 16, 17, 18, 19, sep, 30, sep],
+        [cls, 31, 32, sep, pad, pad, pad, pad],
+    ]
+    assert blocks.lengths.tolist() == [8, 8, 4]
+
+
+def test_holdout_by_file_is_deterministic_and_falls_back_to_blocks(bert_tok):
+    layout = packing.special_layout(bert_tok, 8)
+    files = [_ft(range(10, 10 + n)) for n in (30, 4, 28, 26, 5, 29)]
+    a = packing.split(files, layout, eval_fraction=0.1, seed=1)
+    b = packing.split(files, layout, eval_fraction=0.1, seed=1)
+    assert a[2]["holdout"] == "files" and a[2]["eval_files"] == b[2]["eval_files"]
+    assert a[0].input_ids.equal(b[0].input_ids) and len(a[1]) >= 1
+    one = packing.split([_ft(range(10, 60))], layout, eval_fraction=0.05, seed=0)
+    assert one[2]["holdout"] == "blocks" and len(one[1]) == 1 and len(one[0]) == one[2]["train_blocks"]
+    tiny = packing.split([_ft([10, 11])], layout, eval_fraction=0.05, seed=0)
+    assert tiny[2]["holdout"] == "none" and len(tiny[0]) == len(tiny[1]) == 1
+
+
+def test_nsp_pairs_half_random_with_segments():
+    files = [_ft(range(100 * d, 100 * d + 60), list(range(0, 61, 6))) for d in range(1, 5)]
+    pairs = build_pairs(files, width=32, cls_id=2, sep_id=3, pad_id=0, seed=0, epoch=0)
+    labels = pairs.next_sentence_label.float()
+    assert 0.25 < labels.mean() < 0.75
+    row = pairs.input_ids[0].tolist()
+    n = int(pairs.lengths[0])
+    assert row[0] == 2 and row[n - 1] == 3 and row.count(3) == 2 and all(t == 0 for t in row[n:])
+    types = pairs.token_type_ids[0].tolist()
+    assert types[: row.index(3) + 1] == [0] * (row.index(3) + 1) and set(types[row.index(3) + 1:n]) == {1}
+    again = build_pairs(files, width=32, cls_id=2, sep_id=3, pad_id=0, seed=0, epoch=0)
+    assert again.input_ids.equal(pairs.input_ids)
