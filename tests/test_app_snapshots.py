@@ -90,3 +90,14 @@ def test_help(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_explore_light_theme(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
+    app = make_app(fixed_bert_dir, text="Paris is the [MASK] of France.", theme="textual-light", top_k=4)
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        app.explore.strip.focus()
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

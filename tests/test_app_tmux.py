@@ -33,17 +33,19 @@ def _bundled_available() -> bool:
 class Tmux:
     def __init__(self, command: str, env: dict[str, str], size=(120, 40)) -> None:
         self.name = f"mlm-explorer-test-{uuid.uuid4().hex[:8]}"
+        # a private tmux server (own socket, no config): other tmux users cannot change its size
+        self.tmux = ["tmux", "-L", self.name, "-f", "/dev/null"]
         exports = " ".join(f"{k}={v}" for k, v in env.items())
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]),
-                        f"cd {ROOT} && env {exports} {command}"], check=True)
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]),
+                        f"cd {ROOT} && env -u COLUMNS -u LINES {exports} {command}"], check=True)
 
     def capture(self) -> str:
-        out = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        out = subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
         return out.stdout
 
     def send(self, *keys: str) -> None:
         for key in keys:
-            subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+            subprocess.run([*self.tmux, "send-keys", "-t", self.name, key], check=True)
             time.sleep(0.15)
 
     def wait_for(self, text: str, timeout: float = 60.0) -> str:
@@ -57,10 +59,10 @@ class Tmux:
         raise AssertionError(f"{text!r} never appeared; last screen:\n{screen}")
 
     def alive(self) -> bool:
-        return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
+        return subprocess.run([*self.tmux, "has-session", "-t", self.name], capture_output=True).returncode == 0
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 @pytest.mark.skipif(not _bundled_available(), reason="the bundled model is not installed")
@@ -78,7 +80,7 @@ def test_app_in_tmux(tmp_path):
         tmux.send("Escape")  # from the text box to the token chips
         tmux.send("Right", "Right", "Space")  # the cursor starts on "the": move to "dog", mask it
         screen = tmux.wait_for("entropy", timeout=30)
-        assert "[dog]" in screen and "original 'dog'" in screen and "1 masked" in screen
+        assert "[dog]" in screen and "original 'dog'" in screen and "1 masked" in screen, screen
         tmux.send("r")
         screen = tmux.wait_for("random seed", timeout=30)
         tmux.send("F1")

@@ -60,7 +60,7 @@ def test_sentinels_are_looked_up_by_name(t5_tok):
     assert sentinel_ids(Descending())[:3].tolist() == [32099, 32098, 32097]
 
 
-@pytest.mark.parametrize("raw_length", [568, 141, 57])
+@pytest.mark.parametrize("raw_length", [568, 141, 57, 12])
 def test_span_corruption_reconstructs_the_original(t5_tok, raw_length):
     sent = sentinel_ids(t5_tok)
     if raw_length > 141:
@@ -79,6 +79,41 @@ def test_span_corruption_reconstructs_the_original(t5_tok, raw_length):
         assert [t for t in inp if t in sl] == sl[:num_spans]  # <extra_id_0> first, in order
         assert [t for t in tgt if t in sl] == sl[:num_spans]
         assert reconstruct(inp, tgt, sl) == x[row].tolist()
+
+
+def test_rows_with_too_few_distinct_draws_are_redrawn(monkeypatch):
+    """The cuts are the first S-1 distinct values of a few uniform draws per row; a row whose
+    draws repeat too much (rare: < 1e-9) is redrawn another way. Force that path often."""
+    from mlm_explorer.core import spans
+
+    monkeypatch.setattr(spans, "_draws_needed", lambda num_gaps, num_cuts, eps=0: num_cuts)
+    spans._plan.cache_clear()
+    try:
+        for L in (141, 568):
+            x = rows(64, L, seed=2)
+            b = span_corrupt(x, sentinel_ids=torch.arange(1000, 1100), eos_id=EOS, pad_id=PAD,
+                             generator=torch.Generator().manual_seed(2))
+            sl = list(range(1000, 1100))
+            assert all(reconstruct(b.input_ids[r].tolist(), b.labels[r].tolist(), sl) == x[r].tolist()
+                       for r in range(64))
+            assert (b.noise_mask.sum(1) == round(L * 0.15)).all()
+            assert (b.noise_cuts.diff(dim=1) > 0).all() and (b.keep_cuts.diff(dim=1) > 0).all()
+    finally:
+        spans._plan.cache_clear()
+
+
+def test_segmentations_are_uniform():
+    """Each way to cut 12 noise tokens into 4 spans (C(11, 3) = 165) and 28 others into 4
+    spans (C(27, 3) = 2925) is equally likely: a chi-square check on 60,000 rows."""
+    x = rows(60_000, 40)
+    b = span_corrupt(x, sentinel_ids=torch.arange(1000, 1030), eos_id=EOS, pad_id=PAD,
+                     generator=torch.Generator().manual_seed(5), noise_density=0.3)
+    for cuts, ways in ((b.noise_cuts, 165), (b.keep_cuts, 2925)):
+        _, counts = torch.unique(cuts, dim=0, return_counts=True)
+        assert len(counts) == ways
+        expected = len(x) / ways
+        chi2 = float(((counts - expected) ** 2 / expected).sum())
+        assert abs(chi2 - (ways - 1)) < 5 * (2 * (ways - 1)) ** 0.5  # within 5 sd of its mean
 
 
 def test_spans_alternate_and_vary_by_row():

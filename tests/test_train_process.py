@@ -67,13 +67,14 @@ def test_sigkill_mid_run_resumes_from_last_checkpoint(tmp_path, tiny_bert_dir):
     from mlm_explorer.train.runs import read_run
 
     latest = latest_checkpoint(run)
-    assert latest is not None and latest.name in ("checkpoint-6", "checkpoint-9")
+    saved = int(latest.name.split("-")[1])  # the job may have run a few steps past the event we read
+    assert saved >= 6 and saved % 3 == 0
     assert read_run(run).status == "interrupted"
-    rc, resumed = run_job(["--resume", run, "--max-steps", 12, "--threads", 1, "--log-every", 1])
+    rc, resumed = run_job(["--resume", run, "--max-steps", saved + 3, "--threads", 1, "--log-every", 1])
     assert rc == 0, resumed
     started = of(resumed, "started")[0]
-    assert started["resumed_from"] == str(latest) and started["step"] == int(latest.name.split("-")[1])
-    assert of(resumed, "step")[0]["step"] == started["step"] + 1 and of(resumed, "finished")[0]["step"] == 12
+    assert started["resumed_from"] == str(latest) and started["step"] == saved
+    assert of(resumed, "step")[0]["step"] == saved + 1 and of(resumed, "finished")[0]["step"] == saved + 3
 
 
 def test_crash_and_bad_input_reach_the_runner_as_one_line(tmp_path):

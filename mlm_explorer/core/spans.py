@@ -76,16 +76,30 @@ def sentinel_ids(tokenizer) -> torch.Tensor:
 class SpanBatch:
     input_ids: torch.Tensor  # (B, Li) corrupted inputs, ending in EOS
     labels: torch.Tensor  # (B, Lt) sentinel + span, ..., EOS (no padding: all rows have the same shape)
-    keep_cuts: torch.Tensor  # (B, S-1) non-noise tokens before non-noise span k = 1..S-1
-    noise_cuts: torch.Tensor  # (B, S-1) noise tokens before noise span k = 1..S-1
+    cuts: torch.Tensor  # (B, 2S-1) the random segmentation as drawn (_draw_cuts); read keep_cuts, noise_cuts
     length: int  # raw row length L
+
+    @property
+    def keep_cuts(self) -> torch.Tensor:
+        """(B, S-1) non-noise tokens before non-noise span k = 1..S-1."""
+        S, N = self._counts()
+        return self.cuts[:, S:] - (N - 2)
+
+    @property
+    def noise_cuts(self) -> torch.Tensor:
+        """(B, S-1) noise tokens before noise span k = 1..S-1."""
+        return self.cuts[:, 1:self._counts()[0]] + 1
+
+    def _counts(self) -> tuple[int, int]:
+        S = (self.cuts.shape[1] + 1) // 2
+        M = self.input_ids.shape[1] - 1 - S  # inputs: M non-noise tokens, S sentinels, EOS
+        return S, self.length - M
 
     @property
     def noise_spans(self) -> torch.Tensor:
         """(B, S, 2): [start, end) of each noise span in the raw row, in order."""
-        S = self.keep_cuts.shape[1] + 1
-        M = self.input_ids.shape[1] - 1 - S  # inputs: M non-noise tokens, S sentinels, EOS
-        N = self.length - M
+        S, N = self._counts()
+        M = self.length - N
         keep_end = F.pad(self.keep_cuts, (0, 1), value=M)  # (B, S)
         start = keep_end + F.pad(self.noise_cuts, (1, 0), value=0)
         return torch.stack([start, keep_end + F.pad(self.noise_cuts, (0, 1), value=N)], 2)
@@ -127,30 +141,30 @@ def _draws_needed(num_gaps: int, num_cuts: int, eps: float = 1e-9) -> int:
 def _plan(L: int, N: int, S: int, sentinels: tuple[int, ...], eos_id: int, device: torch.device) -> dict:
     """Constants for rows of length L with N noise tokens in S spans, built once per shape.
 
-    The cuts live in one (B, 2(S-1)) tensor `z` after a leading 0 column:
-    z = [0, a_1 .. a_{S-1}, b_1 + N-1 .. b_{S-1} + N-1], where a_k = noise tokens before noise
-    span k and b_k = non-noise tokens before non-noise span k (a_0 = b_0 = 0, a_S = N, b_S = M).
-    Every index the layout needs is one entry of z plus a constant, so all of them come from a
-    single `z.index_select(1, idx) + const`.
+    The cuts arrive as one (B, 2S-1) tensor z = [0, a_1-1 .. a_{S-1}-1, b_1+N-2 .. b_{S-1}+N-2]
+    (see _draw_cuts), where a_k = noise tokens before noise span k and b_k = non-noise tokens
+    before non-noise span k (a_0 = b_0 = 0, a_S = N, b_S = M). Every index of the output layout
+    is one entry of z plus a constant, so all of them come from one `z.T.index_select(0, idx) + const`.
     """
     M, c = L - N, S - 1
     T0, W = M + S + 1, L + 2 * S + 2  # inputs are columns [0, T0) of the W = Li + Lt output columns
-    A = lambda k: (k, 0) if k < S else (0, N)  # noqa: E731  a_k as (z column, constant)
-    Bc = lambda k: (c + k, -(N - 1)) if 0 < k < S else (0, 0 if k == 0 else M)  # noqa: E731  b_k
+    A = lambda k: (k, 1) if 0 < k < S else (0, 0 if k == 0 else N)  # noqa: E731  a_k as (z column, constant)
+    Bc = lambda k: (c + k, 2 - N) if 0 < k < S else (0, 0 if k == 0 else M)  # noqa: E731  b_k
 
     def plus(term, const):
         return term[0], term[1] + const
 
     # The source position in the row advances by one per output column, except at the first
-    # column of each block; `off` is source - column, constant within a block.
+    # column of each block; `off` (source - column) is constant within a block.
     starts, offs = [], []
-    for k in range(S):  # inputs: non-noise span k (then <extra_id_k>) starts at column b_k + k
+    for k in range(S):  # inputs: non-noise span k (then <extra_id_k>) from column b_k + k
         starts.append(plus(Bc(k), k)), offs.append(plus(A(k), -k))
     starts.append((0, T0 - 1)), offs.append((0, -(T0 - 1)))  # inputs' EOS column: source 0 (replaced)
-    for k in range(S):  # targets: <extra_id_k> then noise span k from column T0 + a_k + k
+    for k in range(S):  # targets: <extra_id_k> (source: the token before) then noise span k from T0 + a_k + k
         starts.append(plus(A(k), T0 + k)), offs.append(plus(Bc(k + 1), -k - 1 - T0))
     starts.append((0, W - 1)), offs.append((0, -(W - 1)))  # targets' EOS column
-    previous = [(0, 0)] + offs[:-1]
+    # step from the previous column = 1 + off - previous off, at a block start (0 at column 0)
+    previous = [(0, 0)] + [plus(o, -1) for o in offs[:-1]]
     # <extra_id_k> and EOS columns: after non-noise span k in the inputs, before noise span k in the targets
     sent_in = [plus(Bc(k + 1), k) for k in range(S)] + [(0, T0 - 1)]
     sent_t = [plus(A(k), k) for k in range(S)] + [(0, N + S)]
@@ -158,48 +172,53 @@ def _plan(L: int, N: int, S: int, sentinels: tuple[int, ...], eos_id: int, devic
     K_noise, K_keep = _draws_needed(N - 1, c), _draws_needed(M - 1, c)
     t = lambda values: torch.tensor(values, dtype=torch.long, device=device)  # noqa: E731
     return {
-        "idx": t([i for i, _ in terms]), "const": t([v for _, v in terms]), "n": len(offs),
-        "arange": t(list(range(W))), "T0": T0, "W": W,
+        "idx": t([i for i, _ in terms]), "const": t([v for _, v in terms]).unsqueeze(1), "n": len(offs),
+        "T0": T0, "W": W,
         "fill": t(list(sentinels[:S]) + [eos_id]),  # (S+1,) <extra_id_0..S-1>, EOS
-        # draws: gaps 0..N-2 of the noise tokens -> a = gap + 1; gaps 0..M-2 of the others -> b + N-1
-        "K_noise": K_noise, "mod": t([N - 1] * K_noise + [M - 1] * K_keep),
-        "shift": t([1] * K_noise + [N] * K_keep), "limit": t([c] * (K_noise + K_keep)),
+        # draws: gaps 0..N-2 between noise tokens, then N-1 + gaps 0..M-2 between the others
+        "K_noise": K_noise, "mod": t([[N - 1] * K_noise + [M - 1] * K_keep]),
+        "shift": t([[0] * K_noise + [N - 1] * K_keep]),
+        "draw": t([list(range(K_noise + K_keep))]).to(torch.int16 if K_noise + K_keep < 2**15 else torch.long),
     }
 
 
 def _draw_cuts(B: int, N: int, M: int, S: int, plan: dict, generator) -> torch.Tensor:
-    """(B, 2(S-1)): [a_1 .. a_{S-1} | b_1 + N-1 .. b_{S-1} + N-1], each half ascending.
+    """(B, 2S-1): [0 | noise gaps cut, ascending | N-1 + non-noise gaps cut, ascending].
 
     Each half is a uniformly random way to cut the noise (non-noise) tokens into S non-empty
-    spans (T5's `_random_segmentation`): S-1 distinct gaps of N-1 (M-1). They are the first S-1
-    distinct values of a sequence of uniform draws (sampling without replacement), a handful of
-    draws per row instead of one random key per gap. The two halves draw from disjoint ranges,
-    so one sort serves both. The rare row (< 1e-9) whose draws show too few distinct values
-    is redrawn with one key per gap; both ways are symmetric in the gaps, so exactly uniform.
+    spans (T5's `_random_segmentation`): S-1 distinct gaps of N-1 (M-1), taken as the first
+    S-1 distinct values of a sequence of uniform draws (sampling without replacement): a few
+    draws per row instead of a random key for every gap. The two halves draw from disjoint
+    ranges of one table of L-2 gaps, whose running count of cuts puts the chosen gaps in order.
+    A row whose draws show too few distinct values (probability < 1e-9, see _draws_needed)
+    is redrawn with one random key per gap; both ways are symmetric in the gaps, so each
+    segmentation is uniform (the draws are 62-bit integers reduced modulo the number of gaps:
+    a bias below 1e-15; no ties to break, unlike 24-bit float keys).
     """
-    c, dev = S - 1, generator.device
-    if c == 0:
-        return torch.empty((B, 0), dtype=torch.long, device=dev)
-    v = torch.randint(0, 2**62, (B, plan["mod"].numel()), generator=generator, device=dev)  # 2^64 % 2^62 == 0
-    v = v.remainder_(plan["mod"]).add_(plan["shift"])  # (B, K) noise draws then non-noise draws
-    sv, perm = v.sort(dim=1, stable=True)  # noise values sort before all non-noise values
-    new = F.pad(sv[:, 1:] != sv[:, :-1], (1, 0), value=True)  # (B, K) first of its value, sorted order
-    first = torch.empty_like(new).scatter_(1, perm, new)  # the same in draw order (stable: earliest draw)
-    rank = first.cumsum(1)  # (B, K) distinct values so far, in draw order
-    kn = plan["K_noise"]
-    rank[:, kn:] -= rank[:, kn - 1:kn]  # ... within each half
-    take = rank.le(plan["limit"]).logical_and_(first)  # the first S-1 distinct values of each half
-    if int(take.sum()) == B * 2 * c:  # every row has its 2(S-1) values
-        return sv.masked_select(take.gather(1, perm)).view(B, 2 * c)
-    full = take.sum(1) == 2 * c
-    out = torch.empty((B, 2 * c), dtype=torch.long, device=dev)
-    out[full] = sv[full].masked_select(take.gather(1, perm)[full]).view(-1, 2 * c)
-    redo = int((~full).sum())
-    keys = torch.rand((redo, N - 1 + M - 1), generator=generator, device=dev)  # one key per gap
-    noise = keys[:, :N - 1].topk(c, dim=1, largest=False).indices.sort(dim=1).values + 1
-    keep = keys[:, N - 1:].topk(c, dim=1, largest=False).indices.sort(dim=1).values + N
-    out[~full] = torch.cat([noise, keep], 1)
-    return out
+    c, V, dev = S - 1, N + M - 2, generator.device
+    if c == 0:  # one span each: nothing to cut
+        return torch.zeros((B, 1), dtype=torch.long, device=dev)
+    K, kn = plan["mod"].shape[1], plan["K_noise"]
+    v = torch.randint(0, 2**62, (B, K), generator=generator, device=dev)  # uniform 62 bits (2^64 % 2^62 == 0)
+    v = v.remainder_(plan["mod"]).add_(plan["shift"])  # (B, K) noise gap draws, then non-noise gap draws
+    draw = plan["draw"].expand(B, K)  # draw numbers 0..K-1 (int16: a smaller table)
+    earliest = torch.full((B, V), K, dtype=draw.dtype, device=dev).scatter_reduce_(1, v, draw, "amin")
+    first = earliest.gather(1, v) == draw  # (B, K) the first draw of its value
+    distinct = first.cumsum(1)  # (B, K) distinct values so far, in draw order
+    distinct[:, kn:] -= distinct[:, kn - 1:kn]  # ... within each half
+    take = distinct.le(c).logical_and_(first).to(draw.dtype)  # (B, K) 1: the first S-1 distinct values of each half
+    cut = torch.zeros((B, V), dtype=draw.dtype, device=dev).scatter_add_(1, v, take)  # 1 at the gaps cut
+    rank = cut.cumsum(1, dtype=draw.dtype)  # (B, V) gaps cut so far: 1..2(S-1) in order
+    z = torch.empty((B, 2 * c + 1), dtype=torch.long, device=dev)
+    z.scatter_(1, rank.gather(1, v).mul_(take).long(), v)  # each cut gap at its rank (column 0: discard)
+    z[:, 0] = 0
+    if int(take.sum()) != B * 2 * c:  # rare: a row with too few distinct draws
+        redo = (take.sum(1) != 2 * c).nonzero().squeeze(1)
+        keys = torch.rand((len(redo), V), generator=generator, device=dev)  # one key per gap
+        noise = keys[:, :N - 1].topk(c, dim=1, largest=False).indices.sort(dim=1).values
+        keep = keys[:, N - 1:].topk(c, dim=1, largest=False).indices.sort(dim=1).values + (N - 1)
+        z[redo, 1:] = torch.cat([noise, keep], 1)
+    return z
 
 
 def span_corrupt(
@@ -234,25 +253,24 @@ def span_corrupt(
     plan = _plan(L, N, S, tuple(sentinel_ids[:S].tolist()), int(eos_id), input_ids.device)
 
     # 2. Random segmentation: S non-empty noise spans and S non-empty non-noise spans.
-    cuts = _draw_cuts(B, N, M, S, plan, generator)  # (B, 2(S-1))
-    z = F.pad(cuts, (1, 0))  # (B, 2S-1) a leading 0 (a_0 = b_0 = 0)
+    z = _draw_cuts(B, N, M, S, plan, generator)  # (B, 2S-1), see _plan
 
-    # 3. Every index of the layout in one go (see _plan): block offsets, the previous block's
-    #    offsets, block start columns, sentinel/EOS columns of the inputs and of the targets.
+    # 3. Every index of the layout in one go (see _plan): the step into each block (from the
+    #    block's offset and the previous block's), its first column, and the sentinel/EOS columns
+    #    of the inputs and of the targets. (Rows as columns here: each index is one contiguous copy.)
     n = plan["n"]  # 2S + 2 blocks: S non-noise spans, EOS, S noise spans (sentinel first), EOS
-    g = z.index_select(1, plan["idx"]).add_(plan["const"])  # (B, 4n)
-    jumps, starts = g[:, :n] - g[:, n:2 * n], g[:, 2 * n:3 * n]
-    sent_in, sent_t = g[:, 3 * n:3 * n + S + 1], g[:, 3 * n + S + 1:]
+    g = z.t().contiguous().index_select(0, plan["idx"]).add_(plan["const"])  # (4n, B)
+    jumps, starts = (g[:n] - g[n:2 * n]).t(), g[2 * n:3 * n].t()  # (B, n)
+    sent_in, sent_t = g[3 * n:3 * n + S + 1].t(), g[3 * n + S + 1:].t()  # (B, S+1)
 
     # 4. Inputs:  non-noise span 0, <extra_id_0>, non-noise span 1, <extra_id_1>, ..., EOS.
     #    Targets: <extra_id_0>, noise span 0, <extra_id_1>, noise span 1, ..., EOS.
-    #    The position in the row each output column copies is column + offset, and the offset
-    #    only changes where a block starts: a cumsum of the jumps, then one gather per output.
+    #    The position in the row each output column copies advances by one per column except
+    #    where a block starts: a cumsum of the steps, then one gather per output.
     T0, W = plan["T0"], plan["W"]
-    source = torch.zeros((B, W), dtype=torch.long, device=input_ids.device).scatter_(1, starts, jumps)
-    source = source.cumsum_(1).add_(plan["arange"])  # (B, W)
+    steps = torch.ones((B, W), dtype=torch.long, device=input_ids.device).scatter_(1, starts, jumps)
+    source = steps.cumsum_(1)  # (B, W) position in the row that each output column copies
     fill = plan["fill"].expand(B, S + 1)
     inputs = input_ids.gather(1, source[:, :T0]).scatter_(1, sent_in, fill)  # (B, Li)
     targets = input_ids.gather(1, source[:, T0:]).scatter_(1, sent_t, fill)  # (B, Lt)
-    c = S - 1
-    return SpanBatch(inputs, targets, cuts[:, c:] - (N - 1), cuts[:, :c], L)
+    return SpanBatch(inputs, targets, z, L)

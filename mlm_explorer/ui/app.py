@@ -165,7 +165,10 @@ class MLMExplorerApp(App[None]):
             self.t5_status = message.error
             self.t5_version += 1
             return
-        self.model_status = f"model not loaded: {message.error}"
+        if self.lm is not None:  # keep working with the model we have
+            self.model_status = f"model {short_name(self.lm.name)} (the new one was not loaded: {message.error})"
+        else:
+            self.model_status = f"model not loaded: {message.error}"
         self.model_version += 1
 
     def use_model(self, name: str | None) -> None:

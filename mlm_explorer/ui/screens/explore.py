@@ -31,7 +31,7 @@ from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
 DEFAULT_TEXT = "The cute dog walks in the green park."
 TYPING_DEBOUNCE = 0.15  # seconds of quiet typing before the text is tokenized again
 LOADING_DELAY = 0.3  # a prediction slower than this shows "predicting…"
-STRIP_DELAY = 0.06  # chips wait this long for the prediction, so both land in one frame
+STRIP_DELAY = 0.1  # chips wait this long for the prediction, so both land in one frame
 # (a frame drawn while the model runs competes with it for the CPU and the GIL; a prediction
 #  slower than this gets the chips first, then the distribution)
 

@@ -15,8 +15,9 @@ HELP = """\
 A BERT-style encoder reads the whole text at once, with some tokens hidden behind
 `[MASK]`, and predicts a probability for every word of its vocabulary at each hidden
 position. That distribution is what the **Distribution** panel shows: the top-k
-candidates, the entropy (how unsure the model is, in nats), and the probability mass
-left outside the top-k. Training minimises the cross-entropy of the original tokens at
+candidates (bars scaled to the first one), the entropy (how unsure the model is, in
+nats), the probability mass left outside the top-k, and, when the original token is
+known, its rank and probability. Training minimises the cross-entropy of the original tokens at
 the picked positions: the **loss** shown under the decode line.
 
 ## The 80/10/10 rule

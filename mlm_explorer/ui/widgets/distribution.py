@@ -46,7 +46,7 @@ class Distribution(Vertical):
     DEFAULT_CSS = """
     Distribution { height: 1fr; }
     Distribution > .dist-header { height: 3; padding: 0 1; }
-    Distribution > OptionList { height: 1fr; border: none; padding: 0; }
+    Distribution > OptionList { height: 1fr; border: none; padding: 0 1; }
     """
 
     class Chosen(Message):
@@ -93,11 +93,10 @@ class Distribution(Vertical):
             row = Text()
             row.append(f"{i + 1} " if i < 9 else "  ", style="dim")
             row.append(shown(cand).ljust(width), style="bold" if is_original else "")
-            row.append(" ")
-            width = 10 if self.compact else BAR_WIDTH
-            row.append(bar(cand.probability / top if top > 0 else 0.0, width),
+            row.append(f" {cand.probability:6.1%} ")
+            bar_width = 10 if self.compact else BAR_WIDTH
+            row.append(bar(cand.probability / top if top > 0 else 0.0, bar_width).rstrip(),
                        style="green" if is_original else "dodger_blue2")
-            row.append(f" {cand.probability:6.1%}")
             if is_original:
                 row.append("  ← original", style="green")
             rows.append(Option(row, id=f"cand-{i}"))
