@@ -228,6 +228,8 @@ def main() -> None:
     print(f"  of which fill_masks {tv['core_fill_ms_median']:7.1f} ms median (on the model thread)")
     print(f"bare forward         {tv['bare_forward_ms_median']:8.1f} ms median")
     print(f"ratio                {tv['ratio']:8.2f} x   (goal <= 1.2x)")
+    print(f"  UI's own share     {tv['toggle_to_render_ms_median'] / tv['core_fill_ms_median']:8.2f} x   "
+          "(toggle -> rendered / the core fill_masks call it waits for)")
     if not args.no_train:
         lt = asyncio.run(latency_while_training(args.model, args.keys))
         print(f"key latency (train)  {lt['key_latency_ms_p50']:8.1f} ms p50, {lt['key_latency_ms_p95']:.1f} ms p95"

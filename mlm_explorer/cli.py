@@ -31,34 +31,24 @@ class OneLineParser(argparse.ArgumentParser):
 # -- argument types ---------------------------------------------------------------------------
 
 
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {number}")
-    return number
+def _number(convert, accept, wanted: str):
+    """An argparse type: `convert` the string, then require `accept(number)`."""
+
+    def parse(value: str):
+        try:
+            number = convert(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {value!r}") from None
+        if not accept(number):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {number}")
+        return number
+
+    return parse
 
 
-def probability(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value!r}") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {number}")
-    return number
-
-
-def positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {number}")
-    return number
+positive_int = _number(int, lambda n: n >= 1, "a whole number >= 1")
+probability = _number(float, lambda n: 0.0 <= n <= 1.0, "a number between 0 and 1")
+positive_float = _number(float, lambda n: n > 0, "a number > 0")
 
 
 # -- the parser -------------------------------------------------------------------------------

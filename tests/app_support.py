@@ -46,11 +46,17 @@ async def settle(pilot, timeout: float = 30.0) -> None:
     for _ in range(3):
         # the training job's worker lives as long as the job: never wait for it here
         while any(w.is_running or w.state.name == "PENDING" for w in app.workers
-                   if w.group != "train" and not w.name.startswith("_")):
+                   if w.group != "train" and not w.name.startswith("_")) or _explore_busy(app):
             if time.monotonic() > deadline:
                 raise AssertionError("workers still running: " + ", ".join(w.name for w in app.workers))
             await pilot.pause(0.02)
         await pilot.pause(0.05)
+
+
+def _explore_busy(app) -> bool:
+    """A prediction is still awaited, or the chips still wait to be drawn."""
+    explore = getattr(app, "explore", None)
+    return explore is not None and (explore.pending is not None or explore._strip_dirty)
 
 
 async def wait_ready(pilot, timeout: float = 60.0) -> None:

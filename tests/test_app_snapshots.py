@@ -47,7 +47,9 @@ def test_explore_random_masking(app_env, fixed_cwd, fixed_bert_dir, snap_compare
         await wait_ready(pilot)
         app.explore.strip.focus()
         await pilot.press("r")
+        await wait_for(pilot, lambda: app.explore.state.random is not None, what="random masking")
         await settle(pilot)
+        assert app.explore.state.result is not None
         counts = app.explore.state.random.counts()
         assert counts["mask"] and counts["random"] and counts["keep"]
 

@@ -5,7 +5,6 @@ Skipped when tmux is not installed or the bundled model is missing.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

@@ -86,25 +86,47 @@ def test_memorised_sentences_fill_in_pipeline(tmp_path, no_dropout):
 
 
 def test_span_t5_infills_a_memorised_sentence(tmp_path, no_dropout):
-    corpus = write_corpus(tmp_path / "corpus", [SENTENCES[0] + "\n"] * 8)
+    """The classic "The cute dog walks in the green park." through the real job and core/infill.py.
+
+    A T5 trained on memorised rows learns to write back whatever of its training row is missing
+    from the input. Rows of packed, repeated text (70 raw tokens: the sentence about three times) taught
+    it to write other pieces of the sentence into the blank, so here every training row is one
+    sentence and its </s>, as infill's input is: one file per sentence, two sentences of the same
+    token length (so the model must tell them apart by context), and a block size whose raw row
+    (raw_length) is exactly that length. With 21-token rows, --noise-density 0.25 and
+    --mean-span-length 2 give two noise spans per row (T5's recipe ends every row with one, so
+    the default 0.15 / 3 would only ever hide the last three tokens). --lr 5e-3: 1e-2 plateaus.
+    """
+    from transformers import AutoTokenizer
+
+    from mlm_explorer.train.objectives import SpanObjective
+
+    berlin = "Berlin is the capital of Germany."
+    tok = AutoTokenizer.from_pretrained(str(no_dropout["t5"]))
+    row = SpanObjective.raw_length(19, 0.25, 2.0)
+    assert [len(tok(s)["input_ids"]) for s in (SENTENCES[0], berlin)] == [row, row] == [21, 21]  # sentence + </s>
+    corpus = write_corpus(tmp_path / "corpus", [SENTENCES[0] + "\n", berlin + "\n"] * 4)
     run = tmp_path / "run"
-    rc, events = run_job([corpus, "--model", no_dropout["t5"], "--max-steps", 300, "--batch-size", 16, "--lr", 1e-2,
-                          "--block-size", 64, "--eval-fraction", 0.25, "--eval-every", 50,
-                          "--save-every", 300, "--output", run, "--threads", "1", "--log-every", "50"])
+    rc, events = run_job([corpus, "--model", no_dropout["t5"], "--max-steps", 600, "--batch-size", 16, "--lr", 5e-3,
+                          "--block-size", 19, "--noise-density", 0.25, "--mean-span-length", 2,
+                          "--eval-fraction", 0.25, "--eval-every", 600, "--save-every", 600, "--output", run,
+                          "--threads", "1", "--log-every", "50"])
     assert rc == 0, events
-    assert of(events, "started")[0]["objective"] == "span"
+    started = of(events, "started")[0]
+    assert started["objective"] == "span" and started["data"]["raw_block_size"] == row
+    assert started["data"]["train_blocks"] == 6  # six files, six rows: one sentence and its </s> each
     evals = of(events, "eval")
-    assert evals[-1]["loss"] < of(events, "step")[0]["loss"] / 2 and evals[-1]["accuracy"] > 0.5
+    assert evals[-1]["loss"] < 0.5 and evals[-1]["accuracy"] > 0.9
     from mlm_explorer.core.infill import infill
     from mlm_explorer.core.models import load_seq2seq
 
     lm = load_seq2seq(str(run / "best"), device="cpu")
-    result = infill(lm, "The cute dog walks in the ___ park.")
-    fill = result.candidates[0].fills[0].text.strip()
-    # The 2-layer, 32-wide T5 memorises the sentence (teacher-forced accuracy > 50%) and
-    # writes it back through core/infill.py, though it does not yet place every blank exactly:
-    # the fill is a piece of the memorised sentence.
-    assert fill and fill in SENTENCES[0]
+
+    def fill(text):
+        return [f.text for f in infill(lm, text).candidates[0].fills]
+
+    assert fill("The cute dog walks in the ___ park.") == ["green"]
+    assert fill("Berlin is the capital of ___.") == ["Germany"]  # another sentence, another position
 
 
 def test_mlm_nsp_reports_both_losses(tmp_path, tiny_bert_dir):

@@ -178,7 +178,7 @@ def _plan(L: int, N: int, S: int, sentinels: tuple[int, ...], eos_id: int, devic
         # draws: gaps 0..N-2 between noise tokens, then N-1 + gaps 0..M-2 between the others
         "K_noise": K_noise, "mod": t([[N - 1] * K_noise + [M - 1] * K_keep]),
         "shift": t([[0] * K_noise + [N - 1] * K_keep]),
-        "draw": t([list(range(K_noise + K_keep))]).to(torch.int16 if K_noise + K_keep < 2**15 else torch.long),
+        "draw": t([list(range(K_noise + K_keep))]).int(),  # int32: smaller tables, native atomics on GPUs
     }
 
 
@@ -201,7 +201,7 @@ def _draw_cuts(B: int, N: int, M: int, S: int, plan: dict, generator) -> torch.T
     K, kn = plan["mod"].shape[1], plan["K_noise"]
     v = torch.randint(0, 2**62, (B, K), generator=generator, device=dev)  # uniform 62 bits (2^64 % 2^62 == 0)
     v = v.remainder_(plan["mod"]).add_(plan["shift"])  # (B, K) noise gap draws, then non-noise gap draws
-    draw = plan["draw"].expand(B, K)  # draw numbers 0..K-1 (int16: a smaller table)
+    draw = plan["draw"].expand(B, K)  # draw numbers 0..K-1 (int32, as the tables below)
     earliest = torch.full((B, V), K, dtype=draw.dtype, device=dev).scatter_reduce_(1, v, draw, "amin")
     first = earliest.gather(1, v) == draw  # (B, K) the first draw of its value
     distinct = first.cumsum(1)  # (B, K) distinct values so far, in draw order

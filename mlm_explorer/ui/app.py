@@ -38,7 +38,7 @@ from mlm_explorer.ui.screens.train import TrainScreen
 TRAIN_NICE = 10  # scheduling priority of the training process (the UI stays responsive)
 T5_HOWTO = (
     "no T5 model available offline; get one with: "
-    "huggingface-cli download google-t5/t5-small && mlm-explorer --t5 google-t5/t5-small"
+    "hf download google-t5/t5-small && mlm-explorer --t5 google-t5/t5-small"
 )
 
 

@@ -2,7 +2,9 @@
 tests/data/cloze.tsv, and masked-token top-1 on held-out corpus text.
 
     python scripts/bundled/eval_cloze.py bundled            # the shipped model
-    python scripts/bundled/eval_cloze.py untrained          # encoder + fresh head (baseline)
+    python scripts/bundled/eval_cloze.py untrained          # encoder + random head (baseline)
+    python scripts/bundled/eval_cloze.py identity           # encoder + the app's untrained head:
+                                                            #   identity transform, zero bias
     python scripts/bundled/eval_cloze.py DIR                # a saved model / a training run
     python scripts/bundled/eval_cloze.py untrained --params FILE.safetensors   # baseline + params
     ... [--heldout CORPUS/heldout] [--json] [--show-misses]
@@ -38,7 +40,19 @@ def read_cloze(path: Path = CLOZE) -> list[tuple[str, set[str]]]:
 
 
 def load(spec: str, params: Path | None):
-    """-> (model, tokenizer, how) for 'bundled', 'untrained' or a directory."""
+    """-> (model, tokenizer, how) for 'bundled', 'untrained', 'identity' or a directory."""
+    if spec == "identity":
+        import torch
+
+        model, tok = common.load_base()
+        t = model.cls.predictions.transform
+        with torch.no_grad():  # what core/bundled.py uses when no trained head is shipped
+            t.dense.weight.copy_(torch.eye(t.dense.weight.shape[0]))
+            t.dense.bias.zero_()
+            t.LayerNorm.weight.fill_(1.0)
+            t.LayerNorm.bias.zero_()
+            model.cls.predictions.bias.zero_()
+        return model, tok, "untrained head, identity init (as the job starts from)"
     if spec == "untrained":
         model, tok = common.load_base()
         if params:
@@ -100,7 +114,7 @@ def heldout(model, tok, folder: Path, max_rows: int):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("model", help="'bundled', 'untrained' or a model directory")
+    ap.add_argument("model", help="'bundled', 'untrained', 'identity' or a model directory")
     ap.add_argument("--params", type=Path, help="(with 'untrained') a params .safetensors to apply")
     ap.add_argument("--heldout", type=Path, default=DEFAULT_HELDOUT, help="folder of held-out .txt")
     ap.add_argument("--heldout-rows", type=int, default=128, help="rows of 128 tokens (default 128)")

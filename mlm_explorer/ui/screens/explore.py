@@ -17,12 +17,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Static, Switch, TextArea
+from textual.widgets import Footer, Label, TextArea
 
 from mlm_explorer.errors import UserError
 from mlm_explorer.ui import jobs
 from mlm_explorer.ui.messages import PredictionReady, RandomMasked
 from mlm_explorer.ui.state import ExploreState, remap_positions
+from mlm_explorer.ui.widgets.controls import Controls
 from mlm_explorer.ui.widgets.decode_line import DecodeLine, Legend
 from mlm_explorer.ui.widgets.distribution import Distribution, shown
 from mlm_explorer.ui.widgets.mask_table import MaskTable
@@ -62,27 +63,14 @@ class ExploreScreen(Screen):
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        s = self.app.settings
         with Horizontal(id="status-bar"):
             yield Label("", id="model-status")
             yield Label("", id="busy")
-        text = TextArea(DEFAULT_TEXT if self.app.initial_text is None else self.app.initial_text, id="text", soft_wrap=True, tab_behavior="focus")
+        initial = DEFAULT_TEXT if self.app.initial_text is None else self.app.initial_text
+        text = TextArea(initial, id="text", soft_wrap=True, tab_behavior="focus")
         text.border_title = "Text (\\[MASK] or ___ are masks too)"
         yield text
-        with Horizontal(id="controls"):
-            yield Label("rate")
-            yield Input(str(s.rate), id="rate", type="number", tooltip="Share of tokens random masking picks")
-            yield Label("seed")
-            yield Input(str(s.seed), id="seed", type="integer", tooltip="Seed of random masking; r again uses the next one")
-            yield Label("top-k")
-            yield Input(str(s.top_k), id="top-k", type="integer", tooltip="Candidates shown per mask")
-            yield Label("temp")
-            yield Input(str(s.temperature), id="temperature", type="number",
-                        tooltip="Softmax temperature of the distribution (1 = the model's own)")
-            yield Label("joint")
-            yield Switch(s.joint, id="joint", tooltip="Joint: fill the most confident mask, re-run, repeat")
-            yield Button("Random mask (r)", id="random", variant="primary")
-            yield Button("Clear (c)", id="clear")
+        yield Controls(id="controls")
         with Vertical(id="tokens-box") as box:
             box.border_title = "Tokens"
             yield TokenStrip(id="strip")
@@ -191,10 +179,10 @@ class ExploreScreen(Screen):
         if st.tt is None or lm is None:
             return
         settings = self.app.settings
-        self._read_controls()
+        self.query_one(Controls).read()
         if st.random is not None:
             settings.seed += 1
-            self.query_one("#seed", Input).value = str(settings.seed)
+            self.query_one(Controls).show()
             self.app.save_settings()
         self.request += 1
         request, seed, rate = self.request, settings.seed, settings.rate
@@ -387,49 +375,28 @@ class ExploreScreen(Screen):
         self.retokenize(keep_masks=True)
 
     # -- controls -------------------------------------------------------------------------------
-    def _read_controls(self) -> None:
-        s = self.app.settings
-        try:
-            s.rate = float(self.query_one("#rate", Input).value or s.rate)
-            s.seed = int(self.query_one("#seed", Input).value or s.seed)
-            s.top_k = int(self.query_one("#top-k", Input).value or s.top_k)
-            s.temperature = float(self.query_one("#temperature", Input).value or s.temperature)
-        except ValueError:
-            pass
-        s.clamp()
+    @on(Controls.Changed)
+    def _controls_changed(self) -> None:
+        self._changed()
 
-    @on(Input.Submitted)
-    @on(Input.Blurred)
-    def _control_changed(self, event: Input.Submitted | Input.Blurred) -> None:
-        s = self.app.settings
-        old = (s.top_k, s.temperature)
-        self._read_controls()
-        self.app.save_settings()
-        if old != (s.top_k, s.temperature):
-            self._changed()
-
-    @on(Switch.Changed, "#joint")
-    def _joint_changed(self, event: Switch.Changed) -> None:
-        if self.app.settings.joint != event.value:
-            self.app.settings.joint = event.value
-            self.app.save_settings()
-            self._changed()
-
-    @on(Button.Pressed, "#random")
+    @on(Controls.RandomMask)
     def _random_pressed(self) -> None:
         self.action_random_mask()
 
-    @on(Button.Pressed, "#clear")
+    @on(Controls.Clear)
     def _clear_pressed(self) -> None:
         self.action_clear()
 
     def action_toggle_joint(self) -> None:
-        self.query_one("#joint", Switch).toggle()
+        self.app.settings.joint = not self.app.settings.joint
+        self.app.save_settings()
+        self.query_one(Controls).show()
+        self._changed()
 
     def action_top_k(self, step: int) -> None:
         s = self.app.settings
         s.top_k = max(1, min(50, s.top_k + step))
-        self.query_one("#top-k", Input).value = str(s.top_k)
+        self.query_one(Controls).show()
         self.app.save_settings()
         self._changed()
 

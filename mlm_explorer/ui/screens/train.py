@@ -10,7 +10,6 @@ checkpoint and keeps the current model as the base for the before/after view.
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 

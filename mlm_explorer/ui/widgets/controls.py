@@ -1,0 +1,86 @@
+"""The Explore controls: random-masking rate and seed, top-k, temperature, joint, two buttons.
+
+Reads and writes `app.settings` (saved on every change); tells the screen with `Changed`
+when something the prediction depends on changed. The buttons post `RandomMask` / `Clear`.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Switch
+
+
+class Controls(Horizontal):
+    class Changed(Message):
+        """top-k, temperature or joint changed: the prediction must run again."""
+
+    class RandomMask(Message):
+        pass
+
+    class Clear(Message):
+        pass
+
+    def compose(self) -> ComposeResult:
+        s = self.app.settings
+        yield Label("rate")
+        yield Input(str(s.rate), id="rate", type="number", tooltip="Share of tokens random masking picks")
+        yield Label("seed")
+        yield Input(str(s.seed), id="seed", type="integer", tooltip="Seed of random masking; r again uses the next one")
+        yield Label("top-k")
+        yield Input(str(s.top_k), id="top-k", type="integer", tooltip="Candidates shown per mask")
+        yield Label("temp")
+        yield Input(str(s.temperature), id="temperature", type="number",
+                    tooltip="Softmax temperature of the distribution (1 = the model's own)")
+        yield Label("joint")
+        yield Switch(s.joint, id="joint", tooltip="Joint: fill the most confident mask, re-run, repeat")
+        yield Button("Random mask (r)", id="random", variant="primary")
+        yield Button("Clear (c)", id="clear")
+
+    def read(self) -> None:
+        """Copy the typed values into the settings (bad numbers keep the old value)."""
+        s = self.app.settings
+        fields = (("rate", float), ("seed", int), ("top_k", int), ("temperature", float))
+        for name, kind in fields:
+            value = self.query_one(f"#{name.replace('_', '-')}", Input).value
+            try:
+                setattr(s, name, kind(value) if value else getattr(s, name))
+            except ValueError:
+                pass
+        s.clamp()
+
+    def show(self) -> None:
+        """Write the settings back into the inputs (after a key changed one)."""
+        s = self.app.settings
+        for name in ("rate", "seed", "top_k", "temperature"):
+            self.query_one(f"#{name.replace('_', '-')}", Input).value = str(getattr(s, name))
+        self.query_one("#joint", Switch).value = s.joint
+
+    @on(Input.Submitted)
+    @on(Input.Blurred)
+    def _typed(self, event: Input.Submitted | Input.Blurred) -> None:
+        s = self.app.settings
+        before = (s.top_k, s.temperature)
+        self.read()
+        self.app.save_settings()
+        if before != (s.top_k, s.temperature):
+            self.post_message(self.Changed())
+
+    @on(Switch.Changed, "#joint")
+    def _joint(self, event: Switch.Changed) -> None:
+        if self.app.settings.joint != event.value:
+            self.app.settings.joint = event.value
+            self.app.save_settings()
+            self.post_message(self.Changed())
+
+    @on(Button.Pressed, "#random")
+    def _random(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.post_message(self.RandomMask())
+
+    @on(Button.Pressed, "#clear")
+    def _clear(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.post_message(self.Clear())
