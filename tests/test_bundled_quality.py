@@ -18,9 +18,18 @@ ASSETS = Path(__file__).resolve().parents[1] / "mlm_explorer" / "assets" / "bund
 PARAMS = ASSETS / "head.safetensors"
 INFO = ASSETS / "head.json"
 
-# sentence -> acceptable answers; the bundled model has each in its top 5
+# sentence -> acceptable answers; the shipped model has each in its top 5 (rank in brackets,
+# measured when the files were exported; Paris is the issue's own example, and the weakest)
 EASY = {
-    "The capital of France is [MASK].": {"paris"},
+    "The capital of France is [MASK].": {"paris"},  # (5)
+    "The capital of England is [MASK].": {"london"},  # (3)
+    "Madrid is the capital city of [MASK].": {"spain"},  # (1)
+    "Cows give us [MASK].": {"milk"},  # (1)
+    "A teacher works in a [MASK].": {"school", "classroom"},  # (2)
+    "Please close the [MASK] because it is cold outside.": {"door", "window"},  # (1)
+    "The Nile is a long [MASK] in Africa.": {"river"},  # (1)
+    "Mozart was a famous [MASK].": {"composer", "musician"},  # (1)
+    "He is [MASK] honest man.": {"an"},  # (2)
 }
 
 

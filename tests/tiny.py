@@ -1,8 +1,8 @@
 """Tiny models built in-process so the suite runs offline in seconds.
 
-Tokenizers are trained on the fly with the `tokenizers` library (a real WordPiece with
-`[MASK]` and a few `[unusedN]` ids for BERT; a real Unigram with `<extra_id_N>` sentinels
-for T5), wrapped in the transformers fast tokenizer classes, and saved with
+Tokenizers are made on the fly (a WordPiece vocabulary derived from the corpus, with
+`[MASK]`, a few `[unusedN]` ids and real `##` subwords, for BERT; a Unigram trained with the
+`tokenizers` library, with `<extra_id_N>` sentinels, for T5), the same in every process, wrapped in the transformers fast tokenizer classes, and saved with
 `save_pretrained` so every test also exercises the real local-directory loading path.
 """
 
@@ -28,41 +28,58 @@ CORPUS = [
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused0]", "[unused1]", "[unused2]"]
 
 
-def train_wordpiece_vocab(corpus=CORPUS, vocab_size: int = 300) -> dict[str, int]:
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+# Words the tiny WordPiece vocabulary splits into subwords, so tests see real "##" pieces.
+SPLIT_WORDS = {
+    "unbelievable": ["un", "##believ", "##able"],
+    "tokenizers": ["token", "##izer", "##s"],
+    "programming": ["program", "##ming"],
+    "playground": ["play", "##ground"],
+    "sleeping": ["sleep", "##ing"],
+}
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=BERT_SPECIALS)
-    tok.train_from_iterator(corpus, trainer)
-    return tok.get_vocab()
+
+def wordpiece_vocab(corpus=CORPUS) -> dict[str, int]:
+    """A WordPiece vocabulary derived from `corpus`, the same in every process.
+
+    The `tokenizers` WordPiece trainer breaks frequency ties by hash order, which differs
+    from process to process (and with it every token id and every "memorised" test), so the
+    vocabulary is built here instead: the corpus's words through the real BERT normaliser and
+    pre-tokenizer, the `SPLIT_WORDS` split into subwords, and every character both as a word
+    start and as a `##` continuation, so any word still tokenizes.
+    """
+    from tokenizers import normalizers, pre_tokenizers
+
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    words = sorted({w for line in corpus for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(line))})
+    pieces = [piece for w in words for piece in SPLIT_WORDS.get(w, [w])]
+    chars = sorted({c for w in words for c in w})
+    ordered = BERT_SPECIALS + sorted(set(pieces)) + chars + ["##" + c for c in chars]
+    return {tok: i for i, tok in enumerate(dict.fromkeys(ordered))}
 
 
-def make_bert_tokenizer(corpus=CORPUS, vocab_size: int = 300):
+def make_bert_tokenizer(corpus=CORPUS):
     from transformers import BertTokenizerFast
 
-    return BertTokenizerFast(vocab=train_wordpiece_vocab(corpus, vocab_size), model_max_length=64)
+    return BertTokenizerFast(vocab=wordpiece_vocab(corpus), model_max_length=64)
 
 
 def train_unigram_vocab(corpus=CORPUS, vocab_size: int = 200) -> list[tuple[str, float]]:
+    """A Unigram (SentencePiece-style) vocabulary trained with `tokenizers`, put in a canonical
+    order with rounded scores: the trainer finds the same pieces in every process but lists
+    them in hash order with scores that differ in the last digits."""
+    import json
+
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.Unigram())
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    trainer = trainers.UnigramTrainer(
-        vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"
-    )
+    specials = ["<pad>", "</s>", "<unk>"]
+    trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>")
     tok.train_from_iterator(corpus, trainer)
-    return [(piece, score) for piece, score in tok.get_vocab_scores()] if hasattr(
-        tok, "get_vocab_scores"
-    ) else _unigram_pieces(tok)
-
-
-def _unigram_pieces(tok) -> list[tuple[str, float]]:
-    import json
-
-    return [tuple(p) for p in json.loads(tok.to_str())["model"]["vocab"]]
+    pieces = [(p, round(score, 2)) for p, score in json.loads(tok.to_str())["model"]["vocab"] if p not in specials]
+    pieces.sort(key=lambda ps: (-ps[1], ps[0]))
+    return [(p, 0.0) for p in specials] + pieces
 
 
 def make_t5_tokenizer(corpus=CORPUS, vocab_size: int = 200, extra_ids: int = 20):
