@@ -129,6 +129,18 @@ def test_span_t5_infills_a_memorised_sentence(tmp_path, no_dropout):
     assert fill("Berlin is the capital of ___.") == ["Germany"]  # another sentence, another position
 
 
+def test_resume_with_a_new_learning_rate_uses_it(tmp_path, tiny_bert_dir):
+    corpus = small_corpus(tmp_path / "corpus")
+    common = ["--model", tiny_bert_dir, "--batch-size", 4, "--schedule", "constant", "--warmup-steps", 0,
+              "--eval-every", 100, "--save-every", 3, *FAST]
+    rc, first = run_job([corpus, "--max-steps", 3, "--lr", 1e-3, "--output", tmp_path / "run", *common])
+    assert rc == 0 and of(first, "step")[-1]["lr"] == pytest.approx(1e-3)
+    rc, resumed = run_job(["--resume", tmp_path / "run", "--max-steps", 5, "--lr", 4e-4, *FAST])
+    assert rc == 0, resumed
+    steps = of(resumed, "step")
+    assert [e["step"] for e in steps][0] == 4 and all(e["lr"] == pytest.approx(4e-4) for e in steps)
+
+
 def test_mlm_nsp_reports_both_losses(tmp_path, tiny_bert_dir):
     corpus = small_corpus(tmp_path / "corpus")
     rc, events = run_job([corpus, "--model", tiny_bert_dir, "--objective", "mlm+nsp", "--max-steps", 6,

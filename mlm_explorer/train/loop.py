@@ -194,7 +194,12 @@ class Loop:
     def _load_state(self, state: dict) -> None:
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
         self.best_eval_loss = float(state["best_eval_loss"])
+        # The optimizer state carries each group's peak lr; the peaks of this run's options win,
+        # so `--resume RUN --lr X` takes effect (unchanged options give the same peaks).
+        peaks = [group["peak_lr"] for group in self.optimizer.param_groups]
         self.optimizer.load_state_dict(state["optimizer"])
+        for group, peak in zip(self.optimizer.param_groups, peaks):
+            group["peak_lr"] = peak
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         if self.rt.rank == 0 or int(state.get("world_size", 1)) == 1:
