@@ -109,3 +109,22 @@ def test_bundled_puts_the_answer_in_its_top_5(bundled, sentence):
     result = predict(bundled, sentence, top_k=5)
     top5 = [c.token for c in result.predictions[0].candidates]
     assert EASY[sentence] & set(top5), f"{sentence!r}: top 5 {top5}, expected one of {sorted(EASY[sentence])}"
+
+
+@needs_assets
+@needs_encoder
+def test_a_different_encoder_is_refused_in_one_line(tmp_path, monkeypatch):
+    from mlm_explorer.core import bundled
+    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.errors import ModelError
+
+    monkeypatch.setenv("MLM_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    info = json.loads(INFO.read_text())
+    assert bundled.encoder_sha256(_encoder_file().parent) == info["encoder_sha256"]  # hashed, then remembered
+    assert (tmp_path / "cache" / "bundled-encoder-sha256.json").is_file()
+    info["encoder_sha256"] = "0" * 64  # as if the package had been replaced by another encoder
+    (tmp_path / "head.json").write_text(json.dumps(info))
+    monkeypatch.setattr(bundled, "head_info_path", lambda: tmp_path / "head.json")
+    with pytest.raises(ModelError, match="reinstall") as err:
+        load_mlm(None, device="cpu")
+    assert "\n" not in str(err.value)

@@ -165,3 +165,17 @@ def test_help_does_not_import_torch():
     code = "import sys; from mlm_explorer.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_bundled_default_model_end_to_end():
+    """No --model: the bundled model, in a real process, gets easy sentences right."""
+    from mlm_explorer.core.bundled import head_path
+
+    if not head_path().is_file():
+        pytest.skip("the bundled head is not exported yet (scripts/bundled/RECIPE.md)")
+    proc = run_cli("predict", "Cows give us [MASK]. The Nile is a long [MASK] in Africa.", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["model"]["name"] == "bundled" and out["model"]["info"]["head_trained"] is True
+    tops = [{c["text"] for c in p["candidates"]} for p in out["predictions"]]
+    assert "milk" in tops[0] and "river" in tops[1]

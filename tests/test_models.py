@@ -379,6 +379,7 @@ def test_list_models_tolerates_a_missing_cache(tmp_path, monkeypatch):
 def test_bundled_loads_quickly_quietly_and_deterministically(capfd):
     import torch
 
+    from mlm_explorer.core.bundled import head_path
     from mlm_explorer.core.models import load_mlm
 
     load_mlm(None)  # warm the imports
@@ -390,11 +391,11 @@ def test_bundled_loads_quickly_quietly_and_deterministically(capfd):
     assert seconds < 2, seconds
     assert "newly initialized" not in out + err and "LOAD REPORT" not in out + err and "Loading weights" not in err
     assert type(lm.model).__name__ == "BertForMaskedLM" and lm.kind == "mlm" and lm.name == "bundled"
-    assert lm.info["head_trained"] is False  # until assets/bundled/head.safetensors exists
+    assert lm.info["head_trained"] is head_path().is_file()  # the shipped head, once exported
     decoder = lm.model.get_output_embeddings().weight
     assert decoder.data_ptr() == lm.model.bert.embeddings.word_embeddings.weight.data_ptr()
     assert lm.max_length == 512 and lm.tokenizer.mask_token == "[MASK]"
-    # The untrained head is fixed, not random: two loads give the same head.
+    # The head is fixed (shipped, or a fixed init without it), not random: two loads agree.
     again = load_mlm("bundled")
     for (name, a), b in zip(lm.model.cls.state_dict().items(), again.model.cls.state_dict().values()):
         assert torch.equal(a, b), name

