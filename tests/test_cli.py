@@ -173,9 +173,9 @@ def test_bundled_default_model_end_to_end():
 
     if not head_path().is_file():
         pytest.skip("the bundled head is not exported yet (scripts/bundled/RECIPE.md)")
-    proc = run_cli("predict", "Cows give us [MASK]. The Nile is a long [MASK] in Africa.", "--json")
+    proc = run_cli("predict", "The Nile is a long [MASK] in Africa.", "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["model"]["name"] == "bundled" and out["model"]["info"]["head_trained"] is True
-    tops = [{c["text"] for c in p["candidates"]} for p in out["predictions"]]
-    assert "milk" in tops[0] and "river" in tops[1]
+    assert "river" in {c["text"] for c in out["predictions"][0]["candidates"]}
+    assert out["decoded"] == "the nile is a long river in africa."

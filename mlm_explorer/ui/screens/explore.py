@@ -60,6 +60,8 @@ class ExploreScreen(Screen):
         self._debounce = None
         self.rendered: tuple[int, float] = (0, 0.0)
         self._strip_dirty = False
+        self._strip_timer = None  # the pending STRIP_DELAY / LOADING_DELAY timers of the latest request
+        self._busy_timer = None
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -214,6 +216,12 @@ class ExploreScreen(Screen):
             st.selected = positions[0] if positions else None
         self.request += 1
         st.result = st.base_result = None
+        # A newer request supersedes the older one's timers: the old STRIP_DELAY timer would
+        # otherwise draw the chips early, mid-forward (fighting the model for the CPU and the GIL).
+        for timer in (self._strip_timer, self._busy_timer):
+            if timer is not None:
+                timer.stop()
+        self._strip_timer = self._busy_timer = None
         lm = self.app.lm
         if not positions or lm is None:
             self.pending = None
@@ -221,7 +229,7 @@ class ExploreScreen(Screen):
             self._draw_results()
             return
         self._strip_dirty = True
-        self.set_timer(STRIP_DELAY, self._flush_strip)
+        self._strip_timer = self.set_timer(STRIP_DELAY, self._flush_strip)
         req = jobs.PredictRequest(
             input_ids=st.input_ids(lm.tokenizer.mask_token_id), positions=positions,
             original_ids=st.original_ids(), top_k=self.app.settings.top_k,
@@ -239,7 +247,7 @@ class ExploreScreen(Screen):
             self.post_message(PredictionReady(request, result, base_result, seconds))
 
         self.app.run_job(self, "predict", request, body)
-        self.set_timer(LOADING_DELAY, lambda: self._show_busy(request))
+        self._busy_timer = self.set_timer(LOADING_DELAY, lambda: self._show_busy(request))
 
     def _flush_strip(self) -> None:
         if self._strip_dirty:
