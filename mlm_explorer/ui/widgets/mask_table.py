@@ -57,6 +57,21 @@ class MaskTable(DataTable):
                 f"{pred.original_probability:.2%}" if pred.original_probability is not None else "–",
                 key=str(p),
             )
+        self._measure_now()
+
+    def _measure_now(self) -> None:
+        """Size the table now, in the same frame as the rows (what DataTable does on idle).
+
+        Left to DataTable's idle handler, the new virtual size (a layout refresh) arrives
+        after the frame showing the prediction and costs a second full layout + frame, which
+        lands on the next request's forward. Same computation, only earlier; the idle
+        handler then finds nothing left to do.
+        """
+        if getattr(self, "_require_update_dimensions", False) and hasattr(self, "_update_dimensions"):
+            self._require_update_dimensions = False
+            new_rows = self._new_rows.copy()
+            self._new_rows.clear()
+            self._update_dimensions(new_rows)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
