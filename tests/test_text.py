@@ -159,3 +159,13 @@ def test_blanks_to_sentinels():
 def test_text_module_does_not_import_torch():
     code = "import sys, mlm_explorer.core.text; assert 'torch' not in sys.modules and 'textual' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_replace_token_writes_over_exactly_that_token(tiny_bert):
+    from mlm_explorer.core.text import replace_token
+
+    tt = tokenize(tiny_bert, "The cute [MASK] walks in the green park.")
+    index = next(t.index for t in tt.tokens if t.typed_mask)
+    assert replace_token(tt, index, "dog") == "The cute dog walks in the green park."
+    last = max(t.index for t in tt.tokens if t.maskable)  # the final "."
+    assert replace_token(tt, last, "!") == "The cute [MASK] walks in the green park!"

@@ -305,6 +305,12 @@ def mask_positions(tt: TokenizedText, masks: MaskSet) -> list[int]:
     return sorted({t.index for t in tt.tokens if t.typed_mask} | set(masks.positions))
 
 
+def replace_token(tt: TokenizedText, index: int, word: str) -> str:
+    """`tt.text` with `word` written over the characters of token `index`."""
+    token = tt.tokens[index]
+    return tt.text[: token.start] + word + tt.text[token.end :]
+
+
 def masked_ids(tt: TokenizedText, masks: MaskSet, mask_id: int) -> list[int]:
     """The input ids with clicked positions replaced by `mask_id`; typed masks stay masked."""
     return [mask_id if (t.index in masks.positions and not t.typed_mask) else t.id for t in tt.tokens]

@@ -23,6 +23,43 @@ class ExploreState:
     selected: int | None = None  # position whose distribution is shown
     error: str | None = None  # the last core error (shown in the status line)
 
+    # -- state transitions (the screen draws after each) ------------------------------------
+    def leave_random(self) -> None:
+        """End random masking: the engine's [MASK] picks become clicked masks."""
+        if self.random is None:
+            return
+        from mlm_explorer.core.masking import Decision
+        from mlm_explorer.core.text import MaskSet
+
+        self.masks = MaskSet(frozenset(i for i, d in enumerate(self.random.decisions) if d == Decision.MASK))
+        self.random = None
+
+    def toggle(self, index: int, *, whole_word: bool = False) -> bool:
+        """Mask or unmask the token (or its word) at `index`; False when there is nothing to toggle."""
+        if self.tt is None or not (0 <= index < len(self.tt.tokens)):
+            return False
+        self.leave_random()
+        before = self.masks.positions
+        self.masks = self.masks.toggle_word(self.tt, index) if whole_word else self.masks.toggle_token(self.tt, index)
+        if index in self.masks.positions and index not in before:
+            self.selected = index
+        return True
+
+    def clear(self) -> None:
+        from mlm_explorer.core.text import MaskSet
+
+        self.masks, self.random = MaskSet(), None
+
+    def fill(self, position: int, word: str) -> str | None:
+        """The text with `word` in place of the token at `position` (its mask dropped), or None."""
+        if self.tt is None or not (0 <= position < len(self.tt.tokens)):
+            return None
+        from mlm_explorer.core.text import MaskSet, replace_token
+
+        self.leave_random()
+        self.masks = MaskSet(self.masks.positions - {position})
+        return replace_token(self.tt, position, word)
+
     # -- the model input ------------------------------------------------------------------
     def positions(self) -> list[int]:
         """Positions the model predicts: random picks, or typed + clicked masks."""

@@ -152,27 +152,13 @@ class ExploreScreen(Screen):
         self.toggle(event.index, whole_word=event.whole_word)
 
     def toggle(self, index: int, *, whole_word: bool = False) -> None:
-        st = self.state
-        if st.tt is None or not (0 <= index < len(st.tt.tokens)):
-            return
-        if st.random is not None:  # leaving random masking: its [MASK] picks become clicks
-            from mlm_explorer.core.text import MaskSet
-
-            st.masks = MaskSet(frozenset(i for i, d in enumerate(st.random.decisions) if d == 1))
-            st.random = None
-        before = st.masks.positions
-        st.masks = st.masks.toggle_word(st.tt, index) if whole_word else st.masks.toggle_token(st.tt, index)
-        if index in st.masks.positions and index not in before:
-            st.selected = index
-        self._changed()
+        if self.state.toggle(index, whole_word=whole_word):
+            self._changed()
 
     def action_clear(self) -> None:
-        from mlm_explorer.core.text import MaskSet
-
         if self.state.tt is None:
             return
-        self.state.masks = MaskSet()
-        self.state.random = None
+        self.state.clear()
         self._changed()
 
     def action_random_mask(self) -> None:
@@ -362,21 +348,9 @@ class ExploreScreen(Screen):
 
     def fill(self, position: int, candidate: Any) -> None:
         """Write the candidate into the text in place of the token at `position`."""
-        st = self.state
-        if st.tt is None or not (0 <= position < len(st.tt.tokens)):
+        new_text = self.state.fill(position, shown(candidate))
+        if new_text is None:
             return
-        token = st.tt.tokens[position]
-        word = shown(candidate)
-        text = st.tt.text
-        new_text = text[: token.start] + word + text[token.end :]
-        if st.random is not None:  # the fill ends random masking; its [MASK] picks stay masked
-            from mlm_explorer.core.text import MaskSet
-
-            st.masks = MaskSet(frozenset(i for i, d in enumerate(st.random.decisions) if d == 1))
-            st.random = None
-        from mlm_explorer.core.text import MaskSet
-
-        st.masks = MaskSet(st.masks.positions - {position})
         area = self.query_one("#text", TextArea)
         with area.prevent(TextArea.Changed):
             area.text = new_text
