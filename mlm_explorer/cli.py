@@ -78,6 +78,17 @@ def build_parser() -> OneLineParser:
     p.add_argument("--joint", action="store_true", help="fill several masks jointly, most confident first")
     p.add_argument("--temperature", type=positive_float, default=1.0, help="divide logits by T (1.0)")
     p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
+    p.add_argument("--candidates", default=None, metavar="W1,W2",
+                   help="score these words at a blank (several subwords: jointly) and list the best fills of 1-3 subwords")
+    p.add_argument("--mask", type=positive_int, default=None, metavar="N",
+                   help="which blank --candidates is for, 1 = the first (needed when there are several)")
+
+    p = sub.add_parser("score", help="pseudo-log-likelihood of a text: each token's surprisal, PLL, pseudo-perplexity")
+    p.add_argument("text", help="the sentence to score")
+    common(p)
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="masked copies per forward pass (default: about 2048 tokens per pass)")
+    p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
 
     p = sub.add_parser("infill", help="fill blanks with a T5 model (sentinel spans)")
     p.add_argument("text", help="text with one or more [MASK], ___ or <extra_id_N>")
@@ -102,6 +113,25 @@ def build_parser() -> OneLineParser:
     p.add_argument("--whole-word", action="store_true", help="pick whole words, not subwords")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
+    p = sub.add_parser("attention", help="how much one token attends to every token (a layer/head, or the mean)")
+    p.add_argument("text")
+    common(p)
+    p.add_argument("--token", type=int, required=True, metavar="I", help="the attending token's index (0 = [CLS])")
+    p.add_argument("--layer", type=int, default=None, metavar="L", help="0-based, -1 = last (default: mean over layers)")
+    p.add_argument("--head", type=int, default=None, metavar="H", help="0-based (default: mean over heads)")
+    p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
+
+    p = sub.add_parser("saliency", help="which tokens made the prediction at a blank (integrated gradients, grad x input)")
+    p.add_argument("text", help="text with one or more [MASK] or ___")
+    common(p)
+    p.add_argument("--mask", type=positive_int, default=1, metavar="N", help="which blank, 1 = the first (1)")
+    p.add_argument("--target", default=None, metavar="WORD", help="explain this word (one piece), not the top prediction")
+    p.add_argument("--steps", type=positive_int, default=32, help="integrated-gradients steps (32)")
+    p.add_argument("--method", choices=("ig", "grad-x-input", "both"), default="both")
+    p.add_argument("--baseline", choices=("mask", "pad", "zero"), default="mask",
+                   help="integrated-gradients start: every token [MASK] (default), [PAD], or zero embeddings")
+    p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
+
     p = sub.add_parser("models", help="list the models usable now (bundled, cached hub models, runs)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
@@ -112,6 +142,18 @@ def build_parser() -> OneLineParser:
     p.add_argument("--json", action="store_true", help="print the job's JSON events instead of a progress bar")
 
     p = sub.add_parser("runs", help="list fine-tuning runs with status and best metrics")
+    p.add_argument("--probes", default=None, metavar="RUN",
+                   help="instead: the probe history of RUN (a run name or directory), by evaluation")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    p = sub.add_parser("diff", help="before/after: base and fine-tuned distributions at the blanks, change per candidate")
+    p.add_argument("text", help="text with one or more [MASK] or ___")
+    p.add_argument("--model", required=True, help="the fine-tuned model: a run (name, run:NAME, directory) or any MLM")
+    p.add_argument("--base", default=None, help="the model before fine-tuning (default: the run's base model, from run.json)")
+    p.add_argument("--top-k", type=positive_int, default=5, help="each model's top-k; the union is shown (5)")
+    p.add_argument("--sort", choices=("delta", "tuned", "base"), default="delta",
+                   help="delta: largest change first (default); tuned / base: by that model's probability")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     return parser
 
@@ -132,11 +174,43 @@ def cmd_predict(args) -> int:
     from mlm_explorer.core.models import load_mlm
 
     _require_text(args.text)
+    words = None
+    if args.candidates is not None:
+        from mlm_explorer.core.candidates import parse_candidates
+
+        words = parse_candidates(args.candidates)
+    elif args.mask is not None:
+        raise InputError("--mask N says which blank --candidates is for: add --candidates W1,W2")
     lm = load_mlm(args.model, device=args.device)
     result = predict(lm, args.text, top_k=args.top_k, joint=args.joint,
                      temperature=args.temperature, truncate=args.truncate)
-    _emit(args, {"model": lm.to_dict(), "text": args.text, **result.to_dict()},
-          lambda: render.fill_result(lm, args.text, result))
+    payload = {"model": lm.to_dict(), "text": args.text, **result.to_dict()}
+    blank = None
+    if words is not None:
+        from mlm_explorer.core.candidates import score_blank
+
+        blank = score_blank(lm, args.text, words, mask=args.mask, temperature=args.temperature,
+                            truncate=args.truncate, top=args.top_k)
+        payload["candidate_scores"] = blank.to_dict()
+
+    def show():
+        render.fill_result(lm, args.text, result)
+        if blank is not None:
+            render.blank_scores(blank)
+
+    _emit(args, payload, show)
+    return 0
+
+
+def cmd_score(args) -> int:
+    from mlm_explorer import render
+    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.score import score_text
+
+    _require_text(args.text)
+    lm = load_mlm(args.model, device=args.device)
+    result = score_text(lm, args.text, truncate=args.truncate, batch_size=args.batch_size)
+    _emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.sentence_score(lm, result))
     return 0
 
 
@@ -207,8 +281,51 @@ def cmd_runs(args) -> int:
     from mlm_explorer import render
     from mlm_explorer.train.runs import list_runs
 
+    if args.probes:
+        from mlm_explorer.cli_probes import cmd_run_probes
+
+        return cmd_run_probes(args)
     runs = list_runs()
     _emit(args, {"runs": [r.to_dict() for r in runs]}, lambda: render.runs(runs))
+    return 0
+
+
+def cmd_diff(args) -> int:
+    from mlm_explorer.cli_probes import cmd_diff as run_diff
+
+    return run_diff(args)
+
+
+def cmd_attention(args) -> int:
+    from mlm_explorer import render
+    from mlm_explorer.core.attention import attention
+    from mlm_explorer.core.models import load_mlm
+
+    _require_text(args.text)
+    lm = load_mlm(args.model, device=args.device)
+    result = attention(lm, args.text, args.token, layer=args.layer, head=args.head, truncate=args.truncate)
+    _emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.attention_row(lm, result))
+    return 0
+
+
+def cmd_saliency(args) -> int:
+    from mlm_explorer import render
+    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.saliency import saliency
+    from mlm_explorer.core.text import tokenize
+
+    _require_text(args.text)
+    lm = load_mlm(args.model, device=args.device)
+    tt = tokenize(lm.tokenizer, args.text, max_length=lm.max_length, truncate=args.truncate)
+    blanks = [t.index for t in tt.tokens if t.typed_mask]
+    if not blanks:
+        raise InputError("no mask in the text: put [MASK] or ___ where the word to explain should be")
+    if args.mask > len(blanks):
+        raise InputError(f"--mask {args.mask}: the text has {len(blanks)} blank(s); use 1-{len(blanks)}")
+    result = saliency(lm, tt, position=blanks[args.mask - 1], target=args.target, steps=args.steps,
+                      method=args.method, baseline=args.baseline)
+    _emit(args, {"model": lm.to_dict(), "mask": args.mask, **result.to_dict()},
+          lambda: render.saliency_result(lm, result))
     return 0
 
 
@@ -226,7 +343,9 @@ def cmd_app(args) -> int:
 
 COMMANDS = {
     "predict": cmd_predict, "infill": cmd_infill, "compare": cmd_compare, "mask": cmd_mask,
-    "models": cmd_models, "runs": cmd_runs,
+    "models": cmd_models, "runs": cmd_runs, "score": cmd_score,
+    "diff": cmd_diff,
+    "attention": cmd_attention, "saliency": cmd_saliency,
 }
 
 

@@ -81,6 +81,11 @@ class _ProgressView:
         elif kind == "eval":
             self.console.print(f"eval @ {event.get('step')}: loss {event.get('loss', float('nan')):.4f} · "
                                f"ppl {event.get('perplexity', float('nan')):.2f} · acc {event.get('accuracy', 0):.3f}")
+        elif kind == "probes":
+            results = event.get("results", [])
+            ranks = " · ".join(f"{r.get('answer')} #{r.get('rank')}" for r in results[:6])
+            more = f" · +{len(results) - 6}" if len(results) > 6 else ""
+            self.console.print(f"[dim]probes @ {event.get('step')}: {ranks}{more}[/dim]")
         elif kind == "checkpoint":
             self.console.print(f"[dim]checkpoint {event.get('path')}[/dim]")
         elif kind in ("log", "warning"):

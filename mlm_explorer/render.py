@@ -124,3 +124,125 @@ def runs(entries) -> None:
                       str(d.get("objective", "")), str(d.get("step", "")),
                       "" if best is None else f"{best:.4f}", str(d.get("path", "")))
     console.print(table)
+
+
+def blank_scores(report) -> None:
+    """`predict --candidates`: the given words at one blank, then the best fills of 1-3 subwords."""
+    table = Table(title=f"candidates for blank {report.mask} (position {report.position})", title_justify="left",
+                  show_edge=False, pad_edge=False)
+    for col, justify in (("word", "left"), ("pieces", "left"), ("p", "right"), ("log p", "right"),
+                         ("per piece", "right"), ("rank", "right"), ("scored", "left")):
+        table.add_column(col, justify=justify)
+    for c in report.candidates:
+        table.add_row(c.word, " ".join(c.pieces), f"{c.probability:.2e}", f"{c.logprob:.3f}",
+                      f"{c.normalized_logprob:.3f}", "—" if c.rank is None else str(c.rank), c.method)
+    if report.candidates:
+        console.print(table)
+        for c in report.candidates:
+            if len(c.steps) > 1:
+                order = " → ".join(f"{s.token} {s.logprob:.2f}" for s in c.steps)
+                console.print(Text(f"  {c.word}, filled most confident first: {order}", style="dim"))
+        if any(c.rank is None for c in report.candidates):
+            console.print(Text("rank —: not defined for several subwords; compare log p per piece with the fills below",
+                               style="dim"))
+    if report.fills:
+        fills = Table(title="best fills of 1-3 subwords, by log p per piece", title_justify="left",
+                      show_edge=False, pad_edge=False)
+        for col, justify in (("#", "right"), ("fill", "left"), ("pieces", "left"), ("n", "right"),
+                             ("log p", "right"), ("per piece", "right")):
+            fills.add_column(col, justify=justify)
+        for rank, f in enumerate(report.fills, 1):
+            fills.add_row(str(rank), f.text, " ".join(f.pieces), str(f.n_pieces), f"{f.logprob:.3f}",
+                          f"{f.normalized_logprob:.3f}")
+        console.print(fills)
+
+
+SURPRISAL_STYLES = ("black on green", "black on yellow", "black on dark_orange", "white on red")  # < 2, 4, 8, more nats
+
+
+def _surprisal_style(nats: float) -> str:
+    return SURPRISAL_STYLES[0 if nats < 2 else 1 if nats < 4 else 2 if nats < 8 else 3]
+
+
+def sentence_score(lm, result) -> None:
+    """`score`: the tokens coloured by surprisal, a per-token table, then PLL and pseudo-perplexity."""
+    console.print(_model_line(lm))
+    strip = Text()
+    for t in result.tokens:
+        strip.append(" ")
+        strip.append(t.text, style=_surprisal_style(t.surprisal))
+    console.print(strip)
+    table = Table(show_edge=False, pad_edge=False)
+    for col, justify in (("pos", "right"), ("token", "left"), ("surprisal", "right"), ("bits", "right"),
+                         ("p", "right"), ("rank", "right"), ("model's choice", "left"), ("", "left")):
+        table.add_column(col, justify=justify)
+    top = max([t.surprisal for t in result.tokens] + [1e-9])
+    for t in result.tokens:
+        table.add_row(str(t.position), t.text, f"{t.surprisal:.3f}", f"{t.surprisal_bits:.2f}",
+                      f"{t.probability:.4f}", str(t.rank), t.top_text,
+                      Text(_bar(t.surprisal / top, 16), style=_surprisal_style(t.surprisal).split(" on ")[-1]))
+    console.print(table)
+    console.print(Text(f"PLL {result.pll:.3f} nats over {result.n_tokens} tokens · pseudo-perplexity "
+                       f"{result.pseudo_perplexity:.2f} · mean surprisal {result.mean_surprisal:.3f} nats · "
+                       f"{result.forward_passes} forward pass(es) of up to {result.batch_size} masked copies",
+                       style="bold"))
+    if result.truncated:
+        console.print(Text("(text truncated to the model's limit)", style="dim"))
+
+
+def _token_label(tok) -> str:
+    return f"##{tok.text}" if tok.continues_word and not tok.special else tok.text
+
+
+def attention_row(lm, result) -> None:
+    """`attention`: one row per token, the selected token's attention to it as a number and a bar."""
+    row = result.row
+    console.print(_model_line(lm))
+    query = result.tokens[row.token_index]
+    console.print(Text(f"attention from token {row.token_index} {query.text!r} · {row.label}", style="bold"))
+    table = Table(show_edge=False, pad_edge=False)
+    for col, justify in (("#", "right"), ("token", "left"), ("weight", "right"), ("", "left")):
+        table.add_column(col, justify=justify)
+    top = max(row.weights + [1e-9])
+    for tok, weight in zip(result.tokens, row.weights):
+        style = "bold" if tok.index == row.token_index else ("dim" if tok.special else "")
+        table.add_row(str(tok.index), Text(_token_label(tok), style=style), f"{weight:.4f}",
+                      Text(_bar(weight / top, 20), style="cyan"))
+    console.print(table)
+    console.print(Text(f"{row.num_layers} layers x {row.num_heads} heads · --layer L --head H: one map "
+                       "(0-based, -1 = last)", style="dim"))
+
+
+def saliency_result(lm, result) -> None:
+    """`saliency`: per token, integrated gradients and gradient x input, with a signed bar."""
+    s = result.saliency
+    console.print(_model_line(lm))
+    console.print(Text(f"explaining {s.target_text!r} at position {s.position} (p={s.target_probability:.4f}, "
+                       f"rank {s.target_rank}) · f = {s.score} of the target", style="bold"))
+    table = Table(show_edge=False, pad_edge=False)
+    columns = [("#", "right"), ("token", "left")]
+    if s.integrated_gradients is not None:
+        columns.append(("IG", "right"))
+    if s.grad_x_input is not None:
+        columns += [("grad x input", "right"), ("|grad|", "right")]
+    columns.append(("", "left"))
+    for col, justify in columns:
+        table.add_column(col, justify=justify)
+    shown = s.integrated_gradients if s.integrated_gradients is not None else s.grad_x_input
+    top = max([abs(v) for v in shown] + [1e-12])
+    for i, tok in enumerate(result.tokens):
+        cells = [str(tok.index), Text(_token_label(tok), style="bold" if i == s.position else ("dim" if tok.special else ""))]
+        if s.integrated_gradients is not None:
+            cells.append(f"{s.integrated_gradients[i]:+.4f}")
+        if s.grad_x_input is not None:
+            cells += [f"{s.grad_x_input[i]:+.4f}", f"{s.gradient_norm[i]:.4f}"]
+        value = shown[i]
+        cells.append(Text(_bar(abs(value) / top, 16), style="green" if value >= 0 else "red"))
+        table.add_row(*cells)
+    console.print(table)
+    if s.integrated_gradients is not None:
+        console.print(Text(f"IG ({s.steps} steps, baseline: {s.baseline}): sum {s.ig_total:+.4f} vs "
+                           f"f(input) - f(baseline) = {s.score_input:.4f} - {s.score_baseline:.4f} = "
+                           f"{s.score_input - s.score_baseline:+.4f} (completeness gap {s.completeness_gap:.2%})",
+                           style="dim"))
+    console.print(Text("green: pushes the prediction up, red: down; bars relative to the largest", style="dim"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, fields
+from dataclasses import field as default_factory_field
 from pathlib import Path
 
 from mlm_explorer import paths
@@ -30,6 +31,7 @@ class Settings:
     temperature: float = 1.0  # softmax temperature of the distribution panel
     theme: str = DARK_THEME
     export_dir: str | None = None  # where exports go; None: the current directory
+    probes: list = default_factory_field(default_factory=list)  # pinned probes (Explore `p`): [{"text", "answer"}, ...]
 
     def clamp(self) -> "Settings":
         """Bring every value into its valid range (in place) and return self."""
@@ -37,6 +39,8 @@ class Settings:
         self.rate = max(0.0, min(1.0, float(self.rate)))
         self.seed = max(0, int(self.seed))
         self.temperature = max(0.05, min(10.0, float(self.temperature)))
+        self.probes = [{"text": p["text"], "answer": p["answer"]} for p in (self.probes or [])
+                       if isinstance(p, dict) and isinstance(p.get("text"), str) and isinstance(p.get("answer"), str)]
         return self
 
     def to_dict(self) -> dict:

@@ -83,6 +83,43 @@ def test_train_form(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
+# Recorded `probes` events (the shape the training job writes; core.probes ProbeResult dicts).
+PROBE_EVENTS = [
+    {"event": "probes", "step": 0, "results": [
+        {"text": "Paris is the [MASK] of France.", "answer": "capital", "rank": 12, "probability": 0.0123,
+         "top3": [["city", 0.2], ["capital", 0.1], ["the", 0.05]]},
+        {"text": "The cute dog walks in the green [MASK].", "answer": "park", "rank": 113, "probability": 0.006,
+         "top3": [["dog", 0.01], ["cat", 0.009], ["book", 0.008]]}]},
+    {"event": "probes", "step": 30, "results": [
+        {"text": "Paris is the [MASK] of France.", "answer": "capital", "rank": 3, "probability": 0.153,
+         "top3": [["capital", 0.41], ["city", 0.12], ["paris", 0.05]]},
+        {"text": "The cute dog walks in the green [MASK].", "answer": "park", "rank": 140, "probability": 0.002,
+         "top3": [["garden", 0.2], ["cat", 0.1], ["window", 0.05]]}]},
+]
+
+
+def test_train_probes(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
+    """The pinned probes and the probe table (step 30, change since step 0), from recorded events."""
+    from mlm_explorer.ui.messages import TrainEvent
+
+    app = make_app(fixed_bert_dir, probes=[{"text": "The cute dog walks in the green [MASK].", "answer": "park"}])
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        await pilot.press("f4")
+        await pilot.pause(0.3)
+        app.screen.query_one("#train-model").value = "bundled"
+        for event in PROBE_EVENTS:
+            app.screen.post_message(TrainEvent(event))
+        await settle(pilot)
+        await pilot.pause(0.3)  # the directory tree loads in its own worker
+        app.screen.query_one("#train-form").scroll_end(animate=False)  # the probes part of the form
+        await pilot.pause(0.1)
+        assert app.screen.query_one("#probe-table").row_count == 2
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
 def test_help(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
     app = make_app(fixed_bert_dir)
 
@@ -100,6 +137,49 @@ def test_explore_light_theme(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
     async def run_before(pilot):
         await wait_ready(pilot)
         app.explore.strip.focus()
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def _lens_shown(pilot, app, kind):
+    screen = app.explore
+    await wait_for(pilot, lambda: screen.lens_view().kind == kind and not screen.lens_view().note, what=f"the {kind} lens")
+    await settle(pilot)
+
+
+def test_explore_lens_attention(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
+    """The attention lens: the [MASK]'s attention (layer 1, head 2) as colours on the chips."""
+    app = make_app(fixed_bert_dir, text="The cute [MASK] walks in the green park.", top_k=5)
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        screen = app.explore
+        screen.strip.focus()
+        screen.strip.cursor = screen.state.positions()[0]
+        await pilot.press("a")
+        await _lens_shown(pilot, app, "attention")
+        await pilot.press("]", "]", "}", "}")  # the mean over layers, layer 1; head 1, head 2
+        await settle(pilot)
+        assert "layer 1/2 · head 2/2" in screen.lens_view().caption
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_explore_surprisal_and_candidates(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
+    """The surprisal lens (PLL, pseudo-perplexity) and the candidate box with a 2-piece word."""
+    app = make_app(fixed_bert_dir, text="Unbelievable tokenizers split [MASK] into pieces.", top_k=5)
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        screen = app.explore
+        screen.strip.focus()
+        await pilot.press("s")
+        await _lens_shown(pilot, app, "surprisal")
+        await pilot.press("k", *"words, tokenizers", "enter")
+        await wait_for(pilot, lambda: (screen.candidates_view() or {}).get("scores")
+                       and screen.candidates_view().get("fills"), what="the candidate scores")
+        await pilot.press("escape")  # back to the chips (no blinking text cursor in the picture)
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -10,6 +10,9 @@ CORE_MODULES = [
     "mlm_explorer.core.text", "mlm_explorer.core.masking", "mlm_explorer.core.spans",
     "mlm_explorer.core.sources", "mlm_explorer.core.models", "mlm_explorer.core.catalog", "mlm_explorer.core.fill", "mlm_explorer.core.infill",
     "mlm_explorer.core.preview", "mlm_explorer.core.bundled",
+    "mlm_explorer.core.probes", "mlm_explorer.core.diff",
+    "mlm_explorer.core.candidates", "mlm_explorer.core.score",
+    "mlm_explorer.core.attention", "mlm_explorer.core.saliency",
 ]
 
 

@@ -128,6 +128,30 @@ def mask_logits(lm, input_ids: list[int], positions: list[int]):
     return logits.float()
 
 
+def mask_logits_rows(lm, rows, positions):
+    """Float32 logits (B, K, V) at `positions` (B, K) of each of the rows `rows` (B, L).
+
+    Several sequences of the same length (no padding) in one forward; the head runs at the
+    B*K gathered positions only. Both arguments are long tensors (on any device).
+    Used by core/score.py (one masked copy per row) and core/candidates.py (beam rows).
+    """
+    import torch
+
+    model = lm.model
+    ids = rows.to(lm.device)                                                # (B, L)
+    where = positions.to(lm.device)                                         # (B, K)
+    attention = torch.ones_like(ids)                                        # (B, L): equal lengths
+    batch = torch.arange(ids.shape[0], device=lm.device).unsqueeze(1)       # (B, 1), broadcasts with (B, K)
+    split = _split(model)
+    with torch.inference_mode():
+        if split is not None:
+            hidden = split.encode(ids, attention)[batch, where]             # (B, K, H)
+            logits = split.head(hidden)                                     # (B, K, V)
+        else:
+            logits = model(input_ids=ids, attention_mask=attention).logits[batch, where]  # (B, K, V)
+    return logits.float()
+
+
 # ---------------------------------------------------------------------------------------------
 # Distributions
 

@@ -50,6 +50,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g.add_argument("--schedule", default="linear", choices=("linear", "cosine", "constant"), help="decay after warm-up")
     g.add_argument("--grad-clip", type=float, default=1.0, help="clip the gradient norm (0: off)")
     g.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    g = parser.add_argument_group("probes (answer rank and probability at step 0, every evaluation and the end)")
+    g.add_argument("--probes", default=None, metavar="FILE",
+                   help="probe sentences, one 'text with [MASK]<TAB>answer' (or 'text | answer') per line")
+    g.add_argument("--probe", action="append", default=None, metavar="'TEXT|ANSWER'",
+                   help="one probe sentence and its answer (repeatable; after those of --probes)")
     g = parser.add_argument_group("run")
     g.add_argument("--output", default=None, help="run directory (default: <data dir>/runs/<time>-<model>)")
     g.add_argument("--resume", default=None, metavar="RUN", help="continue a run (its directory, its name, or one checkpoint-N in it)")

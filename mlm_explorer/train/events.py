@@ -5,6 +5,8 @@ One event per line, each a JSON object with an `event` field (see docs/core-api.
     started     data summary, device, parameter counts, objective, run dir
     step        step, loss, lr, tokens_per_s, eta_s, epoch (+ mlm_loss / nsp_loss for mlm+nsp)
     eval        step, loss, perplexity, accuracy
+    probes      step, results: [{text, answer, rank, probability, top3: [[text, p], ...]}, ...]
+                (with --probes / --probe: step 0, after each eval; core/probes.py ProbeResult)
     checkpoint  step, path
     finished    step, run_dir, best (path), best_eval_loss
     cancelled   step, checkpoint (path or null), signal

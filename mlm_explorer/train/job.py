@@ -90,6 +90,28 @@ def _agree_run_dir(rt, run_dir: Path | None, args) -> Path:
     return Path(choice[0])
 
 
+def _probes(args):
+    """The probes of --probes FILE and --probe TEXT|ANSWER (syntax only; no torch yet). The file's
+    path is made absolute, so that a --resume from another directory finds it again."""
+    from mlm_explorer.core.probes import probes_from_options
+
+    if getattr(args, "probes", None):
+        args.probes = str(Path(args.probes).expanduser().resolve())
+    return probes_from_options(getattr(args, "probes", None), getattr(args, "probe", None))
+
+
+def _prepare_probes(probes, tm):
+    """Check the probes against the model's tokenizer (one token per answer) before anything is written."""
+    if not probes:
+        return []
+    if tm.objective == "span":
+        raise InputError("--probes/--probe need an encoder masked-LM (objective mlm or mlm+nsp); "
+                         f"'{tm.name}' is trained with span corruption, which has no [MASK] to probe")
+    from mlm_explorer.core.probes import prepare_probes
+
+    return prepare_probes(tm.tokenizer, probes, max_length=tm.max_length)
+
+
 def run(argv, events: Events) -> int:
     from .config import parse_args
     from .corpus import scan
@@ -100,6 +122,7 @@ def run(argv, events: Events) -> int:
     if args.resume:
         run_dir, checkpoint, args = _resume_point(args, given)
     scan(args.paths)
+    probes = _probes(args)
     main_rank = os.environ.get("RANK", "0") == "0"
     if main_rank and run_dir is None and args.output and (Path(args.output).expanduser() / "run.json").exists():
         _new_run_dir(args)  # raises: that directory already holds a run
@@ -122,6 +145,7 @@ def run(argv, events: Events) -> int:
         torch.manual_seed(args.seed + rt.rank)  # dropout; restored from the checkpoint on resume
         tm = load_for_training(str(checkpoint) if checkpoint else args.model, args.objective, device=rt.device)
         counts = select_trainable(tm.model, args.train_params)
+        prepared = _prepare_probes(probes, tm)
         data = prepare(args, tm, rt, events)
         if rt.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -138,11 +162,11 @@ def run(argv, events: Events) -> int:
         record.save()
         state = ckpt.load_trainer_state(checkpoint) if checkpoint else None
         loop = Loop(args=args, model=tm.model, tokenizer=tm.tokenizer, objective=data.objective, data=data,
-                    rt=rt, events=events, record=record, resume_state=state)
+                    rt=rt, events=events, record=record, resume_state=state, probes=prepared)
         events.emit("started", run_dir=str(run_dir), model=record.data["model"], objective=tm.objective,
                     data=data.summary, resumed_from=str(checkpoint) if checkpoint else None, step=loop.step,
                     max_steps=loop.max_steps, steps_per_epoch=loop.steps_per_epoch, batch_size=args.batch_size,
-                    micro_batch_size=loop.micro, **rt.describe(), **counts)
+                    micro_batch_size=loop.micro, probes=len(prepared), **rt.describe(), **counts)
         try:
             outcome = loop.run()
         except BaseException as exc:

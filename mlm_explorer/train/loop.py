@@ -11,6 +11,11 @@ One optimizer step:
     6. events, evaluation, checkpoints, stop conditions (max steps, epochs, time budget,
        SIGTERM / SIGINT - agreed across ranks)
 
+Probes (--probes / --probe): evaluated before the first step (step 0, or the resumed
+checkpoint's step when run.json has no entry for it), with every evaluation (so at the end
+too), in eval mode and without randomness, so they change no loss: a `probes` event and an
+entry of run.json's `probe_history` each time.
+
 Everything random is seeded: the data order (seed + epoch), the masks (generator seeded with
 seed + rank, saved in checkpoints), dropout (torch's RNG, saved too), so a resumed CPU run
 continues with exactly the losses of an uninterrupted one.
@@ -30,8 +35,10 @@ from .packing import BlockSet
 
 
 class Loop:
-    def __init__(self, *, args, model, tokenizer, objective, data, rt, events, record, resume_state=None):
+    def __init__(self, *, args, model, tokenizer, objective, data, rt, events, record, resume_state=None,
+                 probes=None):
         self.args, self.model, self.tokenizer, self.obj = args, model, tokenizer, objective
+        self.probes = list(probes or [])  # core.probes.PreparedProbe, checked against the tokenizer
         self.data, self.rt, self.events, self.record = data, rt, events, record
         self.run_dir = record.run_dir
         self.stop_signal: int | None = None
@@ -223,10 +230,22 @@ class Loop:
         result = self.evaluate()
         self.events.emit("eval", **result)
         self.record.add_eval(result)
+        self.evaluate_probes()
         if result["loss"] < self.best_eval_loss:
             self.best_eval_loss = result["loss"]
             path = ckpt.save_best(self.run_dir, self.model, self.tokenizer)
             self.record.set_best({**result, "path": str(path)})
+
+    def evaluate_probes(self) -> None:
+        """Each probe's answer rank, probability and top-3 now: a `probes` event {step, results}
+        and an entry of run.json's probe_history (rank 0 only; eval mode, then back to train)."""
+        if not self.probes or not self.rt.is_main:
+            return
+        from mlm_explorer.core.probes import evaluate_probes
+
+        results = [r.to_dict() for r in evaluate_probes(self.model, self.probes, tokenizer=self.tokenizer)]
+        self.events.emit("probes", step=self.step, results=results)
+        self.record.add_probes(self.step, results)
 
     # ---- signals ---------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
@@ -244,6 +263,8 @@ class Loop:
 
     def _run(self) -> str:
         self.model.train()
+        if self.probes and not self.record.has_probes_at(self.step):
+            self.evaluate_probes()  # the model before training (or at the resumed checkpoint)
         start_step, t0 = self.step, time.perf_counter()
         last_log_t, last_log_tokens, last_saved = t0, self.tokens, self.step
         budget = self.args.time_budget * 60 if self.args.time_budget else None

@@ -5,7 +5,10 @@ run.json (written atomically: temporary file, then rename):
     name, status (running | finished | cancelled | failed), pid, created, updated,
     model, objective, device, parameters, trainable, config (every option of the job),
     data (the data summary), step, checkpoint (newest), best {step, loss, perplexity,
-    accuracy, path}, history {"step": [...], "eval": [...]}, error (message, when failed)
+    accuracy, path}, history {"step": [...], "eval": [...]}, error (message, when failed),
+    probe_history (with --probes / --probe): [{"step": N, "results": [ProbeResult.to_dict(), ...]}, ...]
+        one entry per probe evaluation (step 0 = the model before training, each evaluation,
+        the end), by step; a resumed run drops the entries after its checkpoint and appends
 
 A run whose status is still `running` but whose process is gone was killed: `list_runs`
 reports it as `interrupted` (resume it with --resume).
@@ -50,6 +53,8 @@ class RunRecord:
         """On resume: forget history after the checkpoint's step."""
         for key in ("step", "eval"):
             self.data["history"][key] = [e for e in self.data["history"].get(key, []) if e["step"] <= step]
+        if "probe_history" in self.data:
+            self.data["probe_history"] = [e for e in self.data["probe_history"] if e["step"] <= step]
 
     def save(self) -> None:
         if not self.enabled:
@@ -74,6 +79,16 @@ class RunRecord:
 
     def add_eval(self, result: dict) -> None:
         self.data["history"]["eval"].append(result)
+        self.save()
+
+    def has_probes_at(self, step: int) -> bool:
+        return any(e["step"] == step for e in self.data.get("probe_history", []))
+
+    def add_probes(self, step: int, results: list[dict]) -> None:
+        """Record one probe evaluation (replacing an earlier one at the same step) and save."""
+        history = [e for e in self.data.get("probe_history", []) if e["step"] != step]
+        history.append({"step": step, "results": results})
+        self.data["probe_history"] = sorted(history, key=lambda e: e["step"])
         self.save()
 
     def set_best(self, best: dict) -> None:
@@ -139,12 +154,34 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
     return sorted(runs, key=lambda r: r.updated or 0.0, reverse=True)
 
 
-def resolve_run(name_or_path: str) -> Path:
-    """A run directory from a path, a name under runs_dir(), or a checkpoint-N inside a run."""
+def resolve_run(name_or_path: str, option: str = "--resume") -> Path:
+    """A run directory from a path, a name under runs_dir() (or "run:NAME"), or a checkpoint-N
+    inside a run; `option` names the option in the error message."""
     from mlm_explorer.errors import InputError
 
     p = Path(name_or_path).expanduser()
-    for cand in (p, runs_dir() / name_or_path):
+    name = name_or_path[len("run:"):] if name_or_path.startswith("run:") else name_or_path
+    for cand in (p, runs_dir() / name):
         if cand.is_dir():
             return cand
-    raise InputError(f"--resume {name_or_path}: no such run (a run directory, or a name listed by `mlm-explorer runs`)")
+    raise InputError(f"{option} {name_or_path}: no such run (a run directory, or a name listed by `mlm-explorer runs`)")
+
+
+def load_probe_history(name_or_path: str) -> tuple[Path, dict]:
+    """(run dir, run.json) of a run that has a probe history; InputError for an unknown run or a
+    run without probes. The history is run.json's `probe_history` (see the module docstring)."""
+    from mlm_explorer.errors import InputError
+
+    run_dir = resolve_run(name_or_path, "--probes")
+    if not (run_dir / RUN_JSON).is_file() and (run_dir.parent / RUN_JSON).is_file():
+        run_dir = run_dir.parent  # RUN/checkpoint-N or RUN/best
+    try:
+        data = RunRecord.load(run_dir)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"--probes {name_or_path}: cannot read {run_dir / RUN_JSON} ({exc})") from None
+    if not data:
+        raise InputError(f"--probes {name_or_path}: {run_dir} is not a training run (no run.json)")
+    if not data.get("probe_history"):
+        raise InputError(f"--probes {name_or_path}: the run has no probe history; start a run with "
+                         "--probes FILE or --probe 'TEXT|ANSWER' to watch sentences during training")
+    return run_dir, data

@@ -64,6 +64,7 @@ class MLMExplorerApp(App[None]):
     model_version: reactive[int] = reactive(0)  # bumps when lm / base_lm change
     t5_status: reactive[str] = reactive("")
     t5_version: reactive[int] = reactive(0)
+    probes_version: reactive[int] = reactive(0)  # bumps when the pinned probes change
 
     def __init__(self, model: str | None = None, t5: str | None = None, device: str = "auto", *,
                  text: str | None = None, settings: Settings | None = None, persist: bool = True) -> None:
@@ -88,6 +89,7 @@ class MLMExplorerApp(App[None]):
         self.train_runner: Any = None  # train.runner.TrainingRunner while a job runs
         self._targets: dict[str, MessagePump] = {}
         self.explore: ExploreScreen | None = None  # set by the Explore screen when mounted
+        self.train_screen: TrainScreen | None = None  # set by the Train screen when mounted
 
     # -- start-up ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -194,6 +196,35 @@ class MLMExplorerApp(App[None]):
             self.post_message(ModelReady("finetuned", lm, seconds))
 
         self.run_worker(body, name="load-mlm", group="load-mlm", thread=True, exclusive=True, exit_on_error=False)
+
+    # -- pinned probes (core.probes; the Train screen passes them to the job) ----------------
+    def pin_probe(self, text: str, answer: str) -> bool:
+        """Pin a probe (kept in the settings); checked against Explore's tokenizer first."""
+        from mlm_explorer.core.probes import parse_probe_line, prepare_probes
+
+        try:
+            probe = parse_probe_line(f"{text}\t{answer}", "probe")
+            if self.lm is not None:
+                prepare_probes(self.lm.tokenizer, [probe], max_length=self.lm.max_length)
+        except UserError as exc:
+            self.notify(str(exc), severity="warning", timeout=8)
+            return False
+        entry = {"text": probe.text, "answer": probe.answer}
+        if entry in self.settings.probes:
+            self.notify("this probe is already pinned", timeout=3)
+            return False
+        self.settings.probes.append(entry)
+        self.save_settings()
+        self.probes_version += 1
+        self.notify(f"pinned probe {len(self.settings.probes)}: {probe.text} → {probe.answer} "
+                    "(watched by the next fine-tune, F4)", title="probe", timeout=6)
+        return True
+
+    def unpin_probe(self, index: int) -> None:
+        if 0 <= index < len(self.settings.probes):
+            del self.settings.probes[index]
+            self.save_settings()
+            self.probes_version += 1
 
     # -- workers for screens ----------------------------------------------------------------
     def run_job(self, target: MessagePump, kind: str, request: int, body: Callable[[], None], *,

@@ -1,7 +1,12 @@
 """Export the current view: JSON (everything), Markdown (for people), SVG (a screenshot).
 
 The JSON is the Explore state's `to_dict()`: the text, tokens, masked positions, the masking
-engine's decisions, and the core's FillResult (predictions, decode, loss) as plain data.
+engine's decisions, and the core's FillResult (predictions, decode, loss) as plain data; in
+before/after mode the base model's result and core.diff's MaskDiffs (`diff`); the pinned
+probes (`probes`) and the Train screen's probe history (`probe_history`, each probe event of
+the last run: [{"step", "results"}], core.probes ProbeResult dicts); the active lens (`lens`:
+per-token values and intensities, the caption, the core result) and the candidate box
+(`candidates`: core.candidates scores and variable-length fills), both null when off.
 """
 
 from __future__ import annotations
@@ -25,7 +30,48 @@ def view_dict(app: Any) -> dict:
         "settings": app.settings.to_dict(),
         **state.to_dict(),
     }
+    base_lm = getattr(app, "base_lm", None)
+    out["base_model"] = getattr(base_lm, "name", None) if out.get("base_result") else None
+    train = getattr(app, "train_screen", None)
+    out["probes"] = [dict(p) for p in app.settings.probes]
+    out["probe_history"] = list(train.probe_history) if train is not None else []
+    # the active lens (per-token values + caption) and the candidate box: ui/lens_screen.py
+    out.update(explore.lens_export() if explore is not None else {"lens": None, "candidates": None})
     return out
+
+
+def _diff_lines(data: dict) -> list[str]:
+    """Markdown of the before/after diff (core.diff MaskDiff dicts)."""
+    if not data.get("diff"):
+        return []
+    tuned_name = (data.get("model") or {}).get("name", "?")
+    lines = [f"## Before / after: `{data.get('base_model') or 'base'}` → `{tuned_name}`", ""]
+    for d in data["diff"]:
+        base, tuned = d["base_top1"], d["tuned_top1"]
+        lines += [f"### position {d['position']}", "",
+                  f"top-1 `{base['text']}` → `{tuned['text']}`, KL(tuned ‖ base) {d['kl']:.4f} nats", "",
+                  "| candidate | p base | p tuned | Δ | rank base | rank tuned |", "|---|---:|---:|---:|---:|---:|"]
+        for c in d["candidates"]:
+            lines.append(f"| `{c['text']}` | {c['p_base']:.4f} | {c['p_tuned']:.4f} | {c['delta']:+.4f} "
+                         f"| {c['rank_base']} | {c['rank_tuned']} |")
+        lines.append("")
+    return lines
+
+
+def _probe_lines(data: dict) -> list[str]:
+    """Markdown of the pinned probes and the latest probe table of the last run."""
+    from mlm_explorer.ui.widgets.probe_table import probe_rows
+
+    lines = []
+    if data.get("probes"):
+        lines += ["## Pinned probes", ""] + [f"- {p['text']} → `{p['answer']}`" for p in data["probes"]] + [""]
+    first, last, rows = probe_rows(data.get("probe_history") or [])
+    if rows:
+        since = f" (change since step {first})" if first != last else ""
+        lines += [f"## Probes at step {last}{since}", "", "| probe | answer | rank | probability | top-3 |",
+                  "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows] + [""]
+    return lines
 
 
 def to_markdown(data: dict) -> str:
@@ -62,7 +108,9 @@ def to_markdown(data: dict) -> str:
             lines.append("")
     else:
         lines += ["No prediction (nothing masked).", ""]
-    return "\n".join(lines)
+    from mlm_explorer.ui.lens import markdown as lens_markdown
+
+    return "\n".join(lines + lens_markdown(data) + _diff_lines(data) + _probe_lines(data))
 
 
 def export_view(app: Any, directory: str | Path | None = None) -> list[Path]:

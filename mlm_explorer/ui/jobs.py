@@ -86,6 +86,15 @@ def predict(lm: Any, request: PredictRequest, base_lm: Any = None, *,
     return on_model_thread(run, stale)
 
 
+def diff(base_lm: Any, lm: Any, request: PredictRequest, *, stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.diff.compare_distributions(base, fine-tuned) at the request's masks -> list[MaskDiff]
+    (the numbers `mlm-explorer diff` prints: temperature 1, the union of both top-k)."""
+    from mlm_explorer.core.diff import compare_distributions
+
+    return on_model_thread(lambda: compare_distributions(base_lm, lm, request.input_ids, request.positions,
+                                                         top_k=request.top_k), stale)
+
+
 _VOCABS: dict[int, Any] = {}
 
 
@@ -109,3 +118,56 @@ def infill(lm: Any, text: str) -> Any:
     from mlm_explorer.core.infill import infill as core_infill
 
     return on_model_thread(lambda: core_infill(lm, text))
+
+
+# -- the Explore lenses and the candidate box (ui/lens_screen.py) ---------------------------------
+SALIENCY_STEPS = 32  # integrated-gradients intervals (the CLI's default)
+
+
+def sentence_score(lm: Any, input_ids: list[int], positions: list[int], *,
+                   stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.score.score_ids: each position masked in turn, batched -> SentenceScore."""
+    from mlm_explorer.core.score import score_ids
+
+    return on_model_thread(lambda: score_ids(lm, input_ids, positions=positions), stale)
+
+
+def attention_maps(lm: Any, input_ids: list[int], *, stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.attention.attention_maps: one forward, every layer and head -> AttentionMaps."""
+    from mlm_explorer.core.attention import attention_maps as core_maps
+
+    return on_model_thread(lambda: core_maps(lm, input_ids), stale)
+
+
+def saliency(lm: Any, input_ids: list[int], position: int, target_id: int | None, *,
+             stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.saliency.explain_position with both methods (one call) -> Saliency."""
+    from mlm_explorer.core.saliency import explain_position
+
+    return on_model_thread(lambda: explain_position(lm, input_ids, position, target_id=target_id,
+                                                    steps=SALIENCY_STEPS, method="both"), stale)
+
+
+def candidates(lm: Any, input_ids: list[int], position: int, words: list[str], *, fills: bool,
+               temperature: float, stale: Callable[[], bool] = lambda: False) -> dict:
+    """core.candidates at the mask at `position`: the words' scores, and (if `fills`) the best
+    fills of 1-3 pieces. A UserError of either part is returned as its message, not raised."""
+    from mlm_explorer.core.candidates import score_candidates, variable_length_fill
+    from mlm_explorer.errors import UserError
+
+    def run() -> dict:
+        out: dict = {"scores": None, "score_error": None, "fills": None, "fill_error": None}
+        if words:
+            try:
+                out["scores"] = score_candidates(lm, input_ids, position, words, temperature=temperature)
+            except UserError as exc:
+                out["score_error"] = str(exc)
+        if fills:
+            try:
+                out["fills"] = variable_length_fill(lm, input_ids, position, max_pieces=3, top=5,
+                                                    temperature=temperature)
+            except UserError as exc:
+                out["fill_error"] = str(exc)
+        return out
+
+    return on_model_thread(run, stale)

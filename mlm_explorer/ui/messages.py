@@ -43,6 +43,8 @@ class PredictionReady(Message):
     result: Any  # core.fill.FillResult
     base_result: Any = None  # the same masks on the base model (before/after), or None
     seconds: float = 0.0
+    diff: Any = None  # list[core.diff.MaskDiff] (before/after), or None
+    diff_error: str | None = None  # why the before/after diff failed
 
 
 @dataclass

@@ -20,6 +20,8 @@ class ExploreState:
     random: Any = None  # core.preview.MaskPreview while random masking is on
     result: Any = None  # core.fill.FillResult for the current input, or None
     base_result: Any = None  # the same on the base model (before/after)
+    diff: Any = None  # list[core.diff.MaskDiff]: base vs fine-tuned per mask (before/after), or None
+    diff_error: str | None = None  # why there is no diff (e.g. the two vocabularies differ)
     selected: int | None = None  # position whose distribution is shown
     error: str | None = None  # the last core error (shown in the status line)
 
@@ -105,6 +107,24 @@ class ExploreState:
                 return p
         return None
 
+    def diff_at(self, position: int | None) -> Any:
+        """The core.diff.MaskDiff at `position` (before/after), or None."""
+        return next((d for d in self.diff or [] if d.position == position), None)
+
+    def as_probe(self) -> tuple[str, str]:
+        """The text as a probe (core.probes): the selected mask is its one blank, the token that
+        was there its answer. ValueError with a message for the user when that is not possible."""
+        tt, p = self.tt, self.selected
+        if tt is None or p is None or p not in self.positions():
+            raise ValueError("mask a token first (click it), then press p to pin the sentence as a probe")
+        if tt.tokens[p].typed_mask:
+            raise ValueError("a typed [MASK] has no answer: click a token to mask it, so the answer is known")
+        if any(t.typed_mask for t in tt.tokens):
+            raise ValueError("a probe has exactly one blank: remove the typed [MASK] / ___ from the text")
+        from mlm_explorer.core.text import replace_token
+
+        return replace_token(tt, p, "[MASK]"), tt.tokens[p].text
+
     # -- export ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
         tt = self.tt
@@ -115,6 +135,7 @@ class ExploreState:
             "random_masking": None if self.random is None else self.random.to_dict(tt),
             "result": _dict(self.result),
             "base_result": _dict(self.base_result),
+            "diff": [_dict(d) for d in self.diff] if self.diff else None,
         }
 
 

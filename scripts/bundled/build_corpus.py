@@ -48,6 +48,11 @@ def _sentence(text: str) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
+def _or_list(words: list[str]) -> str:
+    """["a"] -> "a"; ["a", "b", "c"] -> "a, b or c"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
 def _lemma(word: str) -> str:
     word = re.sub(r"\([a-z]+\)$", "", word)  # adjective markers: "(a)", "(p)", "(ip)"
     return word.replace("_", " ")
@@ -70,14 +75,18 @@ def wordnet_paragraphs(data_dir: Path = WORDNET_DIR):
                 continue
             name = words[0]
             also = [w for w in words[1:4] if w.lower() != name.lower()]
-            alias = f" (also {', '.join(also)})" if also else ""
+            # Synonyms go in a sentence of their own: the earlier "X (also Y) is ..." taught
+            # the head to predict ")" where everyday text has none.
             if pos == "noun":
-                first = f"{name}{alias} is {definition}"
+                first = f"{name} is {definition}"
+                alias = f"it is also called {_or_list(also)}" if also else ""
             elif pos == "verb":
-                first = f"to {name}{alias} is to {definition}"
+                first = f"to {name} is to {definition}"
+                alias = f"another way to say it is to {_or_list(also)}" if also else ""
             else:
-                first = f"{name}{alias} means {definition}"
-            sentences = [_sentence(first)] + [_sentence(e) for e in examples]
+                first = f"{name} means {definition}"
+                alias = f"another word for {name} is {_or_list(also)}" if also else ""
+            sentences = [_sentence(first), _sentence(alias)] + [_sentence(e) for e in examples]
             yield " ".join(s for s in sentences if s)
 
 

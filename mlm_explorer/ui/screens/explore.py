@@ -8,7 +8,6 @@ only when an answer takes longer than `LOADING_DELAY`.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.text import Text
@@ -21,11 +20,15 @@ from textual.widgets import Footer, Label, TextArea
 
 from mlm_explorer.errors import UserError
 from mlm_explorer.ui import jobs
+from mlm_explorer.ui.lens_screen import LENS_BINDINGS, LensScreenMixin
 from mlm_explorer.ui.messages import PredictionReady, RandomMasked
 from mlm_explorer.ui.state import ExploreState, remap_positions
+from mlm_explorer.ui.widgets.candidate_box import CandidateBox
 from mlm_explorer.ui.widgets.controls import Controls
 from mlm_explorer.ui.widgets.decode_line import DecodeLine, Legend
+from mlm_explorer.ui.widgets.diff_panel import DiffPanel
 from mlm_explorer.ui.widgets.distribution import Distribution, shown
+from mlm_explorer.ui.widgets.lens_bar import LensBar
 from mlm_explorer.ui.widgets.mask_table import MaskTable
 from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
 
@@ -37,7 +40,7 @@ STRIP_DELAY = 0.1  # chips wait this long for the prediction, so both land in on
 #  slower than this gets the chips first, then the distribution)
 
 
-class ExploreScreen(Screen):
+class ExploreScreen(LensScreenMixin, Screen):  # lenses and the candidate box: ui/lens_screen.py
     BINDINGS = [
         Binding("r", "random_mask", "Random mask", tooltip="Apply the masking engine (rate, seed); again: next seed"),
         Binding("c", "clear", "Clear", tooltip="Unmask everything"),
@@ -45,11 +48,13 @@ class ExploreScreen(Screen):
         Binding("W", "toggle_whole_word", "Whole-word r", show=False,
                 tooltip="Random masking picks whole words (on/off)"),
         Binding("b", "toggle_base", "Before/after", tooltip="Show the base model beside the fine-tuned one"),
+        Binding("p", "pin_probe", "Pin probe", show=False,
+                tooltip="Pin the text with the selected mask as a probe, watched while fine-tuning (Train)"),
         Binding("plus,equals_sign", "top_k(1)", "k+1", show=False),
         Binding("minus", "top_k(-1)", "k-1", show=False),
         Binding("escape", "focus_tokens", "Tokens", show=False),
         Binding("t", "focus_text", "Edit text", tooltip="Back to the text box"),
-    ] + [Binding(str(i), f"choose({i - 1})", f"choose {i}", show=False) for i in range(1, 10)]
+    ] + [Binding(str(i), f"choose({i - 1})", f"choose {i}", show=False) for i in range(1, 10)] + LENS_BINDINGS
 
     def __init__(self) -> None:
         super().__init__()
@@ -58,10 +63,11 @@ class ExploreScreen(Screen):
         self.pending: int | None = None  # request still waiting for its prediction
         self.before_after = False
         self._debounce = None
-        self.rendered: tuple[int, float] = (0, 0.0)
         self._strip_dirty = False
         self._strip_timer = None  # the pending STRIP_DELAY / LOADING_DELAY timers of the latest request
         self._busy_timer = None
+        self._busy_text = ""
+        self.lens_setup()
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -77,11 +83,14 @@ class ExploreScreen(Screen):
             box.border_title = "Tokens"
             yield TokenStrip(id="strip")
             yield Legend(id="legend")
+            yield LensBar(id="lens-bar", classes="hidden")
         with Horizontal(id="results"):
             with Vertical(id="fill-box") as fill:
                 fill.border_title = "Fill"
                 yield DecodeLine(id="decode")
                 yield MaskTable(id="mask-table")
+                yield DiffPanel(id="diff-panel", classes="hidden")
+                yield CandidateBox(id="cand-box", classes="hidden")
             with Horizontal(id="dist-box") as dist:
                 dist.border_title = "Distribution"
                 yield Distribution(id="dist")
@@ -201,7 +210,7 @@ class ExploreScreen(Screen):
         if st.selected not in positions:
             st.selected = positions[0] if positions else None
         self.request += 1
-        st.result = st.base_result = None
+        st.result = st.base_result = st.diff = st.diff_error = None
         # A newer request supersedes the older one's timers: the old STRIP_DELAY timer would
         # otherwise draw the chips early, mid-forward (fighting the model for the CPU and the GIL).
         for timer in (self._strip_timer, self._busy_timer):
@@ -228,9 +237,15 @@ class ExploreScreen(Screen):
         def body() -> None:
             try:
                 result, base_result, seconds = jobs.predict(lm, req, base, stale=lambda: request != self.request)
+                diff, diff_error = None, None
+                if base is not None:  # before/after: the change per candidate (core.diff)
+                    try:
+                        diff = jobs.diff(base, lm, req, stale=lambda: request != self.request)
+                    except UserError as exc:
+                        diff_error = str(exc)
             except jobs.Superseded:
                 return
-            self.post_message(PredictionReady(request, result, base_result, seconds))
+            self.post_message(PredictionReady(request, result, base_result, seconds, diff, diff_error))
 
         self.app.run_job(self, "predict", request, body)
         self._busy_timer = self.set_timer(LOADING_DELAY, lambda: self._show_busy(request))
@@ -241,21 +256,24 @@ class ExploreScreen(Screen):
 
     def _show_busy(self, request: int) -> None:
         if self.pending == request:
-            self.query_one("#busy", Label).update("predicting…")
+            self._set_busy("predicting…")
+
+    def _set_busy(self, text: str) -> None:
+        """The busy mark; untouched when it already reads `text` (its width is auto: every
+        update of the label would otherwise cost a layout of the whole screen)."""
+        if text != self._busy_text:
+            self._busy_text = text
+            self.query_one("#busy", Label).update(text)
 
     def on_prediction_ready(self, message: PredictionReady) -> None:
         if message.request != self.request:
             return  # a newer request superseded this one
         self.pending = None
         self.state.result, self.state.base_result = message.result, message.base_result
+        self.state.diff, self.state.diff_error = message.diff, message.diff_error
         with self.app.batch_update():
             self._flush_strip()
             self._draw_results()
-        self.call_after_refresh(self._rendered, message.request)
-
-    def _rendered(self, request: int) -> None:
-        """Benchmarks read this: the prediction for `request` is on the screen."""
-        self.rendered = (request, time.perf_counter())
 
     def job_failed(self, kind: str, request: int, error: str) -> None:
         """Called by the app's worker-error handler."""
@@ -270,11 +288,12 @@ class ExploreScreen(Screen):
         self._strip_dirty = False
         st = self.state
         if st.tt is None:
+            self.lens_overlay()  # no text: the lens bar goes too
             return
         self.strip.show(StripView(
             tokens=st.tt.tokens, masked=st.masked_view(),
             decisions={i: d for i, d in enumerate(st.random.decisions) if d} if st.random else {},
-            replaced=st.random.replaced if st.random else {}, selected=st.selected,
+            replaced=st.random.replaced if st.random else {}, selected=st.selected, **self.lens_overlay(),
         ))
         box = self.query_one("#tokens-box")
         n = len(st.positions())
@@ -287,12 +306,13 @@ class ExploreScreen(Screen):
     def _draw_results(self) -> None:
         st = self.state
         if self.pending is None:
-            self.query_one("#busy", Label).update("")
+            self._set_busy("")
         decode = self.query_one("#decode", DecodeLine)
         dist = self.query_one("#dist", Distribution)
         dist_base = self.query_one("#dist-base", Distribution)
         side_by_side = self.before_after and st.base_result is not None
         dist_base.set_class(not side_by_side, "hidden")
+        self.query_one("#diff-panel").set_class(not side_by_side, "hidden")
         dist.compact = dist_base.compact = side_by_side
         self.query_one("#mask-table", MaskTable).show(st)
         if st.result is None:
@@ -321,6 +341,16 @@ class ExploreScreen(Screen):
         if self.before_after and st.base_result is not None:
             self.query_one("#dist-base", Distribution).show(st.prediction_at(p, base=True), label=label,
                                                             original_text=original)
+            self._draw_diff(p)
+
+    def _draw_diff(self, position: int | None) -> None:
+        """The Δ panel (before/after): core.diff's numbers at the selected mask."""
+        s = self.app.settings
+        note = ", ".join(n for n in ("temperature 1" if s.temperature != 1 else "",
+                                     "each mask alone" if s.joint else "") if n)
+        label = f"position {position}" if position is not None else ""
+        self.query_one("#diff-panel", DiffPanel).show(self.state.diff_at(position), label=label, note=note,
+                                                      error=self.state.diff_error)
 
     @on(MaskTable.Picked)
     def _row_picked(self, event: MaskTable.Picked) -> None:
@@ -332,6 +362,7 @@ class ExploreScreen(Screen):
 
     @on(TokenStrip.CursorMoved)
     def _cursor_moved(self, event: TokenStrip.CursorMoved) -> None:
+        self.lens_cursor_moved(event.index)
         if event.index in self.state.positions() and event.index != self.state.selected:
             self.state.selected = event.index
             self._draw_strip()
@@ -394,6 +425,15 @@ class ExploreScreen(Screen):
             return
         self.before_after = not self.before_after
         self._changed()
+
+    def action_pin_probe(self) -> None:
+        """Pin the text with the selected mask as a probe (answer: the token that was there)."""
+        try:
+            text, answer = self.state.as_probe()
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.app.pin_probe(text, answer)
 
     def action_focus_tokens(self) -> None:
         self.strip.focus()

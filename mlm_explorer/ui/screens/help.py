@@ -42,7 +42,31 @@ become one span) and shows T5's fill beside the BERT fill.
 **Train** (F4) runs the same masking engine on your files in a separate process:
 live loss, tokens/s, ETA and eval perplexity. When it finishes, *Load into Explore*
 puts the fine-tuned model in Explore and keeps the old one as the base: press `b`
-to see before and after side by side on the same masks.
+to see before and after side by side on the same masks, with the change in probability
+of each candidate (Δ, under the mask table). **Probes**: press `p` on a masked token to
+pin the sentence (answer: that token); Train shows each probe's rank and probability
+at every evaluation of the next run, with the change since step 0.
+
+## Lenses: surprisal, attention, saliency
+One lens at a time colours the token chips (the bar under them gives the scale):
+- `s` **surprisal**: each token masked in turn, −log p of the true token (plain = expected,
+  orange = surprising), and the sentence's pseudo-log-likelihood (PLL, the sum of the
+  log p) and pseudo-perplexity exp(−PLL / N). Typed blanks are not scored.
+- `a` **attention**: how much the token under the cursor attends to every token (←/→ moves
+  it). `[` `]` pick the layer, `{` `}` (or `<` `>`) the head; after the last comes the mean.
+  Much attention goes to `[CLS]`/`[SEP]`: a known habit of BERT, not a bug.
+- `g` **saliency**: which tokens made the selected mask's top prediction (or the candidate
+  highlighted in the distribution): integrated gradients over the word embeddings, from
+  `[MASK]` everywhere (specials kept) to your input; the completeness gap says how well the
+  parts add up to the whole change of log p. `i` switches to gradient × input. Green: for
+  the prediction, red: against it.
+Press the lens's key again, or `0`, to turn it off. Lenses use temperature 1.
+
+## Candidate words
+`k` opens a box under the mask table: type words for the selected mask, comma-separated.
+A word of one piece gets its probability and rank; a word of several pieces fills as
+many masks, scored jointly, most confident first (its rank is not computed: n/a). Below,
+the best fills of 1, 2 and 3 pieces, ranked by log-probability per piece.
 
 ## Keys
 | key | where | does |
@@ -55,8 +79,14 @@ to see before and after side by side on the same masks.
 | 1–9, enter | Explore | write that candidate into the text |
 | j | Explore | joint (most confident first) or independent filling |
 | + / − | Explore | more / fewer candidates (top-k) |
-| b | Explore | before/after (base vs fine-tuned) |
+| b | Explore | before/after (base vs fine-tuned, Δ per candidate) |
+| p | Explore | pin the text with the selected mask as a probe |
+| del | Train, pinned probes | unpin the highlighted probe |
 | t / esc | Explore | edit the text / back to the tokens |
+| s a g, 0 | Explore | lens: surprisal, attention, saliency; off |
+| [ ] { } | Explore | attention: layer, head (then the mean) |
+| i | Explore | saliency: integrated gradients / gradient × input |
+| k | Explore | candidate words for the selected mask |
 | F2 F3 F4 | anywhere | Explore, Compare, Train |
 | ctrl+p | anywhere | command palette: switch models |
 | ctrl+t | anywhere | dark / light theme |

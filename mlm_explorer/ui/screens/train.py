@@ -5,6 +5,11 @@ worker of the app reads its JSON-lines events and posts each one here as a `Trai
 screen is a mode, so it (and the job) live on when the user switches to Explore. Cancel asks
 first; the job then writes its checkpoint. "Load into Explore" loads the run's best (or last)
 checkpoint and keeps the current model as the base for the before/after view.
+
+Probes (core.probes): the pinned ones (Explore's `p`, kept in the settings; delete unpins)
+go to the job as `--probe TEXT|ANSWER`, a probes file as `--probes FILE`; each `probes` event
+updates the probe table (widgets/probe_table.py): the latest step, with the change since the
+run's first evaluation. `probe_history` keeps every event for the export.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from textual.widgets import Button, DirectoryTree, Footer, Input, Label, Progres
 
 from mlm_explorer.ui.dialogs.confirm import ConfirmDialog
 from mlm_explorer.ui.messages import TrainEvent
+from mlm_explorer.ui.widgets.probe_table import ProbeList, ProbeTable
 
 OBJECTIVES = [("auto (by model)", "auto"), ("mlm (80/10/10)", "mlm"),
               ("span (T5)", "span"), ("mlm+nsp", "mlm+nsp")]
@@ -49,6 +55,7 @@ class TrainScreen(Screen):
         self.checkpoint: str | None = None
         self.losses: list[tuple[int, float]] = []
         self.evals: list[dict] = []
+        self.probe_history: list[dict] = []  # the job's `probes` events: [{"step", "results"}, ...]
         self.last_step: dict = {}
         self.started_at: float | None = None
 
@@ -83,11 +90,18 @@ class TrainScreen(Screen):
                     yield Button("Start", id="train-start", variant="success")
                     yield Button("Cancel", id="train-cancel", variant="error", disabled=True)
                     yield Button("Load into Explore", id="train-load", disabled=True)
+                yield Label("Probes: answer rank at each evaluation", classes="train-heading")
+                yield Input(placeholder="probes file (text with [MASK] TAB answer)", id="train-probes-file",
+                            tooltip="One probe per line: a sentence with [MASK], a tab (or ' | '), the answer")
+                pinned = ProbeList(id="train-pinned")
+                pinned.tooltip = "Probes pinned in Explore (p); delete: unpin the highlighted one"
+                yield pinned
             with Vertical(id="train-live") as live:
                 live.border_title = "Job"
                 yield Label("no job yet: choose files and press Start (ctrl+g)", id="train-status")
                 yield ProgressBar(id="train-progress", show_eta=True, classes="hidden")
                 yield Static("", id="train-stats")
+                yield ProbeTable(id="probe-table", classes="hidden")
                 yield self._plot()
                 yield RichLog(id="train-log", wrap=True, markup=False, max_lines=500)
         yield Footer()
@@ -103,6 +117,17 @@ class TrainScreen(Screen):
             plot = Sparkline([], id="loss-plot")
         plot.border_title = "loss"
         return plot
+
+    def on_mount(self) -> None:
+        self.app.train_screen = self  # the export reads the probe table from here
+        self.watch(self.app, "probes_version", self._show_pinned)
+
+    def _show_pinned(self, _version: int = 0) -> None:
+        self.query_one("#train-pinned", ProbeList).show(self.app.settings.probes)
+
+    @on(ProbeList.Unpin)
+    def _unpin(self, event: ProbeList.Unpin) -> None:
+        self.app.unpin_probe(event.index)
 
     # -- form ---------------------------------------------------------------------------------
     @on(DirectoryTree.FileSelected)
@@ -131,6 +156,23 @@ class TrainScreen(Screen):
             args += ["--eval-every", str(max(1, min(200, steps // 4 or 1))),
                      "--log-every", str(max(1, min(10, steps // 20 or 1)))]
         args += ["--device", self.app.device if self.app.device != "auto" else "auto"]
+        return args + self._probe_args(value("train-probes-file"))
+
+    def _probe_args(self, probes_file: str) -> list[str]:
+        """--probes FILE (checked here: core.probes.parse_probe_file) and one --probe per pinned probe."""
+        from mlm_explorer.core.probes import parse_probe_file
+        from mlm_explorer.errors import InputError
+
+        args = []
+        if probes_file:
+            try:
+                parse_probe_file(probes_file)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+            args += ["--probes", str(Path(probes_file).expanduser())]
+        for p in self.app.settings.probes:
+            sep = "\t" if "|" in p["answer"] else " | "  # core.probes.parse_probe_line: last tab, else last |
+            args += ["--probe", p["text"] + sep + p["answer"]]
         return args
 
     # -- actions ------------------------------------------------------------------------------
@@ -144,7 +186,8 @@ class TrainScreen(Screen):
         except ValueError as exc:
             self.notify(str(exc), severity="warning")
             return
-        self.losses, self.evals, self.last_step = [], [], {}
+        self.losses, self.evals, self.last_step, self.probe_history = [], [], {}, []
+        self.query_one("#probe-table").add_class("hidden")
         self.run_dir = self.checkpoint = None
         self.started_at = time.monotonic()
         self.query_one("#train-log", RichLog).clear()
@@ -196,6 +239,8 @@ class TrainScreen(Screen):
             self._draw_stats()
             self._log(f"eval at step {e.get('step')}: loss {_f(e.get('loss'))}, "
                       f"perplexity {_f(e.get('perplexity'))}, accuracy {_pct(e.get('accuracy'))}")
+        elif name == "probes":
+            self.show_probes(e)
         elif name == "checkpoint":
             self.checkpoint = e.get("path")
             self._log(f"checkpoint: {self.checkpoint}")
@@ -222,6 +267,18 @@ class TrainScreen(Screen):
         elif name == "exited":
             if self.state in ("starting", "running"):
                 self._set_state("error" if e.get("returncode") else "finished")
+
+    def show_probes(self, event: dict) -> None:
+        """One `probes` event {"step", "results"}: into the history and the table (latest step)."""
+        step = int(event.get("step", 0))
+        self.probe_history = [h for h in self.probe_history if h["step"] != step]
+        self.probe_history.append({"step": step, "results": list(event.get("results", []))})
+        self.probe_history.sort(key=lambda h: h["step"])
+        table = self.query_one("#probe-table", ProbeTable)
+        table.show(self.probe_history)
+        table.remove_class("hidden")
+        self._log(f"probes at step {step}: " + ", ".join(
+            f"{r.get('answer')} rank {r.get('rank')}" for r in event.get("results", [])))
 
     # -- drawing --------------------------------------------------------------------------------
     def _set_state(self, state: str) -> None:

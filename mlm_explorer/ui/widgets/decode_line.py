@@ -51,7 +51,7 @@ class DecodeLine(Static):
 
     def show(self, tt: Any, result: Any, *, base_result: Any = None, note: str = "") -> None:
         if result is None:
-            self.update(Text(note or "mask a token (click it, or space) to see the model's fill", style="italic dim"))
+            self._set(Text(note or "mask a token (click it, or space) to see the model's fill", style="italic dim"))
             return
         t = Text()
         t.append(f"{result.mode:<12}", style="dim")
@@ -71,7 +71,26 @@ class DecodeLine(Static):
         t.append("\n" + " · ".join(line), style="dim")
         if note:
             t.append("\n" + note, style="dim italic")
-        self.update(t)
+        self._set(t)
+
+    def _set(self, text: Text) -> None:
+        """Show `text`; a layout of the screen only when the line's height changes.
+
+        A new decode usually has as many lines as the last one: a repaint of this widget is
+        enough, and a layout (every widget of the screen placed again) would cost more than
+        the model's forward.
+        """
+        self.update(text, layout=False)
+        width = self.content_size.width
+        if width <= 0:
+            self.refresh(layout=True)  # not laid out yet
+            return
+        height = self.get_content_height(self.content_size, self.content_size, width)
+        min_height = self.styles.min_height
+        if min_height is not None and min_height.is_cells:
+            height = max(height, int(min_height.value) - self.styles.gutter.height)
+        if height != self.content_size.height:
+            self.refresh(layout=True)
 
 
 class Legend(Static):

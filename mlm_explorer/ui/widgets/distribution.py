@@ -16,6 +16,8 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from mlm_explorer.ui.widgets.repaint import RowsRepaint
+
 BAR_WIDTH = 24
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 
@@ -38,6 +40,18 @@ def clean_token(token: str) -> str:
     if token.startswith("##") and len(token) > 2:
         return token[2:]
     return token.lstrip("Ġ▁") or token
+
+
+class Candidates(RowsRepaint, OptionList):
+    """The candidate rows; a new distribution repaints only their lines (see RowsRepaint)."""
+
+    def replace(self, rows: list[Option]) -> None:
+        with self.rows_replaced(lambda: self.virtual_size.height):
+            if rows:
+                self.set_options(rows)
+                self.highlighted = 0
+            else:
+                self.clear_options()
 
 
 class Distribution(Vertical):
@@ -71,7 +85,7 @@ class Distribution(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("mask a token to see its distribution", style="italic dim"), classes="dist-header")
-        yield OptionList(classes="dist-options")
+        yield Candidates(classes="dist-options")
 
     # -- data -----------------------------------------------------------------------------
     def show(self, prediction: Any, *, label: str = "", original_text: str | None = None) -> None:
@@ -79,12 +93,12 @@ class Distribution(Vertical):
         self.prediction = prediction
         self.original_text = original_text
         header = self.query_one(".dist-header", Static)
-        options = self.query_one(OptionList)
+        options = self.query_one(Candidates)
         if prediction is None:
-            header.update(Text(label or "mask a token to see its distribution", style="italic dim"))
-            options.clear_options()
+            header.update(Text(label or "mask a token to see its distribution", style="italic dim"), layout=False)
+            options.replace([])
             return
-        header.update(self._header(prediction, label, original_text), layout=False)
+        header.update(self._header(prediction, label, original_text), layout=False)  # fixed height (CSS)
         top = prediction.candidates[0].probability if prediction.candidates else 1.0
         rows = []
         width = max([len(shown(c)) for c in prediction.candidates] + [6])
@@ -100,8 +114,7 @@ class Distribution(Vertical):
             if is_original:
                 row.append("  ← original", style="green")
             rows.append(Option(row, id=f"cand-{i}"))
-        options.set_options(rows)
-        options.highlighted = 0 if rows else None
+        options.replace(rows)
 
     def _header(self, p: Any, label: str, original_text: str | None) -> Text:
         t = Text()

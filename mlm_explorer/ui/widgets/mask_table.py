@@ -12,11 +12,12 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from mlm_explorer.ui.widgets.distribution import shown
+from mlm_explorer.ui.widgets.repaint import RowsRepaint
 
 DECISIONS = {1: ("[MASK]", "red"), 2: ("random", "yellow"), 3: ("kept", "green")}
 
 
-class MaskTable(DataTable):
+class MaskTable(RowsRepaint, DataTable):
     DEFAULT_CSS = """
     MaskTable { height: 1fr; }
     """
@@ -32,7 +33,16 @@ class MaskTable(DataTable):
         self.add_columns("pos", "original", "input", "top-1", "p", "orig. rank", "orig. p")
 
     def show(self, state: Any) -> None:
-        """Fill from an ExploreState (rows in position order)."""
+        """Fill from an ExploreState (rows in position order); repaints only the rows' lines."""
+        widths = self._widths()
+        header = lambda: self.header_height if self.show_header and self._widths() == widths else 0  # noqa: E731
+        with self.rows_replaced(lambda: self.virtual_size.height, unchanged_top=header):
+            self._fill(state)
+
+    def _widths(self) -> list[int]:
+        return [column.get_render_width(self) for column in self.ordered_columns]
+
+    def _fill(self, state: Any) -> None:
         self.clear()
         tt, result = state.tt, state.result
         if tt is None or result is None:
@@ -58,6 +68,21 @@ class MaskTable(DataTable):
                 key=str(p),
             )
         self._measure_now()
+
+    def _clear_caches(self) -> None:
+        """DataTable.clear() also drops every rendered line of the widget; inside rows_replaced
+        the lines below the rows are still valid (blank, same width and background) and the
+        rows' own lines are repainted when the block ends, so those stay."""
+        if self._deferred is None or not hasattr(self, "_styles_cache"):
+            super()._clear_caches()
+            return
+        from textual._styles_cache import StylesCache
+
+        kept, self._styles_cache = self._styles_cache, StylesCache()
+        try:
+            super()._clear_caches()
+        finally:
+            self._styles_cache = kept
 
     def _measure_now(self) -> None:
         """Size the table now, in the same frame as the rows (what DataTable does on idle).

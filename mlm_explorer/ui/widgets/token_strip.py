@@ -22,6 +22,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from mlm_explorer.ui.widgets.heat import heat_style
+
 # Decision values of core.masking.Decision, repeated here so drawing needs no torch import.
 NONE, MASK, RANDOM, KEEP = 0, 1, 2, 3
 
@@ -53,6 +55,8 @@ class StripView:
     replaced: dict[int, str] = field(default_factory=dict)  # RANDOM positions -> the drawn token
     selected: int | None = None  # the mask whose distribution is shown
     note: str = ""  # shown instead of chips (no model yet, empty text, ...)
+    heat: dict[int, float] = field(default_factory=dict)  # lens overlay: position -> intensity -1..1
+    heat_colors: tuple[str, str] = ("#ff8c1a", "#ff8c1a")  # (hot, cold) colours of the overlay (widgets.heat)
 
 
 class TokenStrip(Widget, can_focus=True):
@@ -168,7 +172,10 @@ class TokenStrip(Widget, can_focus=True):
             if token.special:
                 if out:
                     out.append(" ")
-                out.append(token.text, style=Style(color=pal.special, italic=True))
+                style = Style(color=pal.special, italic=True)
+                if token.index in view.heat:  # e.g. attention to [CLS] / [SEP]
+                    style += heat_style(view.heat[token.index], view.heat_colors, pal.word)
+                out.append(token.text, style=style)
                 previous_word = None
                 continue
             if not continues:
@@ -205,6 +212,8 @@ class TokenStrip(Widget, can_focus=True):
         else:
             label = text
             style = Style(bgcolor=pal.word if shade else pal.word_alt, color=pal.text)
+        if index in view.heat:  # the lens's intensity replaces the chip's background
+            style += heat_style(view.heat[index], view.heat_colors, pal.word)
         if focused_cursor:
             style += Style(underline=True, bold=True)
         return label, style
