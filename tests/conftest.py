@@ -19,3 +19,19 @@ def tiny_t5_dir(tmp_path_factory):
     from tiny import build_tiny_t5
 
     return build_tiny_t5(tmp_path_factory.mktemp("tiny-t5"))
+
+
+# Loaded models, one per test module (a test may switch attention implementations or freeze
+# parameters; the core restores them, and a fresh load per module keeps a slip contained).
+@pytest.fixture(scope="module")
+def tiny_lm(tiny_bert_dir):
+    from mlm_explorer.core.models import load_mlm
+
+    return load_mlm(str(tiny_bert_dir), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def bundled_lm():
+    from mlm_explorer.core.models import load_mlm
+
+    return load_mlm(None, device="cpu")

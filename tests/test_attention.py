@@ -12,20 +12,6 @@ from mlm_explorer.errors import InputError, ModelError
 TEXT = "The cute dog [MASK] in the green park."
 
 
-@pytest.fixture(scope="module")
-def tiny_lm(tiny_bert_dir):
-    from mlm_explorer.core.models import load_mlm
-
-    return load_mlm(str(tiny_bert_dir), device="cpu")
-
-
-@pytest.fixture(scope="module")
-def bundled_lm():
-    from mlm_explorer.core.models import load_mlm
-
-    return load_mlm(None, device="cpu")
-
-
 def _maps(lm, text=TEXT):
     from mlm_explorer.core.attention import attention_maps
     from mlm_explorer.core.text import tokenize

@@ -14,20 +14,6 @@ SINGLE = "The cute dog [MASK] in the green park."
 SEVERAL = "The [MASK] dog walks in the [MASK] park [MASK]"
 
 
-@pytest.fixture(scope="module")
-def tiny_lm(tiny_bert_dir):
-    from mlm_explorer.core.models import load_mlm
-
-    return load_mlm(str(tiny_bert_dir), device="cpu")
-
-
-@pytest.fixture(scope="module")
-def bundled_lm():
-    from mlm_explorer.core.models import load_mlm
-
-    return load_mlm(None, device="cpu")
-
-
 def _full_logits(lm, ids):
     import torch
 

@@ -12,20 +12,6 @@ TEXT = "The cute dog [MASK] in the green park."
 FRANCE = "The capital of France is [MASK]."
 
 
-@pytest.fixture(scope="module")
-def tiny_lm(tiny_bert_dir):
-    from mlm_explorer.core.models import load_mlm
-
-    return load_mlm(str(tiny_bert_dir), device="cpu")
-
-
-@pytest.fixture(scope="module")
-def bundled_lm():
-    from mlm_explorer.core.models import load_mlm
-
-    return load_mlm(None, device="cpu")
-
-
 def _full_logprob(model, embeds, position, target):
     """log p(target at position) through the whole model (not core's encoder/head split): embeds (B, L, E) -> (B,)."""
     import torch

@@ -12,13 +12,6 @@ SENTENCE = "The cute dog walks in the green park."
 SPLIT = "Unbelievable tokenizers split words."
 
 
-@pytest.fixture(scope="module")
-def tiny_lm(tiny_bert_dir):
-    from mlm_explorer.core.models import load_mlm
-
-    return load_mlm(str(tiny_bert_dir), device="cpu")
-
-
 def _one_by_one(lm, ids, positions):
     """log p(true token at i | the rest), each position masked alone, one forward each."""
     import torch
