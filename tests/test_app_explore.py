@@ -161,7 +161,7 @@ async def test_choosing_a_candidate_fills_the_text(app_env, tiny_bert_dir):
         assert [tokens[p].text for p in screen.state.positions()] == ["park"]
         # and via the list: enter on the highlighted (top) candidate
         top = screen.state.result.predictions[0].candidates[0]
-        screen.query_one("#dist OptionList").focus()
+        screen.query_one("#dist Candidates").focus()
         await pilot.press("enter")
         await settle(pilot)
         assert area.text.endswith(f"the green {top.text}.")

@@ -150,7 +150,7 @@ async def test_saliency_lens_explains_top_and_chosen_candidate(app_env, tiny_ber
         await pilot.press("i")
         # the second candidate, highlighted in the distribution, becomes the target
         second = screen.state.result.predictions[0].candidates[1]
-        screen.query_one("#dist OptionList").focus()
+        screen.query_one("#dist Candidates").focus()
         await pilot.press("down")
         await wait_for(pilot, lambda: screen.lens_view().details and screen.lens_view().details["target_id"]
                        == second.token_id, what="the saliency of the second candidate")

@@ -234,6 +234,16 @@ class MLMExplorerApp(App[None]):
         self._targets[name] = target
         return self.run_worker(body, name=name, group=kind, thread=True, exclusive=exclusive, exit_on_error=False)
 
+    def report_error(self, error: BaseException) -> str:
+        """Notify a job's failure (never crash); the text the screen shows."""
+        if isinstance(error, UserError):
+            text = str(error)
+            self.notify(text, severity="warning", timeout=8)
+        else:
+            text = f"{type(error).__name__}: {error}"
+            self.notify(text, title="unexpected error", severity="error", timeout=12)
+        return text
+
     @on(Worker.StateChanged)
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker failures land: notify, never crash; tell the screen that asked."""
@@ -243,13 +253,7 @@ class MLMExplorerApp(App[None]):
             return
         if event.state != WorkerState.ERROR:
             return
-        error = worker.error
-        if isinstance(error, UserError):
-            text = str(error)
-            self.notify(text, severity="warning", timeout=8)
-        else:
-            text = f"{type(error).__name__}: {error}"
-            self.notify(text, title="unexpected error", severity="error", timeout=12)
+        text = self.report_error(worker.error)
         if worker.group.startswith("load-"):
             role = worker.group.removeprefix("load-")
             self.post_message(ModelFailed(role, None, text))

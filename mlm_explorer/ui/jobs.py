@@ -1,21 +1,23 @@
 """What the app's thread workers do: thin calls into `mlm_explorer.core`, nothing else.
 
-Every function here runs in a worker thread, so this is where torch and transformers get
-imported (inside the functions, never at module level: the first frame must not wait for
-torch). None of them touches a widget; they return core objects and the app posts messages.
+Every function here runs in a worker thread (or, queued with `submit`, on the model thread),
+so this is where torch and transformers get imported (inside the functions, never at module
+level: the first frame must not wait for torch). None of them touches a widget; they return core objects and the app posts messages.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
 # Every model call runs on this one long-lived thread: torch keeps one warm intra-op pool
 # (a fresh thread per request would build a new one each time), and requests run one at a
 # time, so a burst of edits cannot start a pile of forwards that fight for the cores.
-_MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlm-explorer-model")
+_MODEL_THREAD_PREFIX = "mlm-explorer-model"
+_MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_MODEL_THREAD_PREFIX)
 
 
 class Superseded(Exception):
@@ -23,14 +25,38 @@ class Superseded(Exception):
 
 
 def on_model_thread(fn: Callable[[], Any], stale: Callable[[], bool] = lambda: False) -> Any:
-    """Run fn on the model thread and wait; skip it (Superseded) if it went stale while queued."""
+    """Run fn on the model thread and wait; skip it (Superseded) if it went stale while queued.
+    Called on the model thread itself (inside `submit`), fn runs there and then."""
 
     def run() -> Any:
         if stale():
             raise Superseded()
         return fn()
 
+    if threading.current_thread().name.startswith(_MODEL_THREAD_PREFIX):
+        return run()
     return _MODEL_THREAD.submit(run).result()
+
+
+def submit(fn: Callable[[], Any], *, done: Callable[[Any], None], failed: Callable[[BaseException], None],
+           stale: Callable[[], bool] = lambda: False) -> Future:
+    """Queue fn on the model thread without waiting (no worker thread in between): `done(value)`
+    or `failed(exception)` is called there when it ends. Skipped silently (neither is called)
+    if it went stale while queued, or fn raised Superseded."""
+
+    def run() -> None:
+        if stale():
+            return
+        try:
+            value = fn()
+        except Superseded:
+            return
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, whatever it is
+            failed(exc)
+            return
+        done(value)
+
+    return _MODEL_THREAD.submit(run)
 
 
 def load_model(role: str, name: str | None, device: str) -> tuple[Any, float]:

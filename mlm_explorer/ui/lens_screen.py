@@ -228,12 +228,12 @@ class LensScreenMixin:
             self._draw_strip()
 
     # -- the saliency target: the candidate highlighted in the distribution ---------------------
-    def on_option_list_option_highlighted(self, event: Any) -> None:
-        dist = event.option_list.parent
+    def on_row_list_highlighted(self, event: Any) -> None:
+        dist = event.row_list.parent  # a Candidates list inside a Distribution
         prediction = getattr(dist, "prediction", None)
-        if getattr(dist, "id", None) != "dist" or prediction is None or not (event.option_id or "").startswith("cand-"):
+        if getattr(dist, "id", None) != "dist" or prediction is None:
             return
-        rank = int(event.option_id.removeprefix("cand-"))
+        rank = event.index
         if rank >= len(prediction.candidates):
             return
         target = prediction.candidates[rank].token_id if rank > 0 else None  # rank 0: the top prediction

@@ -50,7 +50,7 @@ class PredictionReady(Message):
 @dataclass
 class PredictionFailed(Message):
     request: int
-    error: str
+    error: BaseException  # what the model thread raised
 
 
 @dataclass

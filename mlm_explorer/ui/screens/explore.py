@@ -15,13 +15,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Region
 from textual.screen import Screen
 from textual.widgets import Footer, Label, TextArea
 
 from mlm_explorer.errors import UserError
 from mlm_explorer.ui import jobs
 from mlm_explorer.ui.lens_screen import LENS_BINDINGS, LensScreenMixin
-from mlm_explorer.ui.messages import PredictionReady, RandomMasked
+from mlm_explorer.ui.messages import PredictionFailed, PredictionReady, RandomMasked
 from mlm_explorer.ui.state import ExploreState, remap_positions
 from mlm_explorer.ui.widgets.candidate_box import CandidateBox
 from mlm_explorer.ui.widgets.controls import Controls
@@ -234,20 +235,20 @@ class ExploreScreen(LensScreenMixin, Screen):  # lenses and the candidate box: u
         request = self.request
         self.pending = request
 
-        def body() -> None:
-            try:
-                result, base_result, seconds = jobs.predict(lm, req, base, stale=lambda: request != self.request)
-                diff, diff_error = None, None
-                if base is not None:  # before/after: the change per candidate (core.diff)
-                    try:
-                        diff = jobs.diff(base, lm, req, stale=lambda: request != self.request)
-                    except UserError as exc:
-                        diff_error = str(exc)
-            except jobs.Superseded:
-                return
-            self.post_message(PredictionReady(request, result, base_result, seconds, diff, diff_error))
+        stale = lambda: request != self.request  # noqa: E731 - a newer request supersedes this one
 
-        self.app.run_job(self, "predict", request, body)
+        def body() -> PredictionReady:  # on the model thread, queued straight from here (no worker)
+            result, base_result, seconds = jobs.predict(lm, req, base, stale=stale)
+            diff, diff_error = None, None
+            if base is not None:  # before/after: the change per candidate (core.diff)
+                try:
+                    diff = jobs.diff(base, lm, req, stale=stale)
+                except UserError as exc:
+                    diff_error = str(exc)
+            return PredictionReady(request, result, base_result, seconds, diff, diff_error)
+
+        jobs.submit(body, done=self.post_message, stale=stale,
+                    failed=lambda exc: self.post_message(PredictionFailed(request, exc)))
         self._busy_timer = self.set_timer(LOADING_DELAY, lambda: self._show_busy(request))
 
     def _flush_strip(self) -> None:
@@ -275,6 +276,12 @@ class ExploreScreen(LensScreenMixin, Screen):  # lenses and the candidate box: u
             self._flush_strip()
             self._draw_results()
 
+    def on_prediction_failed(self, message: PredictionFailed) -> None:
+        if message.request != self.request:
+            return  # superseded: its failure does not matter any more
+        text = self.app.report_error(message.error)
+        self.job_failed("predict", message.request, text)
+
     def job_failed(self, kind: str, request: int, error: str) -> None:
         """Called by the app's worker-error handler."""
         if request == self.request:
@@ -301,7 +308,20 @@ class ExploreScreen(LensScreenMixin, Screen):  # lenses and the candidate box: u
         if st.random is not None:
             c = st.random.counts()
             title += f" · random seed {st.random.seed}: {c['mask']} \\[MASK], {c['random']} random, {c['keep']} kept"
-        box.border_title = title
+        self._set_title(box, title)
+
+    @staticmethod
+    def _set_title(box: Any, title: str) -> None:
+        """`box.border_title = title`, repainting only the border line it sits on (the setter
+        repaints the whole box: every line of the chips and the legend, on every toggle)."""
+        if title == box.border_title:
+            return
+        if not box.is_mounted or box.styles.border_top[0] in ("", "none") or not box.outer_size.height:
+            box.border_title = title
+            return
+        box._border_title = box.render_str(title).expand_tabs(4).split()[0]  # what the setter stores
+        left, top = box.content_offset  # refresh regions are in content coordinates
+        box.refresh(Region(-left, -top, box.outer_size.width, 1))
 
     def _draw_results(self) -> None:
         st = self.state

@@ -13,10 +13,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Static
 
-from mlm_explorer.ui.widgets.repaint import RowsRepaint
+from mlm_explorer.ui.widgets.row_list import RowList
 
 BAR_WIDTH = 24
 EIGHTHS = " ▏▎▍▌▋▊▉█"
@@ -42,16 +41,18 @@ def clean_token(token: str) -> str:
     return token.lstrip("Ġ▁") or token
 
 
-class Candidates(RowsRepaint, OptionList):
-    """The candidate rows; a new distribution repaints only their lines (see RowsRepaint)."""
+class Candidates(RowList):
+    """The candidate rows (one line each); a new distribution repaints only the lines that changed.
 
-    def replace(self, rows: list[Option]) -> None:
-        with self.rows_replaced(lambda: self.virtual_size.height):
-            if rows:
-                self.set_options(rows)
-                self.highlighted = 0
-            else:
-                self.clear_options()
+    `Highlighted.index` / `Selected.index` are the candidate's rank (0-based); `highlighted` is
+    the rank under the cursor (None: no candidates)."""
+
+    @property
+    def highlighted(self) -> int | None:
+        return self.cursor if self.cursor >= 0 else None
+
+    def replace(self, rows: list[Text]) -> None:
+        self.set_rows(rows)
 
 
 class Distribution(Vertical):
@@ -60,7 +61,7 @@ class Distribution(Vertical):
     DEFAULT_CSS = """
     Distribution { height: 1fr; }
     Distribution > .dist-header { height: 3; padding: 0 1; }
-    Distribution > OptionList { height: 1fr; border: none; padding: 0 1; }
+    Distribution > Candidates { height: 1fr; padding: 0 1; }
     """
 
     class Chosen(Message):
@@ -104,7 +105,7 @@ class Distribution(Vertical):
         width = max([len(shown(c)) for c in prediction.candidates] + [6])
         for i, cand in enumerate(prediction.candidates):
             is_original = prediction.original_id is not None and cand.token_id == prediction.original_id
-            row = Text()
+            row = Text(no_wrap=True, end="")
             row.append(f"{i + 1} " if i < 9 else "  ", style="dim")
             row.append(shown(cand).ljust(width), style="bold" if is_original else "")
             row.append(f" {cand.probability:6.1%} ")
@@ -113,7 +114,7 @@ class Distribution(Vertical):
                        style="green" if is_original else "dodger_blue2")
             if is_original:
                 row.append("  ← original", style="green")
-            rows.append(Option(row, id=f"cand-{i}"))
+            rows.append(row)
         options.replace(rows)
 
     def _header(self, p: Any, label: str, original_text: str | None) -> Text:
@@ -139,7 +140,6 @@ class Distribution(Vertical):
         self.post_message(self.Chosen(self, self.prediction.position, self.prediction.candidates[rank]))
         return True
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    def on_row_list_selected(self, event: RowList.Selected) -> None:
         event.stop()
-        if event.option_id and event.option_id.startswith("cand-"):
-            self.choose(int(event.option_id.removeprefix("cand-")))
+        self.choose(event.index)

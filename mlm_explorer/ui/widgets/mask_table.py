@@ -1,6 +1,7 @@
 """One row per predicted position: what was there, what the engine did, the model's first choice.
 
-Selecting a row shows that position's distribution (posts `MaskTable.Picked`).
+Selecting a row (enter or a click) shows that position's distribution (posts `MaskTable.Picked`).
+A light `RowList` of pre-built lines: a new prediction repaints only the lines that changed.
 """
 
 from __future__ import annotations
@@ -9,45 +10,68 @@ from typing import Any
 
 from rich.text import Text
 from textual.message import Message
-from textual.widgets import DataTable
 
 from mlm_explorer.ui.widgets.distribution import shown
-from mlm_explorer.ui.widgets.repaint import RowsRepaint
+from mlm_explorer.ui.widgets.row_list import RowList
 
 DECISIONS = {1: ("[MASK]", "red"), 2: ("random", "yellow"), 3: ("kept", "green")}
+COLUMNS = ("pos", "original", "input", "top-1", "p", "orig. rank", "orig. p")
 
 
-class MaskTable(RowsRepaint, DataTable):
+class MaskTable(RowList):
     DEFAULT_CSS = """
     MaskTable { height: 1fr; }
     """
+
+    zebra = True
+    announce = False  # nothing listens to the first row's highlight
+    cursor_over = True
 
     class Picked(Message):
         def __init__(self, position: int) -> None:
             super().__init__()
             self.position = position
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.positions: list[int] = []  # the position of each row
+        self._shown: list[tuple[int, list[Text]]] = []  # the cells on show (rebuilt on a resize)
+
     def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        self.add_columns("pos", "original", "input", "top-1", "p", "orig. rank", "orig. p")
+        self.set_rows([], header=self._row_text([Text(c) for c in COLUMNS], [len(c) for c in COLUMNS]))
 
     def show(self, state: Any) -> None:
-        """Fill from an ExploreState (rows in position order); repaints only the rows' lines."""
-        widths = self._widths()
-        header = lambda: self.header_height if self.show_header and self._widths() == widths else 0  # noqa: E731
-        with self.rows_replaced(lambda: self.virtual_size.height, unchanged_top=header):
-            self._fill(state)
+        """Fill from an ExploreState (rows in position order); the cursor goes to the first row."""
+        self._show(self._cells(state))
 
-    def _widths(self) -> list[int]:
-        return [column.get_render_width(self) for column in self.ordered_columns]
+    def _show(self, cells: list[tuple[int, list[Text]]]) -> None:
+        self._shown = cells
+        widths = [max([len(c)] + [row[i].cell_len for _, row in cells]) for i, c in enumerate(COLUMNS)]
+        # one cell of padding each side; one space between columns when that does not fit
+        pad = 1 if sum(widths) + 2 * len(widths) <= self.size.width else 0
+        self.positions = [p for p, _ in cells]
+        self.set_rows([self._row_text(row, widths, pad) for _, row in cells],
+                      header=self._row_text([Text(c) for c in COLUMNS], widths, pad))
 
-    def _fill(self, state: Any) -> None:
-        self.clear()
+    def on_resize(self, _event: Any) -> None:  # RowList.on_resize runs too (Textual calls both)
+        self._show(self._shown)
+
+    @staticmethod
+    def _row_text(cells: list[Text], widths: list[int], pad: int = 1) -> Text:
+        line = Text(no_wrap=True, end="")
+        for cell, width in zip(cells, widths):
+            line.append(" ")
+            line.append(cell)
+            line.append(" " * (width - cell.cell_len + pad))
+        return line
+
+    @staticmethod
+    def _cells(state: Any) -> list[tuple[int, list[Text]]]:
         tt, result = state.tt, state.result
         if tt is None or result is None:
-            return
+            return []
         originals = state.original_ids()
+        rows = []
         for pred in result.predictions:
             p = pred.position
             token = tt.tokens[p]
@@ -60,44 +84,21 @@ class MaskTable(RowsRepaint, DataTable):
                 given = Text("[MASK]", style="red")
             original = Text(token.text if p in originals else "?", style="" if p in originals else "dim")
             top = pred.candidates[0] if pred.candidates else None
-            self.add_row(
-                str(p), original, given, Text(shown(top)) if top else "",
-                f"{top.probability:.1%}" if top else "",
-                str(pred.original_rank) if pred.original_rank is not None else "–",
-                f"{pred.original_probability:.2%}" if pred.original_probability is not None else "–",
-                key=str(p),
-            )
-        self._measure_now()
+            rows.append((p, [
+                Text(str(p)), original, given, Text(shown(top)) if top else Text(),
+                Text(f"{top.probability:.1%}" if top else ""),
+                Text(str(pred.original_rank) if pred.original_rank is not None else "–"),
+                Text(f"{pred.original_probability:.2%}" if pred.original_probability is not None else "–"),
+            ]))
+        return rows
 
-    def _clear_caches(self) -> None:
-        """DataTable.clear() also drops every rendered line of the widget; inside rows_replaced
-        the lines below the rows are still valid (blank, same width and background) and the
-        rows' own lines are repainted when the block ends, so those stay."""
-        if self._deferred is None or not hasattr(self, "_styles_cache"):
-            super()._clear_caches()
+    def on_row_list_selected(self, event: RowList.Selected) -> None:
+        if event.row_list is not self:
             return
-        from textual._styles_cache import StylesCache
-
-        kept, self._styles_cache = self._styles_cache, StylesCache()
-        try:
-            super()._clear_caches()
-        finally:
-            self._styles_cache = kept
-
-    def _measure_now(self) -> None:
-        """Size the table now, in the same frame as the rows (what DataTable does on idle).
-
-        Left to DataTable's idle handler, the new virtual size (a layout refresh) arrives
-        after the frame showing the prediction and costs a second full layout + frame, which
-        lands on the next request's forward. Same computation, only earlier; the idle
-        handler then finds nothing left to do.
-        """
-        if getattr(self, "_require_update_dimensions", False) and hasattr(self, "_update_dimensions"):
-            self._require_update_dimensions = False
-            new_rows = self._new_rows.copy()
-            self._new_rows.clear()
-            self._update_dimensions(new_rows)
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.post_message(self.Picked(int(event.row_key.value)))
+        if 0 <= event.index < len(self.positions):
+            self.post_message(self.Picked(self.positions[event.index]))
+
+    def on_row_list_highlighted(self, event: RowList.Highlighted) -> None:
+        if event.row_list is self:
+            event.stop()

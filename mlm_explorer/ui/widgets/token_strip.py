@@ -94,6 +94,7 @@ class TokenStrip(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.view = StripView(note="loading the model…")
         self._lines = -1
+        self._rendered: tuple | None = None  # (view, cursor, palette, Text): a new view is a new object
 
     # -- data -----------------------------------------------------------------------------
     def show(self, view: StripView) -> None:
@@ -161,6 +162,14 @@ class TokenStrip(Widget, can_focus=True):
             return DARK
 
     def render(self) -> Text:
+        # asked twice per change (the line count in `show`, then the frame): built once
+        view, cursor, pal = self.view, self.cursor, self.palette()
+        cached = self._rendered
+        if cached is None or cached[0] is not view or cached[1] != cursor or cached[2] is not pal:
+            cached = self._rendered = (view, cursor, pal, self._render_text())
+        return cached[3]
+
+    def _render_text(self) -> Text:
         view, pal = self.view, self.palette()
         if not view.tokens:
             return Text(view.note or "type some text above", style="italic dim")
