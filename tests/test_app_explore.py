@@ -183,6 +183,38 @@ async def test_joint_toggle_and_decode(app_env, tiny_bert_dir):
 
 
 @sync
+async def test_temperature_box_reshapes_the_distribution(app_env, tiny_bert_dir):
+    """Typing a temperature re-runs the prediction: the shown probabilities and entropy are
+    core.fill's at that temperature; the loss on the mask stays the model's own."""
+    from mlm_explorer.core.fill import fill_masks
+
+    app = make_app(tiny_bert_dir, text="The cute [MASK] walks in the green park.", top_k=4)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        screen = app.explore
+        mask = screen.state.positions()[0]
+        ids = screen.state.input_ids(app.lm.tokenizer.mask_token_id)
+        cool = screen.state.result.predictions[0]
+        await pilot.click("#temperature")
+        await pilot.press("end", *["backspace"] * 8, *"3.0", "enter")
+        await settle(pilot)
+        assert app.settings.temperature == 3.0
+        hot = screen.state.result.predictions[0]
+        want = fill_masks(app.lm, ids, [mask], top_k=4, temperature=3.0).predictions[0]
+        assert [c.token_id for c in hot.candidates] == [c.token_id for c in want.candidates]
+        assert [c.probability for c in hot.candidates] == pytest.approx([c.probability for c in want.candidates], abs=1e-6)
+        assert hot.entropy == pytest.approx(want.entropy, abs=1e-6) and hot.entropy > cool.entropy
+        assert hot.candidates[0].probability < cool.candidates[0].probability  # flatter
+        assert f"entropy {hot.entropy:.2f} nats" in screen_text(app)
+        # out of range: clamped to the smallest temperature the settings allow
+        await pilot.click("#temperature")
+        await pilot.press("end", *["backspace"] * 8, *"-1", "enter")
+        await settle(pilot)
+        assert app.settings.temperature == 0.05 and screen.state.result.predictions[0].entropy < cool.entropy
+        assert screen.query_one("#temperature").value == "0.05"  # the box shows the value in use
+
+
+@sync
 async def test_rapid_toggles_end_consistent(app_env, tiny_bert_dir):
     """200 toggles, interleaved with the event loop: the final view matches the final masks."""
     from mlm_explorer.core.text import MaskSet

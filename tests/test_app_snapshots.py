@@ -183,3 +183,39 @@ def test_explore_surprisal_and_candidates(app_env, fixed_cwd, fixed_bert_dir, sn
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_explore_saliency(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
+    """The saliency lens: integrated gradients of the mask's top prediction as colours on the chips."""
+    app = make_app(fixed_bert_dir, text="The cute [MASK] walks in the green park.", top_k=5)
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        app.explore.strip.focus()
+        await pilot.press("g")
+        await _lens_shown(pilot, app, "saliency")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_explore_before_after(app_env, fixed_cwd, fixed_bert_dir, tmp_path, snap_compare):
+    """Base and fine-tuned side by side (b), with the change in probability per candidate."""
+    from tiny import build_tiny_bert
+
+    from app_support import fixed_bert_tokenizer
+
+    tuned = build_tiny_bert(tmp_path / "tuned", seed=1, with_tokenizer=fixed_bert_tokenizer())
+    app = make_app(fixed_bert_dir, text="The cute [MASK] walks in the green park.", top_k=4)
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        base = app.lm
+        app.load_finetuned(str(tuned))
+        await wait_for(pilot, lambda: app.lm is not base and app.base_lm is base, what="the tuned model")
+        await settle(pilot)
+        app.explore.strip.focus()
+        await pilot.press("b")
+        await wait_for(pilot, lambda: app.explore.state.diff is not None, what="the before/after diff")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(130, 40), run_before=run_before)

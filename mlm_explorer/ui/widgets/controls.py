@@ -43,13 +43,18 @@ class Controls(Horizontal):
         """Copy the typed values into the settings (bad numbers keep the old value)."""
         s = self.app.settings
         fields = (("rate", float), ("seed", int), ("top_k", int), ("temperature", float))
+        typed = {}
         for name, kind in fields:
-            value = self.query_one(f"#{name.replace('_', '-')}", Input).value
+            box = self.query_one(f"#{name.replace('_', '-')}", Input)
             try:
-                setattr(s, name, kind(value) if value else getattr(s, name))
+                typed[name] = kind(box.value) if box.value else None
+                setattr(s, name, typed[name] if box.value else getattr(s, name))
             except ValueError:
-                pass
+                typed[name] = None
         s.clamp()
+        for name, _ in fields:  # show what is used: a clamped or unreadable value is replaced
+            if typed[name] != getattr(s, name):
+                self.query_one(f"#{name.replace('_', '-')}", Input).value = str(getattr(s, name))
 
     def show(self) -> None:
         """Write the settings back into the inputs (after a key changed one)."""
