@@ -14,6 +14,7 @@ from typing import Sequence
 from mlm_explorer.errors import InputError
 
 OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+)$")
 
 
@@ -64,6 +65,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g.add_argument("--log-every", type=int, default=10, help="send a step event every N steps (1: every step)")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     g.add_argument("--threads", type=int, default=None, help="CPU threads (default: cores / processes)")
+    g.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto: bf16 autocast on a GPU that has it (fp16 otherwise), fp32 on the CPU; "
+                        "bf16 on the CPU: faster where the CPU computes bf16 natively (AVX512-BF16, AMX)")
     g.add_argument("--seed", type=int, default=0, help="seed for the data order, hold-out and masking")
     return parser
 

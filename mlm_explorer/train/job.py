@@ -134,12 +134,15 @@ def run(argv, events: Events) -> int:
     from .model_setup import load_for_training
     from .params import select_trainable
     from .runs import RunRecord
-    from .runtime import setup
+    from .runtime import cpu_has_native_bf16, setup
     from .training_data import prepare
 
     # 2. device, ranks, model, data
-    rt = setup(args.device, args.threads)
+    rt = setup(args.device, args.threads, args.precision)
     events.enabled = events.enabled and rt.is_main
+    if rt.amp_dtype == torch.bfloat16 and not rt.cuda and not cpu_has_native_bf16():
+        events.emit("log", message="--precision bf16: this CPU has no native bf16 (AVX512-BF16/AMX), "
+                                   "so it is likely slower than --precision fp32")
     try:
         run_dir = _agree_run_dir(rt, run_dir, args)
         torch.manual_seed(args.seed + rt.rank)  # dropout; restored from the checkpoint on resume

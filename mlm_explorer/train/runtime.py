@@ -4,7 +4,12 @@ One code path for CPU and CUDA; only these switches differ:
 
     CUDA: bf16 autocast when the GPU supports it, else fp16 autocast + GradScaler; TF32
           matmuls; pinned host memory and non_blocking copies; fused AdamW.
-    CPU:  float32 (autocast off), torch.set_num_threads(cores / processes on this machine).
+    CPU:  float32 (autocast off) unless `--precision bf16` asks for bf16 autocast (worth it
+          where the CPU has native bf16: AVX512-BF16 or AMX; benchmarks/bench_precision.py);
+          torch.set_num_threads(cores / processes on this machine).
+
+Under autocast the parameters, the optimizer state and the checkpoints stay float32; only
+the matmuls run in the lower precision.
 
 torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; then each process joins a process group
 (nccl on CUDA, gloo on CPU), trains on its own share of every batch with its own masking
@@ -26,7 +31,7 @@ class Runtime:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    amp_dtype: torch.dtype | None = None  # autocast dtype on CUDA (bf16 / fp16), None on CPU
+    amp_dtype: torch.dtype | None = None  # autocast dtype (bf16 / fp16), None: float32
     threads: int = 1
 
     @property
@@ -76,7 +81,33 @@ class Runtime:
             torch.distributed.destroy_process_group()
 
 
-def setup(device_spec: str, threads: int | None = None) -> Runtime:
+def cpu_has_native_bf16() -> bool:
+    """True where oneDNN computes bf16 in hardware (AVX512-BF16 / AMX): bf16 autocast pays."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def pick_precision(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The autocast dtype for `--precision` on `device` (None: float32, no autocast)."""
+    from mlm_explorer.errors import InputError
+
+    if precision == "fp32":
+        return None
+    if device.type == "cuda":
+        bf16 = torch.cuda.is_bf16_supported()
+        if precision == "bf16" and not bf16:
+            raise InputError("--precision bf16: this GPU has no bf16; use --precision fp16 or auto")
+        if precision == "fp16":
+            return torch.float16
+        return torch.bfloat16 if bf16 else torch.float16
+    if precision == "fp16":
+        raise InputError("--precision fp16 needs a GPU; on the CPU use --precision bf16 or fp32")
+    return torch.bfloat16 if precision == "bf16" else None
+
+
+def setup(device_spec: str, threads: int | None = None, precision: str = "auto") -> Runtime:
     """Read torchrun's environment, pick the device, set threads and precision."""
     from mlm_explorer.core.models import resolve_device
 
@@ -90,11 +121,10 @@ def setup(device_spec: str, threads: int | None = None) -> Runtime:
         torch.cuda.set_device(device)
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    amp = None
+    amp = pick_precision(device, precision)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     n = threads or max(1, (os.cpu_count() or 1) // max(1, local_world))
     torch.set_num_threads(n)
     return Runtime(device, rank, world, local_rank, amp, n)
