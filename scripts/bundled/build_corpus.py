@@ -3,9 +3,10 @@
 Sources (install with `apt-get install -y wordnet-base fortunes`):
 
 - WordNet 3.0 (`wordnet-base`, /usr/share/wordnet/data.{noun,verb,adj,adv}): every synset
-  becomes one paragraph, its definition as a sentence ("Paris is the capital and largest
-  city of France ...", "To bake is to cook and make edible by putting in a hot oven.")
-  followed by its quoted usage examples. Licence: WordNet 3.0 licence (permissive: use,
+  gives its definition as a sentence ("Paris is the capital and largest city of France ...",
+  "To bake is to cook and make edible by putting in a hot oven."), its other names, and its
+  quoted usage examples; each sentence is a line of its own (`--unit sentence`, the default)
+  or the synset one paragraph (`--unit paragraph`). Licence: WordNet 3.0 licence (permissive: use,
   copy, modify and distribute with the copyright notice kept), see
   /usr/share/doc/wordnet-base/copyright.
 - fortunes (`fortunes`, /usr/share/games/fortunes/): the non-offensive fortune-mod
@@ -14,15 +15,16 @@ Sources (install with `apt-get install -y wordnet-base fortunes`):
   /usr/share/doc/fortunes/copyright. ascii-art and translate-me are left out.
 
 Output (default ~/.cache/mlm-explorer/bundled-corpus, or --out DIR):
-  train/shard-NN.txt     one paragraph per line, deduplicated, both sources shuffled together
+  train/shard-NN.txt     one sentence / fortune per line, deduplicated, both sources shuffled together
                          (seeded) into --shards files, so that the training job's file-level
                          hold-out (--eval-fraction) takes a mixed shard, not a whole source
-  heldout/wordnet.txt heldout/fortunes.txt  ~1% of the paragraphs (chosen by a hash of the
+  heldout/wordnet.txt heldout/fortunes.txt  ~1% of the synsets and fortunes (by a hash of the
                          text, so the split is stable), never trained on: eval_cloze.py's
                          held-out masked-token accuracy
   README.md              sources, licences, counts
 
-Usage:  python scripts/bundled/build_corpus.py [--out DIR] [--heldout-percent 1] [--shards 50]
+Usage:  python scripts/bundled/build_corpus.py [--out DIR] [--unit sentence|paragraph]
+                                              [--heldout-percent 1] [--shards 50]
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ def _lemma(word: str) -> str:
     return word.replace("_", " ")
 
 
-def wordnet_paragraphs(data_dir: Path = WORDNET_DIR):
-    """One paragraph per synset: a definition sentence and the usage examples."""
+def wordnet_synsets(data_dir: Path = WORDNET_DIR):
+    """One list of sentences per synset: the definition, the other names, the usage examples."""
     for pos in ("noun", "verb", "adj", "adv"):
         for line in (data_dir / f"data.{pos}").read_text(encoding="latin-1").splitlines():
             if line.startswith("  ") or " | " not in line:
@@ -77,17 +79,29 @@ def wordnet_paragraphs(data_dir: Path = WORDNET_DIR):
             also = [w for w in words[1:4] if w.lower() != name.lower()]
             # Synonyms go in a sentence of their own: the earlier "X (also Y) is ..." taught
             # the head to predict ")" where everyday text has none.
+            # Each sentence names its subject, so that it still reads alone (--unit sentence).
             if pos == "noun":
-                first = f"{name} is {definition}"
-                alias = f"it is also called {_or_list(also)}" if also else ""
+                # "A lapboard is a writing board ...": a common noun whose gloss is "a/an ..."
+                # is countable, so it takes an article too (WordNet's headwords have none)
+                subject = name
+                if name[:1].islower() and re.match(r"an? ", definition):
+                    subject = ("an " if name[0] in "aeiou" else "a ") + name
+                first = f"{subject} is {definition}"
+                alias = f"{subject} is also called {_or_list(also)}" if also else ""
             elif pos == "verb":
                 first = f"to {name} is to {definition}"
-                alias = f"another way to say it is to {_or_list(also)}" if also else ""
+                alias = f"another way to say to {name} is to {_or_list(also)}" if also else ""
             else:
                 first = f"{name} means {definition}"
                 alias = f"another word for {name} is {_or_list(also)}" if also else ""
             sentences = [_sentence(first), _sentence(alias)] + [_sentence(e) for e in examples]
-            yield " ".join(s for s in sentences if s)
+            yield [s for s in sentences if s]
+
+
+def wordnet_paragraphs(data_dir: Path = WORDNET_DIR):
+    """One paragraph per synset: its sentences joined."""
+    for sentences in wordnet_synsets(data_dir):
+        yield " ".join(sentences)
 
 
 def fortune_paragraphs(fortune_dir: Path = FORTUNE_DIR):
@@ -114,6 +128,10 @@ def main(argv=None) -> None:
     ap.add_argument("--heldout-percent", type=float, default=1.0)
     ap.add_argument("--shards", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--unit", choices=("sentence", "paragraph"), default="sentence",
+                    help="a line per WordNet sentence (default), or per synset as before")
+    ap.add_argument("--wordnet-dir", type=Path, default=WORDNET_DIR)
+    ap.add_argument("--fortune-dir", type=Path, default=FORTUNE_DIR)
     args = ap.parse_args(argv)
     for old in list((args.out / "train").glob("*.txt")) if (args.out / "train").is_dir() else []:
         old.unlink()  # a re-run with fewer shards must not leave stale ones
@@ -122,14 +140,24 @@ def main(argv=None) -> None:
     seen: set[str] = set()
     rows = []
     train_lines: list[str] = []
-    for name, paragraphs in (("wordnet", wordnet_paragraphs()), ("fortunes", fortune_paragraphs())):
+    # --unit sentence: every WordNet sentence is a line of its own, and the shuffle scatters
+    # a synset's sentences over the shards. In a paragraph the headword comes back in every
+    # sentence, and a model trained on that learns to copy a word of the context into the
+    # blank ("The sun rises in the [MASK]." -> sun); alone, a sentence must be filled from
+    # what the model knows. The hold-out still takes whole synsets (hash of the paragraph).
+    wordnet = ((" ".join(ss), ss if args.unit == "sentence" else [" ".join(ss)])
+               for ss in wordnet_synsets(args.wordnet_dir))
+    fortunes = ((f, [f]) for f in fortune_paragraphs(args.fortune_dir))  # natural text: kept whole
+    for name, units in (("wordnet", wordnet), ("fortunes", fortunes)):
         split = {"train": [], "heldout": []}
-        for p in paragraphs:
-            key = p.lower()
-            if key in seen:
-                continue
-            seen.add(key)
-            split["heldout" if is_heldout(p, args.heldout_percent) else "train"].append(p)
+        for paragraph, lines in units:
+            part = "heldout" if is_heldout(paragraph, args.heldout_percent) else "train"
+            for line in lines:
+                key = line.lower()
+                if key in seen:
+                    continue
+                seen.add(key)
+                split[part].append(line)
         train_lines += split["train"]
         (args.out / "heldout" / f"{name}.txt").write_text("\n".join(split["heldout"]) + "\n", encoding="utf-8")
         for part, lines in split.items():
@@ -158,9 +186,9 @@ Made by `scripts/bundled/build_corpus.py` from two Debian packages; re-make it a
   and translate-me skipped). Licence: BSD (fortune-mod, (c) 1991 The Regents of the
   University of California), see /usr/share/doc/fortunes/copyright.
 
-One paragraph per line, deduplicated (case-insensitive). train/ holds both sources shuffled
-together into shards; heldout/ is ~1% of paragraphs, chosen by a hash of their text, never
-trained on.
+One WordNet sentence (or, with --unit paragraph, one synset) and one fortune per line,
+deduplicated (case-insensitive). train/ holds both sources shuffled together into shards;
+heldout/ is ~1% of synsets and fortunes, chosen by a hash of their text, never trained on.
 
 | source | split | lines | words |
 |---|---|---|---|

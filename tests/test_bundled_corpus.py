@@ -1,0 +1,77 @@
+"""The bundled model's training text (scripts/bundled/build_corpus.py) on a small WordNet of
+our own: sentences that read alone, articles on countable nouns, hold-out by synset."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "bundled"))
+import build_corpus  # noqa: E402
+
+# data.POS lines as WordNet writes them: offset lex_filenum ss_type w_cnt (hex) word lex_id ... | gloss
+DATA = {
+    "noun": [
+        "  1 This software and database is being provided ... (licence header)",
+        '00000001 06 n 02 lapboard 0 lap_board 0 000 | a writing board used on the lap as a table or desk; '
+        '"she wrote on her lapboard"',
+        '00000002 15 n 02 Paris 0 City_of_Light 0 000 | the capital and largest city of France; '
+        '"Paris is famous for its food"',
+        "00000003 27 n 01 water 0 000 | binary compound that occurs at room temperature as a liquid",
+        "00000004 06 n 01 apple 0 000 | a fruit with red or yellow or green skin",
+    ],
+    "verb": ['00000005 30 v 02 bake 0 broil 0 000 | cook and make edible by putting in a hot oven; "bake the bread"'],
+    "adj": ["00000006 00 a 02 cold(a) 0 chilly 0 000 | having a low temperature"],
+    "adv": [],
+}
+
+
+@pytest.fixture
+def sources(tmp_path):
+    wordnet = tmp_path / "wordnet"
+    wordnet.mkdir()
+    for pos, lines in DATA.items():
+        (wordnet / f"data.{pos}").write_text("\n".join(lines) + "\n", encoding="latin-1")
+    fortunes = tmp_path / "fortunes"
+    fortunes.mkdir()
+    (fortunes / "wisdom").write_text("A stitch in time saves nine, as my mother always said.\n%\n"
+                                     "!!!! ### $$$$ %%%% &&&& **** ++++\n%\n", encoding="latin-1")
+    return wordnet, fortunes
+
+
+def test_every_sentence_names_its_subject(sources):
+    wordnet, _ = sources
+    synsets = list(build_corpus.wordnet_synsets(wordnet))
+    assert synsets[0] == ["A lapboard is a writing board used on the lap as a table or desk.",
+                          "A lapboard is also called lap board.", "She wrote on her lapboard."]
+    assert synsets[1][:2] == ["Paris is the capital and largest city of France.", "Paris is also called City of Light."]
+    assert synsets[2] == ["Water is binary compound that occurs at room temperature as a liquid."]  # no "a": mass noun
+    assert synsets[3][0] == "An apple is a fruit with red or yellow or green skin."
+    assert synsets[4][:2] == ["To bake is to cook and make edible by putting in a hot oven.",
+                              "Another way to say to bake is to broil."]
+    assert synsets[5] == ["Cold means having a low temperature.", "Another word for cold is chilly."]
+
+
+@pytest.mark.parametrize("unit", ["sentence", "paragraph"])
+def test_lines_and_the_hold_out(sources, tmp_path, monkeypatch, unit):
+    wordnet, fortunes = sources
+    paragraphs = [" ".join(ss) for ss in build_corpus.wordnet_synsets(wordnet)]
+    held = {paragraphs[1]}  # Paris goes to heldout/, all its sentences with it
+    monkeypatch.setattr(build_corpus, "is_heldout", lambda text, percent: text in held)
+    out = tmp_path / "out"
+    build_corpus.main(["--out", str(out), "--unit", unit, "--shards", "2",
+                       "--wordnet-dir", str(wordnet), "--fortune-dir", str(fortunes)])
+    train = [line for p in sorted((out / "train").glob("*.txt")) for line in p.read_text().splitlines() if line]
+    heldout = (out / "heldout" / "wordnet.txt").read_text().splitlines()
+    assert not any("Paris" in line for line in train)
+    assert "A stitch in time saves nine, as my mother always said." in train  # fortunes stay whole
+    assert not any("$$$$" in line for line in train)  # mostly symbols: skipped
+    if unit == "sentence":
+        assert "Paris is famous for its food." in heldout and len(heldout) == 3
+        assert "A lapboard is also called lap board." in train and "She wrote on her lapboard." in train
+        assert len(train) == 3 + 1 + 1 + 3 + 2 + 1  # lapboard, water, apple, bake, cold; one fortune
+    else:
+        assert heldout == [paragraphs[1]]
+        assert paragraphs[0] in train and len(train) == 5 + 1
