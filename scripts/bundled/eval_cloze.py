@@ -84,14 +84,19 @@ def top5(model, tok, sentence: str) -> list[str]:
 
 
 def cloze(model, tok, items):
+    import re
+
     rows = []
     for sentence, answers in items:
         preds = top5(model, tok, sentence)
+        context = set(re.findall(r"[a-z]+", sentence.replace("[MASK]", " ").lower()))
         rows.append({"sentence": sentence, "answers": sorted(answers), "top5": preds,
-                     "top1_ok": preds[0] in answers, "top5_ok": any(p in answers for p in preds)})
+                     "top1_ok": preds[0] in answers, "top5_ok": any(p in answers for p in preds),
+                     # the copying failure: the first choice is a word the sentence already has
+                     "top1_copied": preds[0] in context and preds[0] not in answers})
     n = len(rows)
     return {"n": n, "top1": sum(r["top1_ok"] for r in rows) / n, "top5": sum(r["top5_ok"] for r in rows) / n,
-            "rows": rows}
+            "copied": sum(r["top1_copied"] for r in rows) / n, "rows": rows}
 
 
 def heldout(model, tok, folder: Path, max_rows: int):
@@ -130,7 +135,7 @@ def main(argv=None) -> int:
     c = cloze(model, tok, read_cloze())
     h = heldout(model, tok, args.heldout, args.heldout_rows)
     out = {"model": args.model, "loaded_by": how, "cloze_n": c["n"], "cloze_top1": c["top1"],
-           "cloze_top5": c["top5"], "heldout": h, "seconds": round(time.time() - t0, 1)}
+           "cloze_top5": c["top5"], "cloze_top1_copied": c["copied"], "heldout": h, "seconds": round(time.time() - t0, 1)}
     if args.json:
         print(json.dumps(dict(out, cloze_rows=c["rows"]), indent=1))
         return 0
@@ -138,6 +143,7 @@ def main(argv=None) -> int:
     print(f"{'metric':32s} value")
     print(f"{'cloze top-1 (n=%d)' % c['n']:32s} {c['top1']:.1%}")
     print(f"{'cloze top-5':32s} {c['top5']:.1%}")
+    print(f"{'cloze top-1 copies the context':32s} {c['copied']:.1%}")
     if h:
         print(f"{'held-out masked top-1 (%d tok)' % h['tokens']:32s} {h['top1']:.1%}")
         print(f"{'held-out masked loss':32s} {h['loss']:.3f}")
