@@ -58,12 +58,25 @@ def test_shipped_files_are_small_and_name_their_params():
     assert total <= 10 * 1024 * 1024, f"assets/bundled is {total / 1e6:.1f} MB, the limit is 10 MB"
     from safetensors import safe_open
 
+    from mlm_explorer.core import delta8
+
     info = json.loads(INFO.read_text())
     with safe_open(str(PARAMS), "pt") as f:
         keys = set(f.keys())
-        assert all(f.get_slice(k).get_dtype() == "F16" for k in keys)
-    assert keys == set(info["params"])
-    assert not any("word_embeddings" in k or k.startswith("cls.predictions.decoder.weight") for k in keys)
+        dtypes = {k: f.get_slice(k).get_dtype() for k in keys}
+    names = delta8.parameter_names(dict.fromkeys(keys))
+    assert set(names) == set(info["params"])
+    deltas = {n for n, kind in names.items() if kind == "delta"}
+    assert deltas == set(info.get("int8_deltas", []))
+    for name, kind in names.items():  # values in fp16; deltas in int8 with float32 row scales
+        if kind == "value":
+            assert dtypes[name] == "F16", name
+        else:
+            assert (dtypes[name + delta8.Q_SUFFIX], dtypes[name + delta8.SCALE_SUFFIX]) == ("I8", "F32"), name
+    assert not any("word_embeddings" in k or k.startswith("cls.predictions.decoder.weight") for k in names)
+    if deltas:  # the export measured what the int8 rounding does to the predictions
+        check = info["int8_check"]
+        assert check["top1_agree"] >= 0.98 and check["max_prob_diff"] < 0.02
 
 
 @needs_assets
@@ -95,9 +108,20 @@ def test_bundled_loads_as_one_bert_for_masked_lm_with_the_shipped_params(bundled
     assert isinstance(model, BertForMaskedLM)
     emb = model.get_input_embeddings().weight
     assert model.get_output_embeddings().weight.data_ptr() == emb.data_ptr()  # tied decoder
+    from mlm_explorer.core import delta8
+    from mlm_explorer.core.bundled import bundled_encoder_dir
+
     state = model.state_dict()
-    for name, value in load_file(str(PARAMS)).items():
-        assert torch.equal(state[name].to(torch.float16).cpu(), value), f"{name} is not the shipped tensor"
+    shipped = load_file(str(PARAMS))
+    package = load_file(str(bundled_encoder_dir() / "model.safetensors"))
+    for name, kind in delta8.parameter_names(shipped).items():
+        if kind == "value":
+            assert torch.equal(state[name].to(torch.float16).cpu(), shipped[name]), f"{name} is not the shipped tensor"
+        else:  # the package's weight plus the shipped change
+            original = package[name.removeprefix("bert.")]
+            change = delta8.decode(shipped[name + delta8.Q_SUFFIX], shipped[name + delta8.SCALE_SUFFIX])
+            assert torch.allclose(state[name].cpu(), original + change, atol=1e-6), f"{name}: not package + delta"
+            assert not torch.equal(state[name].cpu(), original)
 
 
 @needs_assets

@@ -64,30 +64,31 @@ def _init_untrained_head(model) -> None:
 
 
 def _load_head(model, path: Path) -> None:
-    """Copy the shipped tensors into model (scripts/bundled/export_head.py writes them, fp16).
+    """Put the shipped tensors into model (scripts/bundled/export_head.py writes them).
 
     The file holds the parameters the bundled run trained: the whole MLM head (`cls.*`; the
     decoder is tied to the word embeddings and not shipped) and, depending on the run's
-    --train-params, LayerNorms/biases or the top encoder layers. Every name must exist in the
-    model and every head parameter must be covered (a tied alias counts).
+    --train-params, LayerNorms/biases or the top encoder layers: vectors and the head as fp16
+    values, the encoder's matrices as fp16 values or as int8 changes from the package's own
+    weights (core/delta8.py). Every name must exist in the model and every head parameter must
+    be covered (a tied alias counts).
     """
-    import torch
     from safetensors.torch import load_file
+
+    from mlm_explorer.core import delta8
 
     state = model.state_dict()   # tensors share storage with the parameters
     shipped = load_file(str(path))
-    unknown = sorted(k for k in shipped if k not in state)
+    wrong = delta8.problems(shipped, state)
+    names = [n for n in delta8.parameter_names(shipped) if n in state]
     head = {p.data_ptr() for n, p in model.named_parameters() if n.startswith("cls.")}
-    missing = head - {state[k].data_ptr() for k in shipped if k in state}
-    bad_shape = sorted(k for k, v in shipped.items() if k in state and v.shape != state[k].shape)
-    if unknown or missing or bad_shape:
+    missing = head - {state[k].data_ptr() for k in names}
+    if wrong or missing:
         raise ModelError(
-            f"the bundled head {path} does not fit the encoder (unknown {unknown[:3]}, {len(missing)} head "
-            f"tensors missing, wrong shape {bad_shape[:3]}); reinstall mlm-explorer"
+            f"the bundled head {path} does not fit the encoder ({'; '.join(wrong[:3]) or 'ok'}; {len(missing)} "
+            f"head tensors missing); reinstall mlm-explorer"
         )
-    with torch.no_grad():
-        for key, value in shipped.items():
-            state[key].copy_(value.to(state[key].dtype))
+    delta8.apply(state, shipped)
 
 
 def load_bundled(device):

@@ -45,19 +45,18 @@ def load_base(seed: int = 0):
 
 
 def apply_params(model, params_path: Path) -> list[str]:
-    """Load a shipped params file (fp16) on top of the model; returns the names set."""
-    import torch
+    """Load a shipped params file on top of the model (fp16 values, int8 deltas: the
+    project's core/delta8.py, the same code the app loads them with); returns the names set."""
     from safetensors.torch import load_file
+
+    from mlm_explorer.core import delta8
 
     params = load_file(str(params_path))
     state = model.state_dict()
-    missing = [k for k in params if k not in state]
-    if missing:
-        raise SystemExit(f"{params_path}: unknown parameter names {missing[:5]}")
-    with torch.no_grad():
-        for k, v in params.items():
-            state[k].copy_(v.to(state[k].dtype))
-    return sorted(params)
+    wrong = delta8.problems(params, state)
+    if wrong:
+        raise SystemExit(f"{params_path}: {'; '.join(wrong[:5])}")
+    return delta8.apply(state, params)
 
 
 def load_bundled_fallback(assets: Path = ASSETS):
