@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_train import gather_text, make_model  # noqa: E402
+from bench_train import add_size_arguments, workspace  # noqa: E402
 
 
 def run_job(model_dir: Path, corpus: Path, args, out: Path, precision: str) -> dict:
@@ -47,23 +45,12 @@ def run_job(model_dir: Path, corpus: Path, args, out: Path, precision: str) -> d
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--block-size", type=int, default=128)
+    add_size_arguments(ap, steps=10, batch_size=32)
     ap.add_argument("--train-params", default="head+top:2", help="as the bundled model's recipe (or: all)")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--text-bytes", type=int, default=600_000)
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each side counts")
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from mlm_explorer.train.runtime import cpu_has_native_bf16
 
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        os.environ["MLM_EXPLORER_CACHE_DIR"] = str(work / "cache")
-        os.environ["MLM_EXPLORER_DATA_DIR"] = str(work / "data")
-        size = gather_text(work / "corpus", args.text_bytes)
-        model_dir = make_model(work / "model")
+    with workspace(args.text_bytes) as (work, size, model_dir):
         print(f"model: bundled encoder, --train-params {args.train_params}; text {size / 1e3:.0f} kB; "
               f"batch {args.batch_size} x {args.block_size}, {args.steps} steps, {args.threads} thread(s); "
               f"native bf16 on this CPU: {cpu_has_native_bf16()}", flush=True)

@@ -22,6 +22,7 @@ Needs `accelerate` (the Trainer does): pip install accelerate.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import io
 import json
@@ -64,6 +65,29 @@ def make_model(out_dir: Path) -> Path:
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+def add_size_arguments(ap: argparse.ArgumentParser, *, steps: int, batch_size: int) -> None:
+    """The options both training benchmarks take."""
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--batch-size", type=int, default=batch_size)
+    ap.add_argument("--block-size", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--text-bytes", type=int, default=600_000)
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each side counts")
+
+
+@contextlib.contextmanager
+def workspace(text_bytes: int):
+    """A temporary folder with the text and the model, the job's data and cache dirs inside it.
+    Yields (folder, bytes of text, model dir)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        os.environ["MLM_EXPLORER_CACHE_DIR"] = str(work / "cache")
+        os.environ["MLM_EXPLORER_DATA_DIR"] = str(work / "data")
+        size = gather_text(work / "corpus", text_bytes)
+        yield work, size, make_model(work / "model")
 
 
 def bench_ours(model_dir: Path, corpus: Path, args, work: Path) -> dict:
@@ -148,20 +172,9 @@ def bench_trainer(model_dir: Path, corpus: Path, args, work: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=12)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--block-size", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--text-bytes", type=int, default=600_000)
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each side counts")
+    add_size_arguments(ap, steps=12, batch_size=16)
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        os.environ["MLM_EXPLORER_CACHE_DIR"] = str(work / "cache")
-        os.environ["MLM_EXPLORER_DATA_DIR"] = str(work / "data")
-        size = gather_text(work / "corpus", args.text_bytes)
-        model_dir = make_model(work / "model")
+    with workspace(args.text_bytes) as (work, size, model_dir):
         print(f"model: bundled encoder as BertForMaskedLM; text: {size / 1e3:.0f} kB of local licence/doc files; "
               f"batch {args.batch_size} x {args.block_size}, {args.steps} steps, {args.threads} CPU thread(s)", flush=True)
         best_hf, best_ours = None, None

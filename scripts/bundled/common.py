@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parents[2] / "mlm_explorer" / "assets" / "bundled"
