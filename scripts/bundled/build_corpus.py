@@ -98,12 +98,6 @@ def wordnet_synsets(data_dir: Path = WORDNET_DIR):
             yield [s for s in sentences if s]
 
 
-def wordnet_paragraphs(data_dir: Path = WORDNET_DIR):
-    """One paragraph per synset: its sentences joined."""
-    for sentences in wordnet_synsets(data_dir):
-        yield " ".join(sentences)
-
-
 def fortune_paragraphs(fortune_dir: Path = FORTUNE_DIR):
     """One paragraph per fortune, whitespace collapsed; pictures and code skipped."""
     for path in sorted(fortune_dir.iterdir()):
@@ -145,8 +139,8 @@ def main(argv=None) -> None:
     # sentence, and a model trained on that learns to copy a word of the context into the
     # blank ("The sun rises in the [MASK]." -> sun); alone, a sentence must be filled from
     # what the model knows. The hold-out still takes whole synsets (hash of the paragraph).
-    wordnet = ((" ".join(ss), ss if args.unit == "sentence" else [" ".join(ss)])
-               for ss in wordnet_synsets(args.wordnet_dir))
+    paragraphs = ((" ".join(ss), ss) for ss in wordnet_synsets(args.wordnet_dir))
+    wordnet = ((p, ss if args.unit == "sentence" else [p]) for p, ss in paragraphs)
     fortunes = ((f, [f]) for f in fortune_paragraphs(args.fortune_dir))  # natural text: kept whole
     for name, units in (("wordnet", wordnet), ("fortunes", fortunes)):
         split = {"train": [], "heldout": []}

@@ -73,13 +73,18 @@ def load(spec: str, params: Path | None):
     return AutoModelForMaskedLM.from_pretrained(spec).eval(), AutoTokenizer.from_pretrained(spec), "transformers"
 
 
-def top5(model, tok, sentence: str) -> list[str]:
+def mask_logits(model, tok, sentence: str):
+    """(V,) logits at the sentence's one [MASK]."""
     import torch
 
     enc = tok(sentence, return_tensors="pt")
     pos = (enc["input_ids"][0] == tok.mask_token_id).nonzero()[0].item()
     with torch.no_grad():
-        logits = model(**enc).logits[0, pos]
+        return model(**enc).logits[0, pos]
+
+
+def top5(model, tok, sentence: str) -> list[str]:
+    logits = mask_logits(model, tok, sentence)
     return [tok.convert_ids_to_tokens(i) for i in logits.topk(5).indices.tolist()]
 
 

@@ -160,24 +160,22 @@ def rounding_check(base_model, trained: dict, shipped_file: Path) -> dict:
     at the blank of every cloze sentence."""
     import copy
 
-    import torch
+    from transformers import AutoTokenizer
 
-    from eval_cloze import read_cloze
+    from eval_cloze import mask_logits, read_cloze
 
-    exact = copy.deepcopy(base_model)
-    exact.load_state_dict({**exact.state_dict(), **{k: v for k, v in trained.items() if k in exact.state_dict()}})
-    exported = copy.deepcopy(base_model)
+    exact = copy.deepcopy(base_model).eval()
+    state = exact.state_dict()
+    exact.load_state_dict({**state, **{k: v for k, v in trained.items() if k in state}})
+    exported = copy.deepcopy(base_model).eval()
     common.apply_params(exported, shipped_file)
-    _, tok = common.load_base()
+    tok = AutoTokenizer.from_pretrained(common.encoder_dir())
     top1 = top5 = 0
     worst = 0.0
     items = read_cloze()
     for sentence, _answers in items:
-        enc = tok(sentence, return_tensors="pt")
-        pos = (enc["input_ids"][0] == tok.mask_token_id).nonzero()[0].item()
-        with torch.no_grad():
-            p = exact.eval()(**enc).logits[0, pos].softmax(-1)
-            r = exported.eval()(**enc).logits[0, pos].softmax(-1)
+        p = mask_logits(exact, tok, sentence).softmax(-1)
+        r = mask_logits(exported, tok, sentence).softmax(-1)
         top1 += int(p.argmax() == r.argmax())
         top5 += int(set(p.topk(5).indices.tolist()) == set(r.topk(5).indices.tolist()))
         worst = max(worst, (p - r).abs().max().item())
