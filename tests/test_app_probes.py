@@ -44,7 +44,9 @@ async def test_pin_from_explore_shows_on_train_and_unpins(app_env, tiny_bert_dir
         await pilot.press("f4")
         await pilot.pause(0.3)
         train = app.screen
-        assert "park: The cute dog walks in the green [MASK]." in screen_text(app)
+        train.query_one("#train-form").scroll_end(animate=False)  # the probes part of the form
+        await pilot.pause(0.1)
+        assert "park: The cute dog walks in the green" in screen_text(app)  # (wrapped beside the scrollbar)
         train.query_one("#train-path").value = str(tiny_bert_dir)
         args = train.build_args()
         assert args[args.index("--probe") + 1] == "The cute dog walks in the green [MASK]. | park"

@@ -28,12 +28,15 @@ async def test_train_run_finishes_and_loads_into_explore(app_env, tiny_bert_dir,
         screen.query_one("#train-steps").value = "6"
         screen.query_one("#train-batch").value = "4"
         screen.query_one("#train-lr").value = "1e-3"
+        screen.query_one("#train-precision").value = "fp32"
         await pilot.click("#train-start")
         await wait_for(pilot, lambda: screen.state in ("running", "finished", "error"), timeout=120, what="start")
         # the job keeps running while the user is on Explore
         await pilot.press("f2")
         await wait_for(pilot, lambda: screen.state in ("finished", "error", "cancelled"), timeout=180, what="the job")
         assert screen.state == "finished", screen.query_one("#train-log").lines
+        log = " ".join(" ".join(line.text for line in screen.query_one("#train-log").lines).split())
+        assert "--precision fp32" in log and "(float32)" in log  # the form's choice reached the job
         assert screen.losses, "no step event reached the screen"
         await pilot.press("f4")
         await pilot.pause(0.2)

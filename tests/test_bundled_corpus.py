@@ -61,7 +61,7 @@ def test_lines_and_the_hold_out(sources, tmp_path, monkeypatch, unit):
     held = {paragraphs[1]}  # Paris goes to heldout/, all its sentences with it
     monkeypatch.setattr(build_corpus, "is_heldout", lambda text, percent: text in held)
     out = tmp_path / "out"
-    build_corpus.main(["--out", str(out), "--unit", unit, "--shards", "2",
+    build_corpus.main(["--out", str(out), "--unit", unit, "--shards", "2", "--no-austen",
                        "--wordnet-dir", str(wordnet), "--fortune-dir", str(fortunes)])
     train = [line for p in sorted((out / "train").glob("*.txt")) for line in p.read_text().splitlines() if line]
     heldout = (out / "heldout" / "wordnet.txt").read_text().splitlines()
@@ -75,3 +75,48 @@ def test_lines_and_the_hold_out(sources, tmp_path, monkeypatch, unit):
     else:
         assert heldout == [paragraphs[1]]
         assert paragraphs[0] in train and len(train) == 5 + 1
+
+
+NOVEL = """SENSE AND SENSIBILITY
+
+by Jane Austen
+
+(1811)
+
+
+CHAPTER 1
+
+
+The family of Dashwood had long been settled in Sussex.  Their estate
+was large, and their residence was at _Norland_ Park.
+
+"Then you would be very ill-bred," cried Mr. Palmer.
+""".splitlines()
+
+
+def test_austen_paragraphs_drop_headings_and_italics():
+    assert list(build_corpus.austen_paragraphs(NOVEL)) == [
+        "The family of Dashwood had long been settled in Sussex. Their estate was large, "
+        "and their residence was at Norland Park.",
+        '"Then you would be very ill-bred," cried Mr. Palmer.']
+
+
+def test_austen_goes_into_the_shards_and_its_hold_out(sources, tmp_path, monkeypatch):
+    wordnet, fortunes = sources
+    monkeypatch.setattr(build_corpus, "austen_lines", lambda: NOVEL)
+    monkeypatch.setattr(build_corpus, "is_heldout", lambda text, percent: "Palmer" in text)
+    out = tmp_path / "out"
+    build_corpus.main(["--out", str(out), "--shards", "2",
+                       "--wordnet-dir", str(wordnet), "--fortune-dir", str(fortunes)])
+    train = [line for p in sorted((out / "train").glob("*.txt")) for line in p.read_text().splitlines()]
+    assert any(line.startswith("The family of Dashwood") for line in train)
+    assert (out / "heldout" / "austen.txt").read_text().splitlines() == [NOVEL[-1]]
+    assert "r-cran-janeaustenr" in (out / "README.md").read_text()
+
+
+def test_austen_without_r_says_what_to_do(monkeypatch):
+    def no_r(*args, **kwargs):
+        raise FileNotFoundError("No such file or directory: 'Rscript'")
+    monkeypatch.setattr(build_corpus.subprocess, "run", no_r)
+    with pytest.raises(SystemExit, match="apt-get install -y r-cran-janeaustenr, or pass --no-austen"):
+        build_corpus.austen_lines()

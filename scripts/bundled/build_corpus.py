@@ -1,6 +1,6 @@
 """Build the training text of the bundled default model (issue 6) from Debian packages.
 
-Sources (install with `apt-get install -y wordnet-base fortunes`):
+Sources (install with `apt-get install -y wordnet-base fortunes r-cran-janeaustenr`):
 
 - WordNet 3.0 (`wordnet-base`, /usr/share/wordnet/data.{noun,verb,adj,adv}): every synset
   gives its definition as a sentence ("Paris is the capital and largest city of France ...",
@@ -13,18 +13,22 @@ Sources (install with `apt-get install -y wordnet-base fortunes`):
   cookie files (the offensive ones live in another package, `fortunes-off`, and are
   never read), one fortune per line. Licence: BSD (fortune-mod), see
   /usr/share/doc/fortunes/copyright. ascii-art and translate-me are left out.
+- Jane Austen's six novels (`r-cran-janeaustenr`, read through `Rscript`; `--no-austen`
+  leaves them out): narrative and dialogue, one paragraph per line, chapter headings and
+  the _italics_ marks dropped. The novels are in the public domain (Project Gutenberg's
+  texts); the package is MIT, /usr/share/doc/r-cran-janeaustenr/copyright.
 
 Output (default ~/.cache/mlm-explorer/bundled-corpus, or --out DIR):
   train/shard-NN.txt     one sentence / fortune per line, deduplicated, both sources shuffled together
                          (seeded) into --shards files, so that the training job's file-level
                          hold-out (--eval-fraction) takes a mixed shard, not a whole source
-  heldout/wordnet.txt heldout/fortunes.txt  ~1% of the synsets and fortunes (by a hash of the
+  heldout/{wordnet,fortunes,austen}.txt  ~1% of the synsets, fortunes and paragraphs (by a hash of the
                          text, so the split is stable), never trained on: eval_cloze.py's
                          held-out masked-token accuracy
   README.md              sources, licences, counts
 
 Usage:  python scripts/bundled/build_corpus.py [--out DIR] [--unit sentence|paragraph]
-                                              [--heldout-percent 1] [--shards 50]
+                                              [--heldout-percent 1] [--shards 50] [--no-austen]
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import argparse
 import hashlib
 import random
 import re
+import subprocess
 from pathlib import Path
 
 WORDNET_DIR = Path("/usr/share/wordnet")
@@ -111,6 +116,34 @@ def fortune_paragraphs(fortune_dir: Path = FORTUNE_DIR):
             yield text
 
 
+# The data set of r-cran-janeaustenr as text: one line of the novels per line, as printed.
+AUSTEN_R = "library(janeaustenr); writeLines(austen_books()$text)"
+
+
+def austen_lines() -> list[str]:
+    """The six novels' lines, read through R (the package's data is an R data file)."""
+    try:
+        done = subprocess.run(["Rscript", "-e", AUSTEN_R], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise SystemExit("build_corpus: cannot read Jane Austen's novels "
+                         f"({err}); apt-get install -y r-cran-janeaustenr, or pass --no-austen")
+    return done.stdout.splitlines()
+
+
+def austen_paragraphs(lines: list[str]):
+    """One paragraph per blank-line-separated block; headings and title pages skipped."""
+    block: list[str] = []
+    for line in lines + [""]:
+        if line.strip():
+            block.append(line.strip())
+            continue
+        text = re.sub(r"\s+", " ", " ".join(block)).replace("_", "").strip()
+        block = []
+        # headings ("CHAPTER XII", "VOLUME I", "by Jane Austen", "(1811)") have no sentence end
+        if len(text.split()) >= 4 and text[-1] in '.!?"\'':
+            yield text
+
+
 def is_heldout(text: str, percent: float) -> bool:
     digest = hashlib.sha1(text.encode("utf-8")).digest()
     return int.from_bytes(digest[:4], "big") % 10000 < percent * 100
@@ -126,6 +159,7 @@ def main(argv=None) -> None:
                     help="a line per WordNet sentence (default), or per synset as before")
     ap.add_argument("--wordnet-dir", type=Path, default=WORDNET_DIR)
     ap.add_argument("--fortune-dir", type=Path, default=FORTUNE_DIR)
+    ap.add_argument("--no-austen", action="store_true", help="leave Jane Austen's novels out")
     args = ap.parse_args(argv)
     for old in list((args.out / "train").glob("*.txt")) if (args.out / "train").is_dir() else []:
         old.unlink()  # a re-run with fewer shards must not leave stale ones
@@ -142,7 +176,11 @@ def main(argv=None) -> None:
     paragraphs = ((" ".join(ss), ss) for ss in wordnet_synsets(args.wordnet_dir))
     wordnet = ((p, ss if args.unit == "sentence" else [p]) for p, ss in paragraphs)
     fortunes = ((f, [f]) for f in fortune_paragraphs(args.fortune_dir))  # natural text: kept whole
-    for name, units in (("wordnet", wordnet), ("fortunes", fortunes)):
+    sources = [("wordnet", wordnet), ("fortunes", fortunes)]
+    if not args.no_austen:
+        # narrative and dialogue: the register of everyday statements that definitions lack
+        sources.append(("austen", ((p, [p]) for p in austen_paragraphs(austen_lines()))))
+    for name, units in sources:
         split = {"train": [], "heldout": []}
         for paragraph, lines in units:
             part = "heldout" if is_heldout(paragraph, args.heldout_percent) else "train"
@@ -170,7 +208,7 @@ def main(argv=None) -> None:
 
 README = """# Training text of mlm-explorer's bundled default model
 
-Made by `scripts/bundled/build_corpus.py` from two Debian packages; re-make it any time.
+Made by `scripts/bundled/build_corpus.py` from Debian packages; re-make it any time.
 
 - WordNet 3.0 (Debian `wordnet-base`, /usr/share/wordnet/data.*): synset definitions
   rendered as sentences, plus their quoted usage examples. Licence: WordNet 3.0 licence
@@ -179,10 +217,13 @@ Made by `scripts/bundled/build_corpus.py` from two Debian packages; re-make it a
 - fortunes (Debian `fortunes`, /usr/share/games/fortunes/, the non-offensive set; ascii-art
   and translate-me skipped). Licence: BSD (fortune-mod, (c) 1991 The Regents of the
   University of California), see /usr/share/doc/fortunes/copyright.
+- Jane Austen's six novels (Debian `r-cran-janeaustenr`, unless built with --no-austen):
+  one paragraph per line. The novels are in the public domain (Project Gutenberg's texts);
+  the R package is MIT, see /usr/share/doc/r-cran-janeaustenr/copyright.
 
 One WordNet sentence (or, with --unit paragraph, one synset) and one fortune per line,
-deduplicated (case-insensitive). train/ holds both sources shuffled together into shards;
-heldout/ is ~1% of synsets and fortunes, chosen by a hash of their text, never trained on.
+deduplicated (case-insensitive). train/ holds the sources shuffled together into shards;
+heldout/ is ~1% of synsets, fortunes and paragraphs, chosen by a hash of their text, never trained on.
 
 | source | split | lines | words |
 |---|---|---|---|

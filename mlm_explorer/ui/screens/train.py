@@ -32,6 +32,9 @@ from mlm_explorer.ui.widgets.probe_table import ProbeList, ProbeTable
 
 OBJECTIVES = [("auto (by model)", "auto"), ("mlm (80/10/10)", "mlm"),
               ("span (T5)", "span"), ("mlm+nsp", "mlm+nsp")]
+# the job's --precision (train/config.PRECISIONS); auto: bf16/fp16 autocast on a GPU, fp32 on the CPU
+PRECISIONS = [("auto (by device)", "auto"), ("fp32", "fp32"), ("bf16 autocast", "bf16"),
+              ("fp16 autocast", "fp16")]
 
 
 class TextTree(DirectoryTree):
@@ -86,6 +89,10 @@ class TrainScreen(Screen):
                 with Horizontal(classes="train-row"):
                     yield Label("Learning rate")
                     yield Input("5e-5", id="train-lr", tooltip="Peak learning rate (AdamW, linear decay)")
+                with Horizontal(classes="train-row"):
+                    yield Label("Precision")
+                    yield Select(PRECISIONS, value="auto", allow_blank=False, id="train-precision",
+                                 tooltip="bf16 on the CPU: faster where it computes bf16 natively (AVX512-BF16, AMX)")
                 with Horizontal(id="train-buttons"):
                     yield Button("Start", id="train-start", variant="success")
                     yield Button("Cancel", id="train-cancel", variant="error", disabled=True)
@@ -151,6 +158,7 @@ class TrainScreen(Screen):
             args += ["--time-budget", str(float(value("train-minutes")))]
         args += ["--batch-size", str(int(value("train-batch") or 16))]
         args += ["--lr", str(float(value("train-lr") or 5e-5))]
+        args += ["--precision", str(self.query_one("#train-precision", Select).value)]
         steps = int(value("train-steps") or 0)
         if steps:  # evaluate and log often enough to see something on short runs
             args += ["--eval-every", str(max(1, min(200, steps // 4 or 1))),
@@ -223,7 +231,8 @@ class TrainScreen(Screen):
         if name == "started":
             self.run_dir = e.get("run_dir") or self.run_dir
             self._set_state("running")
-            self._log(f"started: {e.get('objective', '')} on {e.get('device', '')}; run {self.run_dir}")
+            self._log(f"started: {e.get('objective', '')} on {e.get('device', '')} "
+                      f"({e.get('precision', '')}); run {self.run_dir}")
         elif name == "step":
             self.last_step = e
             if isinstance(e.get("loss"), (int, float)):
