@@ -69,12 +69,51 @@ def test_lines_and_the_hold_out(sources, tmp_path, monkeypatch, unit):
     assert "A stitch in time saves nine, as my mother always said." in train  # fortunes stay whole
     assert not any("$$$$" in line for line in train)  # mostly symbols: skipped
     if unit == "sentence":
-        assert "Paris is famous for its food." in heldout and len(heldout) == 3
+        assert "Paris is famous for its food." in heldout and len(heldout) == 3 + 1  # + reversed
+        assert "The capital and largest city of France is Paris." in heldout
         assert "A lapboard is also called lap board." in train and "She wrote on her lapboard." in train
-        assert len(train) == 3 + 1 + 1 + 3 + 2 + 1  # lapboard, water, apple, bake, cold; one fortune
+        # lapboard, water, apple (+1 reversed each), bake, cold; one fortune
+        assert len(train) == 4 + 2 + 2 + 3 + 2 + 1
     else:
-        assert heldout == [paragraphs[1]]
-        assert paragraphs[0] in train and len(train) == 5 + 1
+        with_reversed = [" ".join(ss) for ss in build_corpus.wordnet_synsets(wordnet, reverse=True)]
+        assert heldout == [with_reversed[1]]
+        assert with_reversed[0] in train and len(train) == 5 + 1
+
+
+def test_reversed_definitions_put_the_word_last(sources):
+    wordnet, _ = sources
+    last = [ss[-1] for ss in build_corpus.wordnet_synsets(wordnet, reverse=True)]
+    assert last[:4] == ["A writing board used on the lap as a table or desk is a lapboard.",
+                        "The capital and largest city of France is Paris.",  # first clause only
+                        "Binary compound that occurs at room temperature as a liquid is water.",
+                        "A fruit with red or yellow or green skin is an apple."]
+    assert last[4:] == ["Bake the bread.", "Another word for cold is chilly."]  # nouns only
+
+
+def test_no_reverse_holds_out_the_same_synsets(sources, tmp_path, monkeypatch):
+    """The hold-out hashes the forward sentences: the reversed one goes wherever its synset goes."""
+    wordnet, fortunes = sources
+    monkeypatch.setattr(build_corpus, "is_heldout", lambda text, percent: text.startswith("Paris is"))
+    held = {}
+    for flag in ([], ["--no-reverse"]):
+        out = tmp_path / f"out{len(flag)}"
+        build_corpus.main(["--out", str(out), "--shards", "1", "--no-austen",
+                           "--wordnet-dir", str(wordnet), "--fortune-dir", str(fortunes), *flag])
+        held[bool(flag)] = set((out / "heldout" / "wordnet.txt").read_text().splitlines())
+    assert held[False] - held[True] == {"The capital and largest city of France is Paris."}
+    assert held[True] <= held[False] and len(held[True]) == 3
+
+
+def test_cloze_sentences_are_never_trained_on(sources, tmp_path):
+    wordnet, fortunes = sources
+    cloze = tmp_path / "cloze.tsv"
+    cloze.write_text("# header\nA stitch in time saves [MASK], as my mother always said.\tnine|ten\n", encoding="utf-8")
+    assert build_corpus.cloze_sentences(cloze) == ["a stitch in time saves nine, as my mother always said.",
+                                                  "a stitch in time saves ten, as my mother always said."]
+    out = tmp_path / "out"
+    build_corpus.main(["--out", str(out), "--shards", "1", "--no-austen", "--exclude", str(cloze),
+                       "--wordnet-dir", str(wordnet), "--fortune-dir", str(fortunes)])
+    assert "stitch in time" not in (out / "train" / "shard-00.txt").read_text()
 
 
 NOVEL = """SENSE AND SENSIBILITY

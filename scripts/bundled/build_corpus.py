@@ -5,10 +5,11 @@ Sources (install with `apt-get install -y wordnet-base fortunes r-cran-janeauste
 - WordNet 3.0 (`wordnet-base`, /usr/share/wordnet/data.{noun,verb,adj,adv}): every synset
   gives its definition as a sentence ("Paris is the capital and largest city of France ...",
   "To bake is to cook and make edible by putting in a hot oven."), its other names, and its
-  quoted usage examples; each sentence is a line of its own (`--unit sentence`, the default)
-  or the synset one paragraph (`--unit paragraph`). Licence: WordNet 3.0 licence (permissive: use,
-  copy, modify and distribute with the copyright notice kept), see
-  /usr/share/doc/wordnet-base/copyright.
+  quoted usage examples, and for nouns the definition again with the word last ("The capital
+  and largest city of France is Paris."; `--no-reverse` leaves these out); each sentence is a
+  line of its own (`--unit sentence`, the default) or the synset one paragraph (`--unit
+  paragraph`). Licence: WordNet 3.0 licence (permissive: use, copy, modify and distribute
+  with the copyright notice kept), see /usr/share/doc/wordnet-base/copyright.
 - fortunes (`fortunes`, /usr/share/games/fortunes/): the non-offensive fortune-mod
   cookie files (the offensive ones live in another package, `fortunes-off`, and are
   never read), one fortune per line. Licence: BSD (fortune-mod), see
@@ -19,7 +20,7 @@ Sources (install with `apt-get install -y wordnet-base fortunes r-cran-janeauste
   texts); the package is MIT, /usr/share/doc/r-cran-janeaustenr/copyright.
 
 Output (default ~/.cache/mlm-explorer/bundled-corpus, or --out DIR):
-  train/shard-NN.txt     one sentence / fortune per line, deduplicated, both sources shuffled together
+  train/shard-NN.txt     one sentence / fortune / paragraph per line, deduplicated, the sources shuffled together
                          (seeded) into --shards files, so that the training job's file-level
                          hold-out (--eval-fraction) takes a mixed shard, not a whole source
   heldout/{wordnet,fortunes,austen}.txt  ~1% of the synsets, fortunes and paragraphs (by a hash of the
@@ -27,8 +28,12 @@ Output (default ~/.cache/mlm-explorer/bundled-corpus, or --out DIR):
                          held-out masked-token accuracy
   README.md              sources, licences, counts
 
+Decontaminated: a training line that contains a filled-in sentence of the cloze set
+(tests/data/cloze.tsv, or --exclude FILE) is dropped.
+
 Usage:  python scripts/bundled/build_corpus.py [--out DIR] [--unit sentence|paragraph]
                                               [--heldout-percent 1] [--shards 50] [--no-austen]
+                                              [--no-reverse] [--exclude CLOZE.tsv]
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ WORDNET_DIR = Path("/usr/share/wordnet")
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
 FORTUNE_SKIP = {"ascii-art", "translate-me"}  # pictures; not English
 DEFAULT_OUT = Path.home() / ".cache" / "mlm-explorer" / "bundled-corpus"
+CLOZE = Path(__file__).resolve().parents[2] / "tests" / "data" / "cloze.tsv"
 
 
 def _sentence(text: str) -> str:
@@ -65,8 +71,15 @@ def _lemma(word: str) -> str:
     return word.replace("_", " ")
 
 
-def wordnet_synsets(data_dir: Path = WORDNET_DIR):
-    """One list of sentences per synset: the definition, the other names, the usage examples."""
+def wordnet_synsets(data_dir: Path = WORDNET_DIR, reverse: bool = False):
+    """One list of sentences per synset: the definition, the other names, the usage examples,
+    and (reverse=True, nouns) the definition with the word last."""
+    for sentences, reversed_definition in wordnet_entries(data_dir):
+        yield sentences + [reversed_definition] if reverse and reversed_definition else sentences
+
+
+def wordnet_entries(data_dir: Path = WORDNET_DIR):
+    """(the synset's sentences, its definition with the word last or None) per synset."""
     for pos in ("noun", "verb", "adj", "adv"):
         for line in (data_dir / f"data.{pos}").read_text(encoding="latin-1").splitlines():
             if line.startswith("  ") or " | " not in line:
@@ -100,7 +113,14 @@ def wordnet_synsets(data_dir: Path = WORDNET_DIR):
                 first = f"{name} means {definition}"
                 alias = f"another word for {name} is {_or_list(also)}" if also else ""
             sentences = [_sentence(first), _sentence(alias)] + [_sentence(e) for e in examples]
-            yield [s for s in sentences if s]
+            reversed_definition = None
+            if pos == "noun":
+                # the definition first, the word last ("The capital and largest city of France
+                # is Paris."): the word must be recalled from its description, which is what
+                # a cloze asks ("You can buy medicine at the [MASK]."); forwards, the masked
+                # words are the description's, and the headword is in the context to copy
+                reversed_definition = _sentence(f"{definition.split('; ')[0]} is {subject}")
+            yield [s for s in sentences if s], reversed_definition
 
 
 def fortune_paragraphs(fortune_dir: Path = FORTUNE_DIR):
@@ -144,6 +164,16 @@ def austen_paragraphs(lines: list[str]):
             yield text
 
 
+def cloze_sentences(path: Path) -> list[str]:
+    """Every filled-in sentence of a cloze .tsv (sentence with [MASK], TAB, answers|...), lower case."""
+    filled = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            sentence, answers = line.split("\t")[:2]
+            filled += [sentence.replace("[MASK]", a).lower() for a in answers.split("|")]
+    return filled
+
+
 def is_heldout(text: str, percent: float) -> bool:
     digest = hashlib.sha1(text.encode("utf-8")).digest()
     return int.from_bytes(digest[:4], "big") % 10000 < percent * 100
@@ -160,6 +190,11 @@ def main(argv=None) -> None:
     ap.add_argument("--wordnet-dir", type=Path, default=WORDNET_DIR)
     ap.add_argument("--fortune-dir", type=Path, default=FORTUNE_DIR)
     ap.add_argument("--no-austen", action="store_true", help="leave Jane Austen's novels out")
+    ap.add_argument("--no-reverse", action="store_true",
+                    help="no noun definitions with the word last (\"The capital ... of France is Paris.\")")
+    ap.add_argument("--exclude", type=Path, default=CLOZE if CLOZE.exists() else None,
+                    help="a cloze .tsv: drop training lines that contain one of its filled-in sentences "
+                         "(default: tests/data/cloze.tsv)")
     args = ap.parse_args(argv)
     for old in list((args.out / "train").glob("*.txt")) if (args.out / "train").is_dir() else []:
         old.unlink()  # a re-run with fewer shards must not leave stale ones
@@ -173,8 +208,10 @@ def main(argv=None) -> None:
     # sentence, and a model trained on that learns to copy a word of the context into the
     # blank ("The sun rises in the [MASK]." -> sun); alone, a sentence must be filled from
     # what the model knows. The hold-out still takes whole synsets (hash of the paragraph).
-    paragraphs = ((" ".join(ss), ss) for ss in wordnet_synsets(args.wordnet_dir))
-    wordnet = ((p, ss if args.unit == "sentence" else [p]) for p, ss in paragraphs)
+    # the hold-out hashes the synset's forward sentences, so --no-reverse holds out the same synsets
+    entries = wordnet_entries(args.wordnet_dir)
+    paragraphs = ((" ".join(ss), ss + [r] if r and not args.no_reverse else ss) for ss, r in entries)
+    wordnet = ((p, ss if args.unit == "sentence" else [" ".join(ss)]) for p, ss in paragraphs)
     fortunes = ((f, [f]) for f in fortune_paragraphs(args.fortune_dir))  # natural text: kept whole
     sources = [("wordnet", wordnet), ("fortunes", fortunes)]
     if not args.no_austen:
@@ -196,6 +233,14 @@ def main(argv=None) -> None:
             words = sum(len(line.split()) for line in lines)
             rows.append((name, part, len(lines), words))
             print(f"{name:9s} {part:8s} {len(lines):8d} lines {words:9d} words")
+    contaminated = cloze_sentences(args.exclude) if args.exclude else []
+    dropped = "none (no cloze set given)"
+    if contaminated:
+        # no sentence of the evaluation set may be trained on, however it got into the text
+        before = len(train_lines)
+        train_lines = [line for line in train_lines if not any(c in line.lower() for c in contaminated)]
+        dropped = f"{before - len(train_lines)} (of {args.exclude.name})"
+        print(f"dropped {before - len(train_lines)} training lines that contain a sentence of {args.exclude.name}")
     random.Random(args.seed).shuffle(train_lines)
     for k in range(args.shards):
         shard = train_lines[k::args.shards]
@@ -203,7 +248,7 @@ def main(argv=None) -> None:
     total = sum(r[3] for r in rows)
     print(f"total {sum(r[2] for r in rows)} lines, {total} words -> {args.out}")
     table = "\n".join(f"| {n} | {p} | {l} | {w} |" for n, p, l, w in rows)
-    (args.out / "README.md").write_text(README.format(table=table), encoding="utf-8")
+    (args.out / "README.md").write_text(README.format(table=table, dropped=dropped), encoding="utf-8")
 
 
 README = """# Training text of mlm-explorer's bundled default model
@@ -211,7 +256,8 @@ README = """# Training text of mlm-explorer's bundled default model
 Made by `scripts/bundled/build_corpus.py` from Debian packages; re-make it any time.
 
 - WordNet 3.0 (Debian `wordnet-base`, /usr/share/wordnet/data.*): synset definitions
-  rendered as sentences, plus their quoted usage examples. Licence: WordNet 3.0 licence
+  rendered as sentences (nouns also with the word last, unless built with --no-reverse),
+  plus their quoted usage examples. Licence: WordNet 3.0 licence
   (permission to use, copy, modify and distribute for any purpose, keeping the notice):
   "WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved."
 - fortunes (Debian `fortunes`, /usr/share/games/fortunes/, the non-offensive set; ascii-art
@@ -221,9 +267,10 @@ Made by `scripts/bundled/build_corpus.py` from Debian packages; re-make it any t
   one paragraph per line. The novels are in the public domain (Project Gutenberg's texts);
   the R package is MIT, see /usr/share/doc/r-cran-janeaustenr/copyright.
 
-One WordNet sentence (or, with --unit paragraph, one synset) and one fortune per line,
+One WordNet sentence (or, with --unit paragraph, one synset), fortune or paragraph per line,
 deduplicated (case-insensitive). train/ holds the sources shuffled together into shards;
 heldout/ is ~1% of synsets, fortunes and paragraphs, chosen by a hash of their text, never trained on.
+Training lines that contain a filled-in sentence of the cloze set are dropped: {dropped}.
 
 | source | split | lines | words |
 |---|---|---|---|
