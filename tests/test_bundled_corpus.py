@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "bundled"))
 import build_corpus  # noqa: E402
+import sources as corpus_sources  # noqa: E402
 
 # data.POS lines as WordNet writes them: offset lex_filenum ss_type w_cnt (hex) word lex_id ... | gloss
 DATA = {
@@ -43,7 +44,7 @@ def sources(tmp_path):
 
 def test_every_sentence_names_its_subject(sources):
     wordnet, _ = sources
-    synsets = list(build_corpus.wordnet_synsets(wordnet))
+    synsets = list(corpus_sources.wordnet_synsets(wordnet))
     assert synsets[0] == ["A lapboard is a writing board used on the lap as a table or desk.",
                           "A lapboard is also called lap board.", "She wrote on her lapboard."]
     assert synsets[1][:2] == ["Paris is the capital and largest city of France.", "Paris is also called City of Light."]
@@ -57,7 +58,7 @@ def test_every_sentence_names_its_subject(sources):
 @pytest.mark.parametrize("unit", ["sentence", "paragraph"])
 def test_lines_and_the_hold_out(sources, tmp_path, monkeypatch, unit):
     wordnet, fortunes = sources
-    paragraphs = [" ".join(ss) for ss in build_corpus.wordnet_synsets(wordnet)]
+    paragraphs = [" ".join(ss) for ss in corpus_sources.wordnet_synsets(wordnet)]
     held = {paragraphs[1]}  # Paris goes to heldout/, all its sentences with it
     monkeypatch.setattr(build_corpus, "is_heldout", lambda text, percent: text in held)
     out = tmp_path / "out"
@@ -75,14 +76,14 @@ def test_lines_and_the_hold_out(sources, tmp_path, monkeypatch, unit):
         # lapboard, water, apple (+1 reversed each), bake, cold; one fortune
         assert len(train) == 4 + 2 + 2 + 3 + 2 + 1
     else:
-        with_reversed = [" ".join(ss) for ss in build_corpus.wordnet_synsets(wordnet, reverse=True)]
+        with_reversed = [" ".join(ss) for ss in corpus_sources.wordnet_synsets(wordnet, reverse=True)]
         assert heldout == [with_reversed[1]]
         assert with_reversed[0] in train and len(train) == 5 + 1
 
 
 def test_reversed_definitions_put_the_word_last(sources):
     wordnet, _ = sources
-    last = [ss[-1] for ss in build_corpus.wordnet_synsets(wordnet, reverse=True)]
+    last = [ss[-1] for ss in corpus_sources.wordnet_synsets(wordnet, reverse=True)]
     assert last[:4] == ["A writing board used on the lap as a table or desk is a lapboard.",
                         "The capital and largest city of France is Paris.",  # first clause only
                         "Binary compound that occurs at room temperature as a liquid is water.",
@@ -134,7 +135,7 @@ was large, and their residence was at _Norland_ Park.
 
 
 def test_austen_paragraphs_drop_headings_and_italics():
-    assert list(build_corpus.austen_paragraphs(NOVEL)) == [
+    assert list(corpus_sources.austen_paragraphs(NOVEL)) == [
         "The family of Dashwood had long been settled in Sussex. Their estate was large, "
         "and their residence was at Norland Park.",
         '"Then you would be very ill-bred," cried Mr. Palmer.']
@@ -142,7 +143,7 @@ def test_austen_paragraphs_drop_headings_and_italics():
 
 def test_austen_goes_into_the_shards_and_its_hold_out(sources, tmp_path, monkeypatch):
     wordnet, fortunes = sources
-    monkeypatch.setattr(build_corpus, "austen_lines", lambda: NOVEL)
+    monkeypatch.setattr(build_corpus, "austen_lines", lambda: NOVEL)  # as build_corpus imported it
     monkeypatch.setattr(build_corpus, "is_heldout", lambda text, percent: "Palmer" in text)
     out = tmp_path / "out"
     build_corpus.main(["--out", str(out), "--shards", "2",
@@ -156,6 +157,6 @@ def test_austen_goes_into_the_shards_and_its_hold_out(sources, tmp_path, monkeyp
 def test_austen_without_r_says_what_to_do(monkeypatch):
     def no_r(*args, **kwargs):
         raise FileNotFoundError("No such file or directory: 'Rscript'")
-    monkeypatch.setattr(build_corpus.subprocess, "run", no_r)
+    monkeypatch.setattr(corpus_sources.subprocess, "run", no_r)
     with pytest.raises(SystemExit, match="apt-get install -y r-cran-janeaustenr, or pass --no-austen"):
-        build_corpus.austen_lines()
+        corpus_sources.austen_lines()

@@ -92,3 +92,16 @@ def heldout_batches(tokenizer, files, *, seq_len=128, max_rows=64, batch=16, see
     corrupted[rand_pos] = torch.randint(1000, tokenizer.vocab_size, x.shape, generator=g)[rand_pos]
     for i in range(0, len(x), batch):
         yield corrupted[i:i + batch], torch.ones_like(x[i:i + batch]), labels[i:i + batch]
+
+
+CLOZE = Path(__file__).resolve().parents[2] / "tests" / "data" / "cloze.tsv"
+
+
+def read_cloze(path: Path = CLOZE) -> list[tuple[str, set[str]]]:
+    """The cloze set: (sentence with one [MASK], its acceptable answers) per line."""
+    items = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            sentence, answers = line.split("\t")
+            items.append((sentence, set(answers.split("|"))))
+    return items

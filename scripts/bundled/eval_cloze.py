@@ -26,17 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, whe
 import common  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-CLOZE = ROOT / "tests" / "data" / "cloze.tsv"
+CLOZE = common.CLOZE
+read_cloze = common.read_cloze
 DEFAULT_HELDOUT = Path.home() / ".cache" / "mlm-explorer" / "bundled-corpus" / "heldout"
-
-
-def read_cloze(path: Path = CLOZE) -> list[tuple[str, set[str]]]:
-    items = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            sentence, answers = line.split("\t")
-            items.append((sentence, set(answers.split("|"))))
-    return items
 
 
 def load(spec: str, params: Path | None):
