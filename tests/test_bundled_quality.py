@@ -19,12 +19,13 @@ PARAMS = ASSETS / "head.safetensors"
 INFO = ASSETS / "head.json"
 
 # sentence -> acceptable answers; the shipped model has each in its top 5 (rank in brackets,
-# measured when the files were exported). Not among them: the issue's own example, "The
-# capital of France is [MASK]." (paris was 5th after stage 1; stage 2 answers "located",
-# "used", "capital": see scripts/bundled/RECIPE.md, "Evaluation").
+# measured when the files were exported, stage 3). The issue's own example is back (stage 2
+# answered "located", "used", "capital"); "I am looking forward [MASK] seeing you." left the
+# list in stage 3 (for, after, in: see scripts/bundled/RECIPE.md, "Evaluation").
 EASY = {
-    "Madrid is the capital city of [MASK].": {"spain"},  # (2)
-    "Cows give us [MASK].": {"milk"},  # (1)
+    "The capital of France is [MASK].": {"paris"},  # (2, after "france")
+    "Madrid is the capital city of [MASK].": {"spain"},  # (1)
+    "Cows give us [MASK].": {"milk"},  # (3)
     "A teacher works in a [MASK].": {"school", "classroom"},  # (1)
     "Please close the [MASK] because it is cold outside.": {"door", "window"},  # (1)
     "The Nile is a long [MASK] in Africa.": {"river"},  # (1)
@@ -33,8 +34,7 @@ EASY = {
     "A bicycle has two [MASK].": {"wheels"},  # (1)
     "He is [MASK] honest man.": {"an"},  # (2)
     "She can [MASK] three languages.": {"speak"},  # (1)
-    "I am looking forward [MASK] seeing you.": {"to"},  # (1)
-    "They [MASK] playing football right now.": {"are"},  # (1)
+    "They [MASK] playing football right now.": {"are"},  # (2)
 }
 
 
