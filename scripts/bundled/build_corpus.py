@@ -50,7 +50,6 @@ from sources import (FORTUNE_DIR, WORDNET_DIR, austen_lines, austen_paragraphs, 
                      fortune_paragraphs, wordnet_entries)
 
 DEFAULT_OUT = Path.home() / ".cache" / "mlm-explorer" / "bundled-corpus"
-CLOZE = common.CLOZE
 
 
 def cloze_sentences(path: Path) -> list[str]:
@@ -77,7 +76,7 @@ def main(argv=None) -> None:
     ap.add_argument("--no-austen", action="store_true", help="leave Jane Austen's novels out")
     ap.add_argument("--no-reverse", action="store_true",
                     help="no noun definitions with the word last (\"The capital ... of France is Paris.\")")
-    ap.add_argument("--exclude", type=Path, default=CLOZE if CLOZE.exists() else None,
+    ap.add_argument("--exclude", type=Path, default=common.CLOZE if common.CLOZE.exists() else None,
                     help="a cloze .tsv: drop training lines that contain one of its filled-in sentences "
                          "(default: tests/data/cloze.tsv)")
     args = ap.parse_args(argv)
@@ -88,12 +87,15 @@ def main(argv=None) -> None:
     seen: set[str] = set()
     rows = []
     train_lines: list[str] = []
+    # no sentence of the evaluation set may be trained on, however it got into the text
+    contaminated = cloze_sentences(args.exclude) if args.exclude else []
+    dropped = 0
     # --unit sentence: every WordNet sentence is a line of its own, and the shuffle scatters
     # a synset's sentences over the shards. In a paragraph the headword comes back in every
     # sentence, and a model trained on that learns to copy a word of the context into the
     # blank ("The sun rises in the [MASK]." -> sun); alone, a sentence must be filled from
-    # what the model knows. The hold-out still takes whole synsets (hash of the paragraph).
-    # the hold-out hashes the synset's forward sentences, so --no-reverse holds out the same synsets
+    # what the model knows. The hold-out takes whole synsets by a hash of their forward
+    # sentences, so --no-reverse holds out the same synsets.
     entries = wordnet_entries(args.wordnet_dir)
     paragraphs = ((" ".join(ss), ss + [r] if r and not args.no_reverse else ss) for ss, r in entries)
     wordnet = ((p, ss if args.unit == "sentence" else [" ".join(ss)]) for p, ss in paragraphs)
@@ -111,6 +113,9 @@ def main(argv=None) -> None:
                 if key in seen:
                     continue
                 seen.add(key)
+                if part == "train" and any(c in key for c in contaminated):
+                    dropped += 1
+                    continue
                 split[part].append(line)
         train_lines += split["train"]
         (args.out / "heldout" / f"{name}.txt").write_text("\n".join(split["heldout"]) + "\n", encoding="utf-8")
@@ -118,14 +123,8 @@ def main(argv=None) -> None:
             words = sum(len(line.split()) for line in lines)
             rows.append((name, part, len(lines), words))
             print(f"{name:9s} {part:8s} {len(lines):8d} lines {words:9d} words")
-    contaminated = cloze_sentences(args.exclude) if args.exclude else []
-    dropped = "none (no cloze set given)"
-    if contaminated:
-        # no sentence of the evaluation set may be trained on, however it got into the text
-        before = len(train_lines)
-        train_lines = [line for line in train_lines if not any(c in line.lower() for c in contaminated)]
-        dropped = f"{before - len(train_lines)} (of {args.exclude.name})"
-        print(f"dropped {before - len(train_lines)} training lines that contain a sentence of {args.exclude.name}")
+    if args.exclude:
+        print(f"dropped {dropped} training lines that contain a sentence of {args.exclude.name}")
     random.Random(args.seed).shuffle(train_lines)
     for k in range(args.shards):
         shard = train_lines[k::args.shards]
@@ -133,7 +132,8 @@ def main(argv=None) -> None:
     total = sum(r[3] for r in rows)
     print(f"total {sum(r[2] for r in rows)} lines, {total} words -> {args.out}")
     table = "\n".join(f"| {n} | {p} | {l} | {w} |" for n, p, l, w in rows)
-    (args.out / "README.md").write_text(README.format(table=table, dropped=dropped), encoding="utf-8")
+    (args.out / "README.md").write_text(README.format(table=table, dropped=f"{dropped} (of {args.exclude.name})" if args.exclude
+                                         else "none (no cloze set given)"), encoding="utf-8")
 
 
 README = """# Training text of mlm-explorer's bundled default model

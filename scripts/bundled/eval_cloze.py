@@ -25,9 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, when not pip-installed
 import common  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-CLOZE = common.CLOZE
-read_cloze = common.read_cloze
 DEFAULT_HELDOUT = Path.home() / ".cache" / "mlm-explorer" / "bundled-corpus" / "heldout"
 
 
@@ -129,7 +126,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.time()
     model, tok, how = load(args.model, args.params)
-    c = cloze(model, tok, read_cloze())
+    c = cloze(model, tok, common.read_cloze())
     h = heldout(model, tok, args.heldout, args.heldout_rows)
     out = {"model": args.model, "loaded_by": how, "cloze_n": c["n"], "cloze_top1": c["top1"],
            "cloze_top5": c["top5"], "cloze_top1_copied": c["copied"], "heldout": h, "seconds": round(time.time() - t0, 1)}

@@ -162,7 +162,7 @@ def rounding_check(base_model, trained: dict, shipped_file: Path) -> dict:
 
     from transformers import AutoTokenizer
 
-    from eval_cloze import mask_logits, read_cloze
+    from eval_cloze import mask_logits
 
     exact = copy.deepcopy(base_model).eval()
     state = exact.state_dict()
@@ -172,7 +172,7 @@ def rounding_check(base_model, trained: dict, shipped_file: Path) -> dict:
     tok = AutoTokenizer.from_pretrained(common.encoder_dir())
     top1 = top5 = 0
     worst = 0.0
-    items = read_cloze()
+    items = common.read_cloze()
     for sentence, _answers in items:
         p = mask_logits(exact, tok, sentence).softmax(-1)
         r = mask_logits(exported, tok, sentence).softmax(-1)

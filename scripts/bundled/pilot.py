@@ -101,7 +101,7 @@ def main(argv=None):
             print(f"# step {step} loss {loss.item():.3f} {time.time() - t0:.0f}s", file=sys.stderr)
     sec = (time.time() - t0) / a.steps
     model.eval()
-    c = eval_cloze.cloze(model, tok, eval_cloze.read_cloze())
+    c = eval_cloze.cloze(model, tok, common.read_cloze())
     h = eval_cloze.heldout(model, tok, a.corpus / "heldout", 64)
     print(json.dumps({"config": a.config, "trainable": n_train, "steps": a.steps, "batch": a.batch,
                       "head_lr": a.head_lr, "lr": a.lr, "sec_per_step": round(sec, 2),

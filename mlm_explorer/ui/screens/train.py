@@ -26,15 +26,17 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, DirectoryTree, Footer, Input, Label, ProgressBar, RichLog, Select, Static
 
+from mlm_explorer.train import config as job_config
 from mlm_explorer.ui.dialogs.confirm import ConfirmDialog
 from mlm_explorer.ui.messages import TrainEvent
 from mlm_explorer.ui.widgets.probe_table import ProbeList, ProbeTable
 
-OBJECTIVES = [("auto (by model)", "auto"), ("mlm (80/10/10)", "mlm"),
-              ("span (T5)", "span"), ("mlm+nsp", "mlm+nsp")]
-# the job's --precision (train/config.PRECISIONS); auto: bf16/fp16 autocast on a GPU, fp32 on the CPU
-PRECISIONS = [("auto (by device)", "auto"), ("fp32", "fp32"), ("bf16 autocast", "bf16"),
-              ("fp16 autocast", "fp16")]
+# the job's own choices (train/config.py imports neither torch nor textual), labelled for the form
+_LABELS = {"auto": "auto (by model)", "mlm": "mlm (80/10/10)", "span": "span (T5)"}
+OBJECTIVES = [(_LABELS.get(o, o), o) for o in job_config.OBJECTIVES]
+# precision auto: bf16 (or fp16) autocast on a GPU, fp32 on the CPU
+_PRECISION_LABELS = {"auto": "auto (by device)", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}
+PRECISIONS = [(_PRECISION_LABELS.get(p, p), p) for p in job_config.PRECISIONS]
 
 
 class TextTree(DirectoryTree):
