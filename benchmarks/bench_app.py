@@ -191,7 +191,7 @@ async def toggle_vs_forward(model: str | None, toggles: int) -> dict:
     import torch
     from textual import events
 
-    from mlm_explorer.ui import jobs
+    from mlm_explorer.ui import workers as jobs
     from mlm_explorer.ui.app import MLMExplorerApp
     from mlm_explorer.ui.messages import PredictionReady
 

@@ -32,8 +32,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoTokenizer, DataCollatorForLanguageModeling  # noqa: E402
 
-from mlm_explorer.core.masking import MaskingPolicy, MaskingVocab, MlmCollator, mask_tokens, pad_batch  # noqa: E402
-from mlm_explorer.core.spans import compute_input_and_target_lengths, span_corrupt  # noqa: E402
+from mlm_explorer.core.mask.masking import MaskingPolicy, MaskingVocab, MlmCollator, mask_tokens, pad_batch  # noqa: E402
+from mlm_explorer.core.mask.spans import compute_input_and_target_lengths, span_corrupt  # noqa: E402
 
 SHAPES = [(32, 128), (256, 128), (32, 512)]
 GOALS = {"a": 10.0, "b": 3.0, "c": 10.0, "d": 1.5}

@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from mlm_explorer.core.fill import mask_logits  # noqa: E402
-from mlm_explorer.core.models import load_mlm  # noqa: E402
-from mlm_explorer.core.score import score_ids  # noqa: E402
+from mlm_explorer.core.infer.fill import mask_logits  # noqa: E402
+from mlm_explorer.core.load.models import load_mlm  # noqa: E402
+from mlm_explorer.core.infer.score import score_ids  # noqa: E402
 
 N_TOKENS = 64
 TEXT = ("The old lighthouse keeper climbed the narrow stairs every evening to light the lamp, "

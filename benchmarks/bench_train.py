@@ -59,7 +59,7 @@ def make_model(out_dir: Path) -> Path:
     """The bundled encoder as a BertForMaskedLM, saved once so both sides load the same weights."""
     import torch
 
-    from mlm_explorer.core.bundled import load_bundled
+    from mlm_explorer.core.load.bundled import load_bundled
 
     model, tokenizer, _ = load_bundled(torch.device("cpu"))
     model.save_pretrained(out_dir)

@@ -1,3 +1,3 @@
-from mlm_explorer.cli import main
+from mlm_explorer.cli.main import main
 
 raise SystemExit(main())

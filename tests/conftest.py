@@ -25,13 +25,13 @@ def tiny_t5_dir(tmp_path_factory):
 # parameters; the core restores them, and a fresh load per module keeps a slip contained).
 @pytest.fixture(scope="module")
 def tiny_lm(tiny_bert_dir):
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     return load_mlm(str(tiny_bert_dir), device="cpu")
 
 
 @pytest.fixture(scope="module")
 def bundled_lm():
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     return load_mlm(None, device="cpu")

@@ -33,7 +33,7 @@ async def test_compare_shows_both_fills(app_env, tiny_bert_dir, tiny_t5_dir):
 async def test_compare_without_t5_says_how_to_get_one(app_env, tiny_bert_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf"))  # an empty cache: nothing to find
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hf" / "hub"))
-    import mlm_explorer.ui.jobs as jobs
+    import mlm_explorer.ui.workers as jobs
 
     monkeypatch.setattr(jobs, "find_cached_t5", lambda: None)
     app = make_app(tiny_bert_dir, text="The cute [MASK] walks.")

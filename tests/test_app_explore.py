@@ -93,8 +93,8 @@ async def test_typed_mask_counts(app_env, tiny_bert_dir):
 def _seed_with_all_outcomes(lm_dir, text, rate):
     from transformers import AutoTokenizer
 
-    from mlm_explorer.core.preview import preview_masking
-    from mlm_explorer.core.text import tokenize
+    from mlm_explorer.core.mask.preview import preview_masking
+    from mlm_explorer.core.mask.text import tokenize
 
     tok = AutoTokenizer.from_pretrained(str(lm_dir))
     tt = tokenize(tok, text)
@@ -186,7 +186,7 @@ async def test_joint_toggle_and_decode(app_env, tiny_bert_dir):
 async def test_temperature_box_reshapes_the_distribution(app_env, tiny_bert_dir):
     """Typing a temperature re-runs the prediction: the shown probabilities and entropy are
     core.fill's at that temperature; the loss on the mask stays the model's own."""
-    from mlm_explorer.core.fill import fill_masks
+    from mlm_explorer.core.infer.fill import fill_masks
 
     app = make_app(tiny_bert_dir, text="The cute [MASK] walks in the green park.", top_k=4)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -217,7 +217,7 @@ async def test_temperature_box_reshapes_the_distribution(app_env, tiny_bert_dir)
 @sync
 async def test_rapid_toggles_end_consistent(app_env, tiny_bert_dir):
     """200 toggles, interleaved with the event loop: the final view matches the final masks."""
-    from mlm_explorer.core.text import MaskSet
+    from mlm_explorer.core.mask.text import MaskSet
 
     app = make_app(tiny_bert_dir)
     async with app.run_test(size=(120, 40)) as pilot:

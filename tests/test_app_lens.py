@@ -35,7 +35,7 @@ async def _lens_ready(pilot, screen, kind: str) -> None:
 
 @sync
 async def test_surprisal_lens_shows_score_ids(app_env, tiny_bert_dir):
-    from mlm_explorer.core.score import score_ids
+    from mlm_explorer.core.infer.score import score_ids
 
     app = make_app(tiny_bert_dir, text="The cute dog walks in the green park.")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -69,7 +69,7 @@ async def test_surprisal_lens_shows_score_ids(app_env, tiny_bert_dir):
 
 @sync
 async def test_attention_lens_follows_cursor_layer_and_head(app_env, tiny_bert_dir):
-    from mlm_explorer.core.attention import attention_maps
+    from mlm_explorer.core.explain.attention import attention_maps
 
     app = make_app(tiny_bert_dir, text="The cute [MASK] walks in the green park.")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -121,7 +121,7 @@ async def test_attention_lens_follows_cursor_layer_and_head(app_env, tiny_bert_d
 
 @sync
 async def test_saliency_lens_explains_top_and_chosen_candidate(app_env, tiny_bert_dir):
-    from mlm_explorer.core.saliency import explain_position
+    from mlm_explorer.core.explain.saliency import explain_position
 
     app = make_app(tiny_bert_dir, text="The cute [MASK] walks in the green park.", top_k=5)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -173,7 +173,7 @@ async def test_saliency_needs_a_mask(app_env, tiny_bert_dir):
 
 @sync
 async def test_stale_lens_answer_is_dropped(app_env, tiny_bert_dir):
-    from mlm_explorer.ui.lens_screen import LensReady
+    from mlm_explorer.ui.screens.explore.lenses import LensReady
 
     app = make_app(tiny_bert_dir, text="The cute [MASK] walks.")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -191,7 +191,7 @@ async def test_stale_lens_answer_is_dropped(app_env, tiny_bert_dir):
 
 @sync
 async def test_candidate_box_scores_words_and_fills(app_env, tiny_bert_dir):
-    from mlm_explorer.core.candidates import score_candidates, variable_length_fill
+    from mlm_explorer.core.infer.candidates import score_candidates, variable_length_fill
 
     app = make_app(tiny_bert_dir, text="The cute [MASK] walks in the green park.")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -265,7 +265,7 @@ def test_lens_state_cycles_and_keys():
     """ui.lens without an app: layer/head cycles (the mean after the last), keys per input."""
     from types import SimpleNamespace
 
-    from mlm_explorer.ui.lens import Lens, normalise
+    from mlm_explorer.ui.screens.explore.lens import Lens, normalise
 
     lens = Lens()
     assert not lens.step("layer", 1)  # no map yet: nothing to cycle through

@@ -121,7 +121,7 @@ async def test_train_run_shows_probe_table_and_exports_it(app_env, tiny_bert_dir
 async def test_before_after_deltas_are_core_diff(app_env, tiny_bert_dir, tmp_path):
     from tiny import build_tiny_bert
 
-    from mlm_explorer.core.diff import compare_distributions
+    from mlm_explorer.core.infer.diff import compare_distributions
     from mlm_explorer.ui.widgets.diff_panel import delta_text
 
     tuned_dir = build_tiny_bert(tmp_path / "tuned", seed=1)  # same vocabulary, other weights

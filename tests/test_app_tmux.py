@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _bundled_available() -> bool:
     try:
-        from mlm_explorer.core.bundled import bundled_encoder_dir
+        from mlm_explorer.core.load.bundled import bundled_encoder_dir
 
         bundled_encoder_dir()
         return True

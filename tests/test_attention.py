@@ -13,8 +13,8 @@ TEXT = "The cute dog [MASK] in the green park."
 
 
 def _maps(lm, text=TEXT):
-    from mlm_explorer.core.attention import attention_maps
-    from mlm_explorer.core.text import tokenize
+    from mlm_explorer.core.explain.attention import attention_maps
+    from mlm_explorer.core.mask.text import tokenize
 
     tt = tokenize(lm.tokenizer, text)
     return tt, attention_maps(lm, tt.input_ids)
@@ -77,8 +77,8 @@ def test_weights_equal_a_model_loaded_with_eager_attention(tiny_bert_dir, tiny_l
 
 @pytest.mark.parametrize("which", ["tiny_lm", "bundled_lm"])
 def test_eager_only_during_the_attention_call(request, which):
-    from mlm_explorer.core.attention import attention
-    from mlm_explorer.core.fill import predict
+    from mlm_explorer.core.explain.attention import attention
+    from mlm_explorer.core.infer.fill import predict
 
     lm = request.getfixturevalue(which)
     model = lm.model
@@ -99,7 +99,7 @@ def test_eager_only_during_the_attention_call(request, which):
 
 
 def test_implementation_restored_when_the_forward_fails(tiny_lm):
-    from mlm_explorer.core.attention import attention
+    from mlm_explorer.core.explain.attention import attention
 
     def boom(*_):
         raise RuntimeError("boom")
@@ -117,7 +117,7 @@ def test_implementation_restored_when_the_forward_fails(tiny_lm):
 
 
 def test_negative_indices_count_from_the_end(tiny_lm):
-    from mlm_explorer.core.attention import attention
+    from mlm_explorer.core.explain.attention import attention
 
     result = attention(tiny_lm, TEXT, 2, layer=-1, head=-2)
     assert (result.row.layer, result.row.head) == (1, 0)
@@ -133,7 +133,7 @@ def test_negative_indices_count_from_the_end(tiny_lm):
     ({"head": 5}, "head 5 does not exist: the model has 2 heads (0-1"),
 ])
 def test_bad_layer_or_head_is_a_one_line_input_error(tiny_lm, kwargs, needle):
-    from mlm_explorer.core.attention import attention
+    from mlm_explorer.core.explain.attention import attention
 
     with pytest.raises(InputError) as info:
         attention(tiny_lm, TEXT, 1, **kwargs)
@@ -142,7 +142,7 @@ def test_bad_layer_or_head_is_a_one_line_input_error(tiny_lm, kwargs, needle):
 
 @pytest.mark.parametrize("token", [-1, 11, 99])
 def test_token_outside_the_text(tiny_lm, token):
-    from mlm_explorer.core.attention import attention
+    from mlm_explorer.core.explain.attention import attention
 
     with pytest.raises(InputError, match=r"outside the text: it has 11 tokens \(0-10\)"):
         attention(tiny_lm, TEXT, token)
@@ -151,7 +151,7 @@ def test_token_outside_the_text(tiny_lm, token):
 def test_a_model_that_returns_no_attentions_is_a_model_error():
     import torch
 
-    from mlm_explorer.core.attention import attention_maps
+    from mlm_explorer.core.explain.attention import attention_maps
 
     class NoAttentions(torch.nn.Module):
         config = SimpleNamespace(_attn_implementation="sdpa")

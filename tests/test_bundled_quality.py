@@ -63,7 +63,7 @@ def test_shipped_files_are_small_and_name_their_params():
     assert total <= 10 * 1024 * 1024, f"assets/bundled is {total / 1e6:.1f} MB, the limit is 10 MB"
     from safetensors import safe_open
 
-    from mlm_explorer.core import delta8
+    from mlm_explorer.core.load import delta8
 
     info = json.loads(INFO.read_text())
     with safe_open(str(PARAMS), "pt") as f:
@@ -97,7 +97,7 @@ def test_shipped_params_belong_to_the_installed_encoder():
 
 @pytest.fixture(scope="module")
 def bundled():
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     return load_mlm("bundled", device="cpu")
 
@@ -113,8 +113,8 @@ def test_bundled_loads_as_one_bert_for_masked_lm_with_the_shipped_params(bundled
     assert isinstance(model, BertForMaskedLM)
     emb = model.get_input_embeddings().weight
     assert model.get_output_embeddings().weight.data_ptr() == emb.data_ptr()  # tied decoder
-    from mlm_explorer.core import delta8
-    from mlm_explorer.core.bundled import bundled_encoder_dir
+    from mlm_explorer.core.load import delta8
+    from mlm_explorer.core.load.bundled import bundled_encoder_dir
 
     state = model.state_dict()
     shipped = load_file(str(PARAMS))
@@ -133,7 +133,7 @@ def test_bundled_loads_as_one_bert_for_masked_lm_with_the_shipped_params(bundled
 @needs_encoder
 @pytest.mark.parametrize("sentence", sorted(EASY))
 def test_bundled_puts_the_answer_in_its_top_5(bundled, sentence):
-    from mlm_explorer.core.fill import predict
+    from mlm_explorer.core.infer.fill import predict
 
     result = predict(bundled, sentence, top_k=5)
     top5 = [c.token for c in result.predictions[0].candidates]
@@ -143,8 +143,8 @@ def test_bundled_puts_the_answer_in_its_top_5(bundled, sentence):
 @needs_assets
 @needs_encoder
 def test_a_different_encoder_is_refused_in_one_line(tmp_path, monkeypatch):
-    from mlm_explorer.core import bundled
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load import bundled
+    from mlm_explorer.core.load.models import load_mlm
     from mlm_explorer.errors import ModelError
 
     monkeypatch.setenv("MLM_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))

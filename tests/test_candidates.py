@@ -13,7 +13,7 @@ SINGLE = "The cute dog [MASK] in the green park."
 
 
 def _ids_and_blank(lm, text):
-    from mlm_explorer.core.text import tokenize
+    from mlm_explorer.core.mask.text import tokenize
 
     tt = tokenize(lm.tokenizer, text)
     return tt.input_ids, [t.index for t in tt.tokens if t.typed_mask]
@@ -55,8 +55,8 @@ def _along(lm, ids, position, pieces, slots):
 
 @pytest.mark.parametrize("temperature", [1.0, 2.5])
 def test_single_piece_equals_the_fill_mask_distribution(tiny_lm, temperature):
-    from mlm_explorer.core.candidates import score_candidates
-    from mlm_explorer.core.fill import fill_masks
+    from mlm_explorer.core.infer.candidates import score_candidates
+    from mlm_explorer.core.infer.fill import fill_masks
 
     ids, (pos,) = _ids_and_blank(tiny_lm, SINGLE)
     words = ["walks", "park", "dog", "the"]
@@ -78,7 +78,7 @@ def test_single_piece_equals_the_fill_mask_distribution(tiny_lm, temperature):
 
 @pytest.mark.parametrize("word, pieces", [("tokenizers", ["token", "##izer", "##s"]), ("playground", ["play", "##ground"])])
 def test_multi_piece_score_is_the_product_computed_by_hand(tiny_lm, word, pieces):
-    from mlm_explorer.core.candidates import score_candidates
+    from mlm_explorer.core.infer.candidates import score_candidates
 
     ids, (pos,) = _ids_and_blank(tiny_lm, SINGLE)
     (score,) = score_candidates(tiny_lm, ids, pos, [word])
@@ -97,7 +97,7 @@ def test_multi_piece_score_is_the_product_computed_by_hand(tiny_lm, word, pieces
 
 
 def test_a_real_multi_wordpiece_word_on_the_bundled_model(bundled_lm):
-    from mlm_explorer.core.candidates import score_blank
+    from mlm_explorer.core.infer.candidates import score_blank
 
     text = "The ship sailed to [MASK] to trade spices."
     report = score_blank(bundled_lm, text, ["zanzibar", "paris"], max_pieces=0)
@@ -114,8 +114,8 @@ def test_a_real_multi_wordpiece_word_on_the_bundled_model(bundled_lm):
 
 
 def test_variable_length_fill_ranks_lengths_one_to_three(tiny_lm):
-    from mlm_explorer.core.candidates import variable_length_fill
-    from mlm_explorer.core.fill import fill_masks
+    from mlm_explorer.core.infer.candidates import variable_length_fill
+    from mlm_explorer.core.infer.fill import fill_masks
 
     ids, (pos,) = _ids_and_blank(tiny_lm, SINGLE)
     fills = variable_length_fill(tiny_lm, ids, pos, max_pieces=3, top=4)
@@ -140,8 +140,8 @@ def test_variable_length_fill_ranks_lengths_one_to_three(tiny_lm):
 
 
 def test_the_beam_does_at_least_as_well_as_greedy_joint_filling(tiny_lm):
-    from mlm_explorer.core.candidates import variable_length_fill
-    from mlm_explorer.core.fill import fill_masks
+    from mlm_explorer.core.infer.candidates import variable_length_fill
+    from mlm_explorer.core.infer.fill import fill_masks
 
     ids, (pos,) = _ids_and_blank(tiny_lm, SINGLE)
     two = ids[:pos] + [tiny_lm.tokenizer.mask_token_id] * 2 + ids[pos + 1:]
@@ -155,7 +155,7 @@ def test_the_beam_does_at_least_as_well_as_greedy_joint_filling(tiny_lm):
 
 @pytest.mark.parametrize("which", ["tiny", "bundled"])
 def test_a_fill_is_one_word_a_start_piece_then_continuations(which, tiny_lm, request):
-    from mlm_explorer.core.candidates import variable_length_fill
+    from mlm_explorer.core.infer.candidates import variable_length_fill
 
     lm = tiny_lm if which == "tiny" else request.getfixturevalue("bundled_lm")
     ids, (pos,) = _ids_and_blank(lm, SINGLE if which == "tiny" else "The capital of France is [MASK].")
@@ -174,7 +174,7 @@ def test_byte_level_bpe_pieces_carry_the_leading_space():
     from tokenizers import ByteLevelBPETokenizer
     from transformers import RobertaTokenizerFast
 
-    from mlm_explorer.core.candidates import candidate_pieces
+    from mlm_explorer.core.infer.candidates import candidate_pieces
     from tiny import CORPUS
 
     bpe = ByteLevelBPETokenizer()
@@ -186,7 +186,7 @@ def test_byte_level_bpe_pieces_carry_the_leading_space():
 
 
 def test_score_blank_picks_the_blank_and_reports_it(tiny_lm):
-    from mlm_explorer.core.candidates import score_blank
+    from mlm_explorer.core.infer.candidates import score_blank
 
     text = "The [MASK] dog walks in the [MASK] park."
     report = score_blank(tiny_lm, text, ["green", "tokenizers"], mask=2, top=2)
@@ -199,7 +199,7 @@ def test_score_blank_picks_the_blank_and_reports_it(tiny_lm):
 
 
 def test_input_errors(tiny_lm):
-    from mlm_explorer.core.candidates import parse_candidates, score_blank, score_candidates
+    from mlm_explorer.core.infer.candidates import parse_candidates, score_blank, score_candidates
 
     assert parse_candidates(" green , park ") == ["green", "park"]
     for bad in ("", " , ", "green,,park", "green,"):

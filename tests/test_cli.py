@@ -21,8 +21,8 @@ def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 180) -> 
 
 @pytest.fixture
 def cli(capsys, monkeypatch):
-    """`mlm_explorer.cli.main` in this process (same code path, without paying for imports again)."""
-    from mlm_explorer.cli import main
+    """`mlm_explorer.cli.main.main` in this process (same code path, without paying for imports again)."""
+    from mlm_explorer.cli.main import main
 
     monkeypatch.setenv("COLUMNS", "100")
 
@@ -162,14 +162,14 @@ def test_models_lists_bundled_and_runs(cli, tmp_path):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from mlm_explorer.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    code = "import sys; from mlm_explorer.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_bundled_default_model_end_to_end():
     """No --model: the bundled model, in a real process, gets easy sentences right."""
-    from mlm_explorer.core.bundled import head_path
+    from mlm_explorer.core.load.bundled import head_path
 
     if not head_path().is_file():
         pytest.skip("the bundled head is not exported yet (scripts/bundled/RECIPE.md)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mlm_explorer.core import delta8
+from mlm_explorer.core.load import delta8
 
 
 def test_rounding_error_is_at_most_half_a_step_per_row():
@@ -78,7 +78,7 @@ def test_problems_are_named(tiny_bert_dir, damage, needle):
 def test_the_bundled_loader_applies_deltas_and_refuses_a_bad_file(tiny_bert_dir, tmp_path):
     from safetensors.torch import save_file
 
-    from mlm_explorer.core.bundled import _load_head
+    from mlm_explorer.core.load.bundled import _load_head
     from mlm_explorer.errors import ModelError
 
     base, trained = _tiny_pair(tiny_bert_dir)

@@ -36,21 +36,21 @@ def other_vocab_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def models(tiny_bert_dir, other_seed_dir):
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     return load_mlm(str(tiny_bert_dir), device="cpu"), load_mlm(str(other_seed_dir), device="cpu")
 
 
 def _full(lm, text):
     """{position: probabilities (V,)} from fill_masks with every candidate listed."""
-    from mlm_explorer.core.fill import predict
+    from mlm_explorer.core.infer.fill import predict
 
     result = predict(lm, text, top_k=len(lm.tokenizer))
     return {p.position: {c.token_id: c.probability for c in p.candidates} for p in result.predictions}
 
 
 def test_probabilities_are_fill_masks_and_deltas_add_up(models):
-    from mlm_explorer.core.diff import diff_text
+    from mlm_explorer.core.infer.diff import diff_text
 
     base, tuned = models
     result = diff_text(base, tuned, TEXT, top_k=4)
@@ -78,7 +78,7 @@ def test_probabilities_are_fill_masks_and_deltas_add_up(models):
 
 
 def test_sort_orders_and_a_model_against_itself(models):
-    from mlm_explorer.core.diff import diff_text
+    from mlm_explorer.core.infer.diff import diff_text
 
     base, tuned = models
     by_tuned = diff_text(base, tuned, TEXT, top_k=3, sort="tuned").masks[0].candidates
@@ -91,8 +91,8 @@ def test_sort_orders_and_a_model_against_itself(models):
 
 
 def test_different_vocabularies_are_refused(models, other_vocab_dir):
-    from mlm_explorer.core.diff import diff_text
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.infer.diff import diff_text
+    from mlm_explorer.core.load.models import load_mlm
     from mlm_explorer.errors import ModelError
 
     with pytest.raises(ModelError, match="different vocabularies"):
@@ -112,7 +112,7 @@ def tuned_run(tmp_path, tiny_bert_dir):
 
 
 def test_run_base_model(tuned_run, tiny_bert_dir):
-    from mlm_explorer.core.diff import run_base_model
+    from mlm_explorer.core.infer.diff import run_base_model
 
     for name in (str(tuned_run), str(tuned_run / "best"), str(tuned_run / "checkpoint-4"), "run:tuned"):
         assert run_base_model(name) == str(tiny_bert_dir)

@@ -24,7 +24,7 @@ def _full_logits(lm, ids):
 def _assert_pipeline_parity(lm, text, top_k=5):
     from transformers import pipeline
 
-    from mlm_explorer.core.fill import predict
+    from mlm_explorer.core.infer.fill import predict
 
     result = predict(lm, text, top_k=top_k)
     fill_mask = pipeline("fill-mask", model=lm.model, tokenizer=lm.tokenizer, device=lm.device)
@@ -57,7 +57,7 @@ def test_pipeline_parity_bundled_encoder(bundled_lm, text):
 
 
 def test_vocabulary_projection_runs_only_at_mask_positions(tiny_lm):
-    from mlm_explorer.core.fill import predict
+    from mlm_explorer.core.infer.fill import predict
 
     rows = []
     handle = tiny_lm.model.get_output_embeddings().register_forward_hook(lambda m, args, out: rows.append(tuple(args[0].shape)))
@@ -88,7 +88,7 @@ def test_encoder_head_split_equals_the_full_forward(kind):
     import torch
     from transformers import AutoModelForMaskedLM, BertForMaskedLM
 
-    from mlm_explorer.core import fill
+    from mlm_explorer.core.infer import fill
 
     torch.manual_seed(0)
     if kind == "unknown":   # a class the split does not know: runs whole, then gathers
@@ -111,7 +111,7 @@ def test_encoder_head_split_equals_the_full_forward(kind):
 def test_distribution_numbers_match_a_direct_computation(tiny_lm):
     import torch
 
-    from mlm_explorer.core.fill import fill_masks
+    from mlm_explorer.core.infer.fill import fill_masks
 
     ids = tiny_lm.tokenizer("The cute dog walks in the green park.")["input_ids"]
     originals = {3: ids[3], 7: ids[7]}
@@ -140,7 +140,7 @@ def test_positions_that_are_not_mask_tokens_are_predicted_as_given(tiny_lm):
     """The masking engine's KEEP / RANDOM decisions leave a real token at a position to predict."""
     import torch
 
-    from mlm_explorer.core.fill import fill_masks
+    from mlm_explorer.core.infer.fill import fill_masks
 
     ids = tiny_lm.tokenizer("The cute dog walks in the green park.")["input_ids"]
     result = fill_masks(tiny_lm, ids, [4], original_ids={4: ids[4]})
@@ -153,7 +153,7 @@ def test_positions_that_are_not_mask_tokens_are_predicted_as_given(tiny_lm):
 def test_temperature_divides_the_logits_but_not_the_loss(tiny_lm):
     import torch
 
-    from mlm_explorer.core.fill import fill_masks
+    from mlm_explorer.core.infer.fill import fill_masks
 
     ids = tiny_lm.tokenizer("The cute dog [MASK] in the green park.")["input_ids"]
     position = ids.index(tiny_lm.tokenizer.mask_token_id)
@@ -175,7 +175,7 @@ def test_temperature_divides_the_logits_but_not_the_loss(tiny_lm):
 
 
 def test_joint_fills_most_confident_first_and_reruns(tiny_lm):
-    from mlm_explorer.core.fill import fill_masks, predict
+    from mlm_explorer.core.infer.fill import fill_masks, predict
 
     independent = predict(tiny_lm, SEVERAL)
     joint = predict(tiny_lm, SEVERAL, joint=True)
@@ -208,7 +208,7 @@ def test_joint_fills_most_confident_first_and_reruns(tiny_lm):
 
 
 def test_decoded_is_readable_and_has_no_special_tokens(tiny_lm, bundled_lm):
-    from mlm_explorer.core.fill import predict
+    from mlm_explorer.core.infer.fill import predict
 
     for lm in (tiny_lm, bundled_lm):
         result = predict(lm, SEVERAL)
@@ -222,7 +222,7 @@ def test_decoded_is_readable_and_has_no_special_tokens(tiny_lm, bundled_lm):
 
 
 def test_input_errors(tiny_lm):
-    from mlm_explorer.core.fill import fill_masks, predict
+    from mlm_explorer.core.infer.fill import fill_masks, predict
 
     with pytest.raises(InputError, match="no mask in the text: put \\[MASK\\] or ___"):
         predict(tiny_lm, "The cute dog walks.")
@@ -238,8 +238,8 @@ def test_input_errors(tiny_lm):
 
 
 def test_seq2seq_model_is_refused(tiny_t5_dir):
-    from mlm_explorer.core.fill import predict
-    from mlm_explorer.core.models import load_seq2seq
+    from mlm_explorer.core.infer.fill import predict
+    from mlm_explorer.core.load.models import load_seq2seq
 
     with pytest.raises(ModelError, match="use infill"):
         predict(load_seq2seq(tiny_t5_dir), "The cute dog ___ in the park.")

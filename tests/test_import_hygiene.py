@@ -7,12 +7,12 @@ import subprocess
 import sys
 
 CORE_MODULES = [
-    "mlm_explorer.core.text", "mlm_explorer.core.masking", "mlm_explorer.core.spans",
-    "mlm_explorer.core.sources", "mlm_explorer.core.models", "mlm_explorer.core.catalog", "mlm_explorer.core.fill", "mlm_explorer.core.infill",
-    "mlm_explorer.core.preview", "mlm_explorer.core.bundled",
-    "mlm_explorer.core.probes", "mlm_explorer.core.diff",
-    "mlm_explorer.core.candidates", "mlm_explorer.core.score",
-    "mlm_explorer.core.attention", "mlm_explorer.core.saliency",
+    "mlm_explorer.core.mask.text", "mlm_explorer.core.mask.masking", "mlm_explorer.core.mask.spans",
+    "mlm_explorer.core.load.sources", "mlm_explorer.core.load.models", "mlm_explorer.core.load.catalog", "mlm_explorer.core.infer.fill", "mlm_explorer.core.infer.infill",
+    "mlm_explorer.core.mask.preview", "mlm_explorer.core.load.bundled",
+    "mlm_explorer.core.explain.probes", "mlm_explorer.core.infer.diff",
+    "mlm_explorer.core.infer.candidates", "mlm_explorer.core.infer.score",
+    "mlm_explorer.core.explain.attention", "mlm_explorer.core.explain.saliency",
 ]
 
 
@@ -30,7 +30,7 @@ def test_core_imports_neither_textual_nor_rich():
 
 
 def test_training_job_core_imports_neither_textual_nor_rich():
-    modules = loaded_after("import mlm_explorer.train.runner, mlm_explorer.train.config")
+    modules = loaded_after("import mlm_explorer.train.launch, mlm_explorer.train.config")
     assert not any(m.split(".")[0] in {"textual", "rich"} for m in modules)
 
 

@@ -25,7 +25,7 @@ def trained_t5(tiny_t5_dir, tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, T5ForConditionalGeneration
 
-    from mlm_explorer.core.models import load_seq2seq
+    from mlm_explorer.core.load.models import load_seq2seq
 
     tok = AutoTokenizer.from_pretrained(tiny_t5_dir)
     model = T5ForConditionalGeneration.from_pretrained(tiny_t5_dir)
@@ -54,7 +54,7 @@ def trained_t5(tiny_t5_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def random_t5(tiny_t5_dir):
-    from mlm_explorer.core.models import load_seq2seq
+    from mlm_explorer.core.load.models import load_seq2seq
 
     return load_seq2seq(str(tiny_t5_dir), device="cpu")
 
@@ -63,7 +63,7 @@ def random_t5(tiny_t5_dir):
 
 
 def test_blanks_become_numbered_sentinels(random_t5):
-    from mlm_explorer.core.infill import build_input
+    from mlm_explorer.core.infer.infill import build_input
 
     t5_text, n, ids = build_input(random_t5, "A ___ and [MASK] [MASK] then <mask> or <extra_id_7>.")
     assert t5_text == "A <extra_id_0> and <extra_id_1> then <extra_id_2> or <extra_id_3>."
@@ -81,7 +81,7 @@ def test_blanks_become_numbered_sentinels(random_t5):
     "The cute dog <extra_id_0> in the green park.",
 ])
 def test_memorised_single_blank(trained_t5, text):
-    from mlm_explorer.core.infill import infill
+    from mlm_explorer.core.infer.infill import infill
 
     result = infill(trained_t5, text)
     assert result.n_blanks == 1 and len(result.candidates) == 1
@@ -93,7 +93,7 @@ def test_memorised_single_blank(trained_t5, text):
 
 
 def test_memorised_two_blanks(trained_t5):
-    from mlm_explorer.core.infill import infill
+    from mlm_explorer.core.infer.infill import infill
 
     best = infill(trained_t5, "The cute ___ walks in the [MASK] park.").candidates[0]
     assert [(f.index, f.text) for f in best.fills] == [(0, "dog"), (1, "green")]
@@ -103,7 +103,7 @@ def test_memorised_two_blanks(trained_t5):
 def test_generation_stops_at_the_sentinel_after_the_last_blank(trained_t5):
     import torch
 
-    from mlm_explorer.core.infill import infill
+    from mlm_explorer.core.infer.infill import infill
 
     tok = trained_t5.tokenizer
     enc = tok(PAIRS[0][0], return_tensors="pt")
@@ -120,7 +120,7 @@ def test_fill_logprobs_equal_the_generate_scores(trained_t5):
     """The teacher-forced re-score gives the same per-token log-probabilities as greedy generate."""
     import torch
 
-    from mlm_explorer.core.infill import infill
+    from mlm_explorer.core.infer.infill import infill
 
     tok = trained_t5.tokenizer
     text = "The cute ___ walks in the [MASK] park."
@@ -138,7 +138,7 @@ def test_fill_logprobs_equal_the_generate_scores(trained_t5):
 
 
 def test_beam_search_returns_distinct_ranked_candidates(trained_t5):
-    from mlm_explorer.core.infill import infill
+    from mlm_explorer.core.infer.infill import infill
 
     greedy = infill(trained_t5, "The cute dog ___ in the green park.")
     beams = infill(trained_t5, "The cute dog ___ in the green park.", num_beams=4, num_return=3)
@@ -158,7 +158,7 @@ def test_beam_search_returns_distinct_ranked_candidates(trained_t5):
 
 
 def test_random_model_gives_one_fill_per_blank(random_t5):
-    from mlm_explorer.core.infill import infill
+    from mlm_explorer.core.infer.infill import infill
 
     result = infill(random_t5, "A ___ b ___ c ___ d", num_beams=2, num_return=2, max_new_tokens=12)
     for candidate in result.candidates:
@@ -169,8 +169,8 @@ def test_random_model_gives_one_fill_per_blank(random_t5):
 
 
 def test_input_and_model_errors(random_t5, tiny_bert_dir):
-    from mlm_explorer.core.infill import infill
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.infer.infill import infill
+    from mlm_explorer.core.load.models import load_mlm
 
     with pytest.raises(InputError, match="no blank in the text"):
         infill(random_t5, "The cute dog walks.")

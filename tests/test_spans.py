@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from mlm_explorer.core.spans import (
+from mlm_explorer.core.mask.spans import (
     blanks_to_sentinels, compute_input_and_target_lengths, corrupted_lengths, sentinel_ids, span_corrupt,
 )
 
@@ -84,7 +84,7 @@ def test_span_corruption_reconstructs_the_original(t5_tok, raw_length):
 def test_rows_with_too_few_distinct_draws_are_redrawn(monkeypatch):
     """The cuts are the first S-1 distinct values of a few uniform draws per row; a row whose
     draws repeat too much (rare: < 1e-9) is redrawn another way. Force that path often."""
-    from mlm_explorer.core import spans
+    from mlm_explorer.core.mask import spans
 
     monkeypatch.setattr(spans, "_draws_needed", lambda num_gaps, num_cuts, eps=0: num_cuts)
     spans._plan.cache_clear()

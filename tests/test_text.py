@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlm_explorer.core.text import MaskSet, blanks_to_sentinels, mask_positions, masked_ids, normalize_masks, tokenize
+from mlm_explorer.core.mask.text import MaskSet, blanks_to_sentinels, mask_positions, masked_ids, normalize_masks, tokenize
 from mlm_explorer.errors import InputError
 
 NOISE = ("##", "▁", "Ġ")
@@ -157,12 +157,12 @@ def test_blanks_to_sentinels():
 
 
 def test_text_module_does_not_import_torch():
-    code = "import sys, mlm_explorer.core.text; assert 'torch' not in sys.modules and 'textual' not in sys.modules"
+    code = "import sys, mlm_explorer.core.mask.text; assert 'torch' not in sys.modules and 'textual' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 
 def test_replace_token_writes_over_exactly_that_token(tiny_bert):
-    from mlm_explorer.core.text import replace_token
+    from mlm_explorer.core.mask.text import replace_token
 
     tt = tokenize(tiny_bert, "The cute [MASK] walks in the green park.")
     index = next(t.index for t in tt.tokens if t.typed_mask)

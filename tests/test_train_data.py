@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from mlm_explorer.errors import InputError
-from mlm_explorer.train import corpus, data, packing
-from mlm_explorer.train.nsp import build_pairs
+from mlm_explorer.train.data import corpus
+from mlm_explorer.train.data import token_cache as data
+from mlm_explorer.train.data import packing
+from mlm_explorer.train.data.nsp import build_pairs
 
 
 @pytest.fixture(scope="module")

@@ -64,7 +64,7 @@ def test_mlm_loss_goes_down_and_run_dir_is_complete(tmp_path, tiny_bert_dir):
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "finished" and info["best"]["loss"] == min(e["loss"] for e in evals)
     assert len(info["history"]["step"]) == 40 and info["config"]["max_steps"] == 40
-    from mlm_explorer.train.runs import list_runs
+    from mlm_explorer.train.run.runs import list_runs
 
     assert list_runs() == []  # runs_dir() is empty: this run went to --output
     [listed] = list_runs(tmp_path)
@@ -117,8 +117,8 @@ def test_span_t5_infills_a_memorised_sentence(tmp_path, no_dropout):
     assert started["data"]["train_blocks"] == 6  # six files, six rows: one sentence and its </s> each
     evals = of(events, "eval")
     assert evals[-1]["loss"] < 0.5 and evals[-1]["accuracy"] > 0.9
-    from mlm_explorer.core.infill import infill
-    from mlm_explorer.core.models import load_seq2seq
+    from mlm_explorer.core.infer.infill import infill
+    from mlm_explorer.core.load.models import load_seq2seq
 
     lm = load_seq2seq(str(run / "best"), device="cpu")
 

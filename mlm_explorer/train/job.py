@@ -24,7 +24,7 @@ from pathlib import Path
 
 from mlm_explorer.errors import InputError, UserError
 
-from .events import Events, protect_stdout
+from mlm_explorer.train.run.events import Events, protect_stdout
 
 
 class Cancelled(Exception):
@@ -60,9 +60,9 @@ def _new_run_dir(args) -> Path:
 
 def _resume_point(args, given):
     """(run dir, checkpoint dir, merged options) for --resume."""
-    from . import checkpoint as ckpt
-    from .config import merge_resumed
-    from .runs import RunRecord, resolve_run
+    from mlm_explorer.train.run import checkpoint as ckpt
+    from mlm_explorer.train.config import merge_resumed
+    from mlm_explorer.train.run.runs import RunRecord, resolve_run
 
     target = resolve_run(args.resume)
     if (target / ckpt.TRAINER_STATE).exists():  # a checkpoint-N inside a run
@@ -93,7 +93,7 @@ def _agree_run_dir(rt, run_dir: Path | None, args) -> Path:
 def _probes(args):
     """The probes of --probes FILE and --probe TEXT|ANSWER (syntax only; no torch yet). The file's
     path is made absolute, so that a --resume from another directory finds it again."""
-    from mlm_explorer.core.probes import probes_from_options
+    from mlm_explorer.core.explain.probes import probes_from_options
 
     if getattr(args, "probes", None):
         args.probes = str(Path(args.probes).expanduser().resolve())
@@ -107,14 +107,14 @@ def _prepare_probes(probes, tm):
     if tm.objective == "span":
         raise InputError("--probes/--probe need an encoder masked-LM (objective mlm or mlm+nsp); "
                          f"'{tm.name}' is trained with span corruption, which has no [MASK] to probe")
-    from mlm_explorer.core.probes import prepare_probes
+    from mlm_explorer.core.explain.probes import prepare_probes
 
     return prepare_probes(tm.tokenizer, probes, max_length=tm.max_length)
 
 
 def run(argv, events: Events) -> int:
-    from .config import parse_args
-    from .corpus import scan
+    from mlm_explorer.train.config import parse_args
+    from mlm_explorer.train.data.corpus import scan
 
     # 1. options and inputs first: a bad option or an empty folder fails before torch loads
     args, given = parse_args(argv)
@@ -129,13 +129,13 @@ def run(argv, events: Events) -> int:
 
     import torch
 
-    from . import checkpoint as ckpt
-    from .loop import Loop
-    from .model_setup import load_for_training
-    from .params import select_trainable
-    from .runs import RunRecord
-    from .runtime import cpu_has_native_bf16, setup
-    from .training_data import prepare
+    from mlm_explorer.train.run import checkpoint as ckpt
+    from mlm_explorer.train.loop import Loop
+    from mlm_explorer.train.model_setup import load_for_training
+    from mlm_explorer.train.params import select_trainable
+    from mlm_explorer.train.run.runs import RunRecord
+    from mlm_explorer.train.runtime import cpu_has_native_bf16, setup
+    from mlm_explorer.train.data.dataset import prepare
 
     # 2. device, ranks, model, data
     rt = setup(args.device, args.threads, args.precision)
@@ -193,7 +193,7 @@ def main(argv=None, *, stdout=None) -> int:
     """Run the job; `stdout` lets tests read the events in-process."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if any(a in ("-h", "--help") for a in argv):
-        from .config import build_parser
+        from mlm_explorer.train.config import build_parser
 
         build_parser().print_help()
         return 0

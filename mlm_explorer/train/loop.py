@@ -30,8 +30,8 @@ from contextlib import nullcontext
 
 import torch
 
-from . import checkpoint as ckpt
-from .packing import BlockSet
+from mlm_explorer.train.run import checkpoint as ckpt
+from mlm_explorer.train.data.packing import BlockSet
 
 
 class Loop:
@@ -53,7 +53,7 @@ class Loop:
         self.module = module
 
         # optimizer: AdamW, fused (one kernel for all parameters, CPU and CUDA); param groups carry their own peak lr
-        from .params import param_groups
+        from mlm_explorer.train.params import param_groups
 
         groups = param_groups(model, lr=args.lr, head_lr=args.head_lr, weight_decay=args.weight_decay)
         self.optimizer = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-8, fused=True)
@@ -241,7 +241,7 @@ class Loop:
         and an entry of run.json's probe_history (rank 0 only; eval mode, then back to train)."""
         if not self.probes or not self.rt.is_main:
             return
-        from mlm_explorer.core.probes import evaluate_probes
+        from mlm_explorer.core.explain.probes import evaluate_probes
 
         results = [r.to_dict() for r in evaluate_probes(self.model, self.probes, tokenizer=self.tokenizer)]
         self.events.emit("probes", step=self.step, results=results)

@@ -30,7 +30,7 @@ class TrainModel:
 
 def _kind(name: str) -> tuple[str, str]:
     """("mlm" | "seq2seq" | "other", model_type) from the config, before any weight is read."""
-    from mlm_explorer.core import models as core
+    from mlm_explorer.core.load import models as core
 
     src = core.resolve_source(name)
     if src.source == "bundled":
@@ -84,7 +84,7 @@ def _to_pretraining(mlm_model, source_dir: str | None):
 
 
 def load_for_training(name: str, requested: str, *, device) -> TrainModel:
-    from mlm_explorer.core import models as core
+    from mlm_explorer.core.load import models as core
 
     kind, model_type = _kind(name)
     objective = choose_objective(requested, kind, model_type, name)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlm_explorer.core.masking import MaskingPolicy, MaskingVocab, mask_tokens
+from mlm_explorer.core.mask.masking import MaskingPolicy, MaskingVocab, mask_tokens
 from mlm_explorer.errors import ModelError
 
 
@@ -144,7 +144,7 @@ class SpanObjective(Objective):
     add_specials = False  # span_corrupt appends </s> itself
 
     def __init__(self, model, tokenizer, *, device, noise_density: float = 0.15, mean_span: float = 3.0) -> None:
-        from mlm_explorer.core.spans import sentinel_ids
+        from mlm_explorer.core.mask.spans import sentinel_ids
 
         self.sentinels = torch.as_tensor(sentinel_ids(tokenizer), dtype=torch.long).to(device)
         if len(self.sentinels) == 0:
@@ -157,14 +157,14 @@ class SpanObjective(Objective):
     @staticmethod
     def raw_length(block_size: int, noise_density: float = 0.15, mean_span: float = 3.0) -> int:
         """Raw tokens per block so that the corrupted input is block_size long (T5's helper)."""
-        from mlm_explorer.core.spans import compute_input_and_target_lengths
+        from mlm_explorer.core.mask.spans import compute_input_and_target_lengths
 
         return compute_input_and_target_lengths(block_size, noise_density, mean_span)[0]
 
     def corrupt(self, blocks: dict, generator: torch.Generator) -> dict:
         """Full rows are corrupted together; the one short row of a corpus (its padded tail
         block, listed in blocks["partial"] as (row, length)) alone, then padded back."""
-        from mlm_explorer.core.spans import span_corrupt
+        from mlm_explorer.core.mask.spans import span_corrupt
 
         ids = blocks["input_ids"]  # (B, R) raw tokens
         partial = dict(blocks.get("partial") or [])

@@ -109,7 +109,7 @@ def pick_precision(device: torch.device, precision: str = "auto") -> torch.dtype
 
 def setup(device_spec: str, threads: int | None = None, precision: str = "auto") -> Runtime:
     """Read torchrun's environment, pick the device, set threads and precision."""
-    from mlm_explorer.core.models import resolve_device
+    from mlm_explorer.core.load.models import resolve_device
 
     rank = int(os.environ.get("RANK", 0))
     world = int(os.environ.get("WORLD_SIZE", 1))

@@ -3,7 +3,7 @@
 The app owns the models (`lm`, the base model for before/after, the T5 for Compare), the
 settings, and every thread worker. Screens ask for work through the `request_*` methods
 and get the answers as messages (`ui/messages.py`) tagged with a request number, so a
-stale answer can be dropped. Worker bodies live in `ui/jobs.py` and only call
+stale answer can be dropped. Worker bodies live in `ui/workers.py` and only call
 `mlm_explorer.core`; nothing here imports torch, so the first frame never waits for it.
 Errors from workers arrive in one place, `on_worker_state_changed`.
 """
@@ -25,13 +25,13 @@ from textual.worker import Worker, WorkerState
 
 from mlm_explorer.errors import UserError
 from mlm_explorer.settings import DARK_THEME, LIGHT_THEME, Settings, load_settings, save_settings
-from mlm_explorer.ui import jobs
+from mlm_explorer.ui import workers as jobs
 from mlm_explorer.ui.commands import ModelCommands
 from mlm_explorer.ui.dialogs.confirm import ChoiceDialog
 from mlm_explorer.ui.names import short_name
 from mlm_explorer.ui.messages import ModelFailed, ModelReady, TrainEvent
 from mlm_explorer.ui.screens.compare import CompareScreen
-from mlm_explorer.ui.screens.explore import ExploreScreen
+from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 from mlm_explorer.ui.screens.help import HelpScreen
 from mlm_explorer.ui.screens.train import TrainScreen
 
@@ -200,7 +200,7 @@ class MLMExplorerApp(App[None]):
     # -- pinned probes (core.probes; the Train screen passes them to the job) ----------------
     def pin_probe(self, text: str, answer: str) -> bool:
         """Pin a probe (kept in the settings); checked against Explore's tokenizer first."""
-        from mlm_explorer.core.probes import parse_probe_line, prepare_probes
+        from mlm_explorer.core.explain.probes import parse_probe_line, prepare_probes
 
         try:
             probe = parse_probe_line(f"{text}\t{answer}", "probe")
@@ -266,7 +266,7 @@ class MLMExplorerApp(App[None]):
     # -- training -----------------------------------------------------------------------------
     def start_training(self, target: MessagePump, args: list[str]) -> None:
         """Run `python -m mlm_explorer.train ARGS`; every event goes to `target` as a TrainEvent."""
-        from mlm_explorer.train.runner import TrainingRunner
+        from mlm_explorer.train.launch import TrainingRunner
 
         # The job must import this very package, installed or not (a source checkout).
         env = dict(os.environ)

@@ -15,7 +15,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
 def _list_models() -> list[Any]:
-    from mlm_explorer.core.models import list_models
+    from mlm_explorer.core.load.models import list_models
 
     return list_models()
 

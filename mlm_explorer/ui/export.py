@@ -35,7 +35,7 @@ def view_dict(app: Any) -> dict:
     train = getattr(app, "train_screen", None)
     out["probes"] = [dict(p) for p in app.settings.probes]
     out["probe_history"] = list(train.probe_history) if train is not None else []
-    # the active lens (per-token values + caption) and the candidate box: ui/lens_screen.py
+    # the active lens (per-token values + caption) and the candidate box: ui/screens/explore/lenses.py
     out.update(explore.lens_export() if explore is not None else {"lens": None, "candidates": None})
     return out
 
@@ -108,7 +108,7 @@ def to_markdown(data: dict) -> str:
             lines.append("")
     else:
         lines += ["No prediction (nothing masked).", ""]
-    from mlm_explorer.ui.lens import markdown as lens_markdown
+    from mlm_explorer.ui.screens.explore.lens import markdown as lens_markdown
 
     return "\n".join(lines + lens_markdown(data) + _diff_lines(data) + _probe_lines(data))
 

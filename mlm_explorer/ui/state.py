@@ -30,8 +30,8 @@ class ExploreState:
         """End random masking: the engine's [MASK] picks become clicked masks."""
         if self.random is None:
             return
-        from mlm_explorer.core.masking import Decision
-        from mlm_explorer.core.text import MaskSet
+        from mlm_explorer.core.mask.masking import Decision
+        from mlm_explorer.core.mask.text import MaskSet
 
         self.masks = MaskSet(frozenset(i for i, d in enumerate(self.random.decisions) if d == Decision.MASK))
         self.random = None
@@ -48,7 +48,7 @@ class ExploreState:
         return True
 
     def clear(self) -> None:
-        from mlm_explorer.core.text import MaskSet
+        from mlm_explorer.core.mask.text import MaskSet
 
         self.masks, self.random = MaskSet(), None
 
@@ -56,7 +56,7 @@ class ExploreState:
         """The text with `word` in place of the token at `position` (its mask dropped), or None."""
         if self.tt is None or not (0 <= position < len(self.tt.tokens)):
             return None
-        from mlm_explorer.core.text import MaskSet, replace_token
+        from mlm_explorer.core.mask.text import MaskSet, replace_token
 
         self.leave_random()
         self.masks = MaskSet(self.masks.positions - {position})
@@ -70,14 +70,14 @@ class ExploreState:
         typed = {t.index for t in self.tt.tokens if t.typed_mask}
         if self.random is not None:  # the engine's picks, plus any [MASK] the user typed
             return sorted(set(self.random.picked()) | typed)
-        from mlm_explorer.core.text import mask_positions
+        from mlm_explorer.core.mask.text import mask_positions
 
         return mask_positions(self.tt, self.masks)
 
     def input_ids(self, mask_id: int) -> list[int]:
         if self.random is not None:
             return list(self.random.input_ids)
-        from mlm_explorer.core.text import masked_ids
+        from mlm_explorer.core.mask.text import masked_ids
 
         return masked_ids(self.tt, self.masks, mask_id)
 
@@ -121,7 +121,7 @@ class ExploreState:
             raise ValueError("a typed [MASK] has no answer: click a token to mask it, so the answer is known")
         if any(t.typed_mask for t in tt.tokens):
             raise ValueError("a probe has exactly one blank: remove the typed [MASK] / ___ from the text")
-        from mlm_explorer.core.text import replace_token
+        from mlm_explorer.core.mask.text import replace_token
 
         return replace_token(tt, p, "[MASK]"), tt.tokens[p].text
 

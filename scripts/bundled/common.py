@@ -48,7 +48,7 @@ def apply_params(model, params_path: Path) -> list[str]:
     project's core/delta8.py, the same code the app loads them with); returns the names set."""
     from safetensors.torch import load_file
 
-    from mlm_explorer.core import delta8
+    from mlm_explorer.core.load import delta8
 
     params = load_file(str(params_path))
     state = model.state_dict()

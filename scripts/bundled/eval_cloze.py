@@ -48,7 +48,7 @@ def load(spec: str, params: Path | None):
             common.apply_params(model, params)
         return model, tok, "untrained head" + (f" + {params}" if params else "")
     try:
-        from mlm_explorer.core.models import load_mlm
+        from mlm_explorer.core.load.models import load_mlm
     except ImportError:
         load_mlm = None
     if load_mlm is not None:

@@ -13,7 +13,7 @@ never shipped.
 
 The head and every vector ship as fp16 values. The encoder layers' matrices ship as fp16
 values too, or, with --int8 on (auto: when fp16 would pass 10 MB), as int8 changes from the
-package's weights with a float32 scale per row (mlm_explorer/core/delta8.py). Then the
+package's weights with a float32 scale per row (mlm_explorer/core/load/delta8.py). Then the
 rounding's effect is measured: the exported model (loaded as the app loads it) against the
 checkpoint on the cloze sentences -- the largest probability difference and how often the
 top-1 and top-5 agree -- and written to head.json.
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
-    from mlm_explorer.core import delta8
+    from mlm_explorer.core.load import delta8
     from mlm_explorer.train.params import select_trainable
 
     ck, run_dir = find_checkpoint(args.run, args.which)

@@ -19,7 +19,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
-from mlm_explorer.ui import jobs
+from mlm_explorer.ui import workers as jobs
 from mlm_explorer.ui.names import short_name
 from mlm_explorer.ui.messages import CompareReady
 from mlm_explorer.ui.widgets.decode_line import decode_text

@@ -170,7 +170,7 @@ class TrainScreen(Screen):
 
     def _probe_args(self, probes_file: str) -> list[str]:
         """--probes FILE (checked here: core.probes.parse_probe_file) and one --probe per pinned probe."""
-        from mlm_explorer.core.probes import parse_probe_file
+        from mlm_explorer.core.explain.probes import parse_probe_file
         from mlm_explorer.errors import InputError
 
         args = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from mlm_explorer.ui.lens import LensView
+from mlm_explorer.ui.screens.explore.lens import LensView
 from mlm_explorer.ui.widgets.heat import COLORS, scale
 from mlm_explorer.ui.widgets.token_strip import DARK, LIGHT
 

@@ -1,0 +1,171 @@
+"""Attention: how much one token attends to every other token, per layer and head or averaged.
+
+Two steps, so a UI can switch layer and head without running the model again:
+
+    maps = attention_maps(lm, input_ids)           # one forward: AttentionMaps, weights (layers, heads, L, L)
+    row = maps.row(token_index, layer=-1, head=3)  # AttentionRow: cheap, no model call
+    row = maps.row(token_index)                    # mean over every layer and head
+
+and one call for scripts and the CLI:
+
+    result = attention(lm, "The cute dog [MASK] in the park.", 3, layer=-1)   # AttentionResult
+
+Indices are 0-based; a negative layer or head counts from the end (-1 = the last) and is
+reported as its non-negative index. `layer=None` averages over layers, `head=None` over heads
+(both None: the mean of all layers x heads). Every row is a softmax output, so it sums to 1,
+and so does any mean of rows.
+
+Attention weights need the eager attention path: models load with the faster `sdpa`, which
+returns no weights. `attention_maps` switches the model to eager for its one forward
+(`model.set_attn_implementation("eager")`) and back afterwards, under a lock; a call made on
+the same model from another thread meanwhile still computes the same numbers (eager and sdpa
+are the same function). A model whose forward returns no attention weights -> ModelError.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mlm_explorer.errors import InputError, ModelError
+
+_SWITCH_LOCK = threading.Lock()   # one implementation switch at a time (the app uses one worker thread anyway)
+
+
+@dataclass
+class AttentionRow:
+    token_index: int       # the token whose attention is shown (the query)
+    layer: int | None      # 0-based layer; None = mean over layers
+    head: int | None       # 0-based head; None = mean over heads
+    weights: list[float]   # (L,): attention from token_index to every position, sums to 1
+    num_layers: int
+    num_heads: int
+
+    @property
+    def label(self) -> str:
+        """"layer 6/6 · head 3/12", "layer 6/6 · mean over heads", "mean over layers · mean over heads"."""
+        layer = "mean over layers" if self.layer is None else f"layer {self.layer + 1}/{self.num_layers}"
+        head = "mean over heads" if self.head is None else f"head {self.head + 1}/{self.num_heads}"
+        return f"{layer} · {head}"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "label": self.label}
+
+
+@dataclass
+class AttentionMaps:
+    """Every attention weight of one forward pass, kept to pick rows from without re-running."""
+
+    input_ids: list[int]
+    weights: Any           # torch.Tensor (layers, heads, L, L), float32 on the CPU; [l, h, i, j]: token i attends to j
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def num_heads(self) -> int:
+        return int(self.weights.shape[1])
+
+    def row(self, token_index: int, *, layer: int | None = None, head: int | None = None) -> AttentionRow:
+        """The attention of `token_index` to every token, for one layer/head or averaged; InputError on bad indices."""
+        length = len(self.input_ids)
+        if not (isinstance(token_index, int) and 0 <= token_index < length):
+            raise InputError(f"token {token_index} is outside the text: it has {length} tokens (0-{length - 1})")
+        layer = _check_index(layer, self.num_layers, "layer")
+        head = _check_index(head, self.num_heads, "head")
+        rows = self.weights[:, :, token_index, :]                  # (layers, heads, L)
+        rows = rows.mean(dim=0) if layer is None else rows[layer]  # (heads, L)
+        row = rows.mean(dim=0) if head is None else rows[head]     # (L,)
+        return AttentionRow(token_index, layer, head, [float(w) for w in row], self.num_layers, self.num_heads)
+
+
+@dataclass
+class AttentionResult:
+    text: str              # the text as tokenized (mask aliases normalised)
+    tokens: list           # list[core.text.Token], one per position, specials included
+    row: AttentionRow
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "tokens": [t.to_dict() for t in self.tokens], **self.row.to_dict()}
+
+
+def _check_index(value: int | None, count: int, what: str) -> int | None:
+    """None stays None (the mean); -count..count-1 -> 0..count-1; anything else -> InputError naming the range."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not -count <= value < count:
+        raise InputError(
+            f"{what} {value} does not exist: the model has {count} {what}s (0-{count - 1}, or -1 for the last)"
+        )
+    return value % count
+
+
+def attention_maps(lm, input_ids: list[int]) -> AttentionMaps:
+    """Run the encoder once on `input_ids` (one sequence, no padding) and keep every attention weight."""
+    import torch
+
+    if getattr(lm, "kind", "mlm") != "mlm":
+        raise ModelError(f"'{lm.name}' is a seq2seq model; attention is shown for encoder MLMs (BERT family)")
+    if not input_ids:
+        raise InputError("text is empty: type a sentence")
+    if len(input_ids) > lm.max_length:
+        raise InputError(f"text is {len(input_ids)} tokens, the model takes at most {lm.max_length}; shorten it")
+    model = lm.model
+    encoder = getattr(model, "base_model", model)                  # no MLM head needed
+    ids = torch.tensor([input_ids], dtype=torch.long, device=lm.device)   # (1, L)
+    with _SWITCH_LOCK, _eager(model), torch.inference_mode():
+        try:
+            out = encoder(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True)
+        except TypeError as exc:                                    # a forward without output_attentions
+            raise _no_attentions(lm) from exc
+    layers = getattr(out, "attentions", None)                       # tuple of (1, heads, L, L), one per layer
+    if not layers or any(a is None for a in layers):
+        raise _no_attentions(lm)
+    weights = torch.stack([a[0] for a in layers]).float().cpu()      # (layers, heads, L, L)
+    return AttentionMaps(list(input_ids), weights)
+
+
+def _no_attentions(lm) -> ModelError:
+    return ModelError(
+        f"'{lm.name}' ({type(lm.model).__name__}) does not return attention weights; "
+        "attention needs a BERT-family encoder (BERT, RoBERTa, DistilBERT, ALBERT, ELECTRA...)"
+    )
+
+
+class _eager:
+    """Context manager: the model's attention implementation is "eager" inside, what it was outside."""
+
+    def __init__(self, model):
+        self.model = model
+        self.before = None
+
+    def __enter__(self):
+        self.before = getattr(getattr(self.model, "config", None), "_attn_implementation", None)
+        if self.before not in (None, "eager") and hasattr(self.model, "set_attn_implementation"):
+            try:
+                self.model.set_attn_implementation("eager")
+            except (ValueError, ImportError) as exc:
+                raise ModelError(f"cannot switch {type(self.model).__name__} to eager attention: {exc}") from exc
+        return self
+
+    def __exit__(self, *exc_info):
+        now = getattr(self.model.config, "_attn_implementation", None)
+        if self.before is not None and now != self.before:
+            self.model.set_attn_implementation(self.before)
+        return False
+
+
+def attention(lm, text_or_tt, token_index: int, *, layer: int | None = None, head: int | None = None,
+              truncate: bool = False) -> AttentionResult:
+    """Tokenize (unless given a TokenizedText), run once, and return the row of `token_index`."""
+    from mlm_explorer.core.mask.text import TokenizedText, tokenize
+
+    tt = text_or_tt if isinstance(text_or_tt, TokenizedText) else tokenize(
+        lm.tokenizer, text_or_tt, max_length=lm.max_length, truncate=truncate)
+    length = len(tt.tokens)
+    if not (isinstance(token_index, int) and 0 <= token_index < length):   # before paying for a forward
+        raise InputError(f"token {token_index} is outside the text: it has {length} tokens (0-{length - 1})")
+    maps = attention_maps(lm, tt.input_ids)
+    return AttentionResult(tt.text, list(tt.tokens), maps.row(token_index, layer=layer, head=head))

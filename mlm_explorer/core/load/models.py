@@ -1,0 +1,314 @@
+"""The one model layer: load encoder MLMs and seq2seq (T5) models, pick the device, explain failures.
+
+Where a model comes from is decided by core/sources.py (`resolve_source`: bundled, a local
+directory, a fine-tuning run, a hub name cached or not); what can be listed, by
+core/catalog.py (`list_models`). Both are re-exported here, so
+`from mlm_explorer.core.load.models import resolve_source, list_models, ...` keeps working.
+
+Before any weight is read, the config's kind is checked (a T5 where an MLM is needed and the
+reverse), then the tokenizer (no mask token, no T5 sentinels). Weights load as safetensors only,
+`trust_remote_code` is never set, the model is in eval mode; callers run it under
+`torch.inference_mode()`. Every failure becomes one `ModelError` line that says what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mlm_explorer.core.load.catalog import ModelEntry, list_models  # noqa: F401  (re-exported)
+from mlm_explorer.core.load.sources import (  # noqa: F401  (re-exported: the model layer's public names)
+    BUNDLED,
+    RUN_PREFIX,
+    ModelSource,
+    _not_cached_message,
+    _offline,
+    _partly_cached_message,
+    _snapshot_dir,
+    find_run_checkpoint,
+    kind_of,
+    resolve_source,
+)
+from mlm_explorer.errors import InputError, ModelError
+
+Kind = Literal["mlm", "seq2seq"]
+
+SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
+PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "vocab.json")
+SENTINEL = "<extra_id_0>"
+
+
+# ---------------------------------------------------------------------------------------------
+# The loaded model
+
+
+@dataclass
+class LoadedModel:
+    model: Any                     # a transformers PreTrainedModel in eval mode on `device`
+    tokenizer: Any                 # its fast tokenizer
+    kind: Kind                     # "mlm" (encoder, fill-mask) or "seq2seq" (T5, infill)
+    name: str                      # what the user asked for ("bundled", a hub name, a path)
+    path: str | None               # the directory the weights came from
+    device: Any                    # torch.device
+    source: str = "local"          # "bundled" | "hub-cache" | "hub" | "local" | "run"
+    info: dict = field(default_factory=dict)
+    # info: "model_type"; "head_trained" (False when the MLM head was freshly initialised:
+    # predictions are then meaningless); "missing_keys"; the bundled model adds "encoder", "head".
+
+    @property
+    def max_length(self) -> int:
+        """Longest input in tokens: the tokenizer's limit, capped by the position embeddings."""
+        limits = []
+        tok_max = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(tok_max, int) and 0 < tok_max < 100_000:
+            limits.append(tok_max)
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        if isinstance(positions, int) and positions > 0:
+            # RoBERTa-style models offset positions by pad_token_id + 1 (514 -> 512 tokens).
+            if getattr(self.model.config, "model_type", "") in _PADDED_POSITION_TYPES:
+                positions -= (self.model.config.pad_token_id or 0) + 1
+            limits.append(positions)
+        return min(limits) if limits else 512
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "kind": self.kind, "path": self.path, "device": str(self.device),
+            "source": self.source, "max_length": self.max_length,
+            "info": {k: v for k, v in self.info.items() if k != "missing_keys"},
+        }
+
+
+_PADDED_POSITION_TYPES = {"roberta", "xlm-roberta", "camembert", "longformer", "xlm-roberta-xl", "data2vec-text"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Device
+
+
+def resolve_device(spec: str | None = "auto"):
+    """"auto" -> cuda if available else cpu; "cpu", "cuda", "cuda:N", "mps". Bad value -> InputError."""
+    import torch
+
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    match = re.fullmatch(r"cuda(?::(\d+))?", spec)
+    if match:
+        if not torch.cuda.is_available():
+            raise InputError(
+                f"--device {spec}: no CUDA GPU is available to torch (a CPU build of torch, or no driver); "
+                "use --device cpu or install a CUDA build of torch (see README)"
+            )
+        index = int(match.group(1) or 0)
+        if index >= torch.cuda.device_count():
+            raise InputError(f"--device {spec}: there are only {torch.cuda.device_count()} CUDA device(s); use cuda:0")
+        return torch.device("cuda", index)
+    if spec == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise InputError("--device mps: Apple MPS is not available here; use --device cpu")
+        return torch.device("mps")
+    raise InputError(f"--device {spec!r} is not a device; use auto, cpu, cuda or cuda:N")
+
+
+# ---------------------------------------------------------------------------------------------
+# Kinds
+
+
+def _kind_mismatch(name: str, model_type: str, kind: str, want: Kind) -> ModelError:
+    if want == "mlm" and kind == "seq2seq":
+        return ModelError(
+            f"'{name}' is a {model_type} encoder-decoder model: use it with `mlm-explorer infill`; "
+            "`predict` needs an encoder masked-LM (BERT family)"
+        )
+    if want == "seq2seq" and kind == "mlm":
+        return ModelError(
+            f"'{name}' is a {model_type} encoder masked-LM: use it with `mlm-explorer predict`; "
+            "`infill` needs a T5-style encoder-decoder model"
+        )
+    needed = "an encoder masked-LM (BERT family) for `predict`" if want == "mlm" else "a T5-style model for `infill`"
+    return ModelError(f"'{name}' is a {model_type} model, which cannot be used here; pick {needed}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors from transformers / huggingface_hub -> one line
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _explain(exc: BaseException, src: ModelSource, what: str = "model") -> ModelError:
+    from huggingface_hub import errors as hf
+
+    name = src.name
+    for err in _chain(exc):
+        if src.repo_id:
+            if isinstance(err, hf.GatedRepoError):
+                return ModelError(
+                    f"model '{name}' is gated on the Hugging Face hub: accept its terms on huggingface.co/{name}, "
+                    "then run `hf auth login`"
+                )
+            if isinstance(err, hf.RepositoryNotFoundError):
+                return ModelError(
+                    f"there is no model '{name}' on the Hugging Face hub (check the spelling, "
+                    "e.g. google-bert/bert-base-uncased) and no such local directory"
+                )
+            if isinstance(err, hf.RevisionNotFoundError):
+                return ModelError(f"model '{name}' has no such revision on the Hugging Face hub")
+            if isinstance(err, hf.LocalEntryNotFoundError):
+                if src.source == "hub-cache":
+                    return ModelError(_partly_cached_message(name))
+                return ModelError(_not_cached_message(name))
+    return ModelError(f"could not load the {what} of '{name}': {_first_line(exc)}")
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Silence transformers' logging and progress bars (load reports, "newly initialized ...")."""
+    from transformers.utils import logging as tf_logging
+
+    level = tf_logging.get_verbosity()
+    bars = tf_logging.is_progress_bar_enabled()
+    tf_logging.set_verbosity_error()
+    tf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        tf_logging.set_verbosity(level)
+        if bars:
+            tf_logging.enable_progress_bar()
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_mlm(name_or_path: str | os.PathLike | None = None, *, device: str = "auto") -> LoadedModel:
+    """An encoder masked-LM (AutoModelForMaskedLM) in eval mode. None / "bundled" -> the bundled default."""
+    return _load(name_or_path, want="mlm", device=device)
+
+
+def load_seq2seq(name_or_path: str | os.PathLike, *, device: str = "auto") -> LoadedModel:
+    """A T5-style encoder-decoder (AutoModelForSeq2SeqLM) with sentinel tokens, in eval mode."""
+    if name_or_path is None or str(name_or_path).strip() in ("", BUNDLED):
+        raise ModelError(
+            "infill needs a T5 model and the bundled default is an encoder masked-LM; "
+            "pass --model with a T5 model (a hub name such as google-t5/t5-small, or a local directory)"
+        )
+    return _load(name_or_path, want="seq2seq", device=device)
+
+
+def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
+    dev = resolve_device(device)
+    src = resolve_source(name_or_path)
+    if src.source == "bundled":
+        from mlm_explorer.core.load.bundled import bundled_encoder_dir, load_bundled
+
+        model, tokenizer, info = load_bundled(dev)
+        info = {"model_type": "bert", **info}
+        return LoadedModel(model, tokenizer, "mlm", BUNDLED, str(bundled_encoder_dir()), dev, "bundled", info)
+
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    where = str(src.path) if src.path is not None else src.repo_id
+    local_only = src.path is not None
+    common = {"trust_remote_code": False, "local_files_only": local_only}
+
+    # 1. The config: its kind decides before any weight is read.
+    config = load_config(src)
+    model_type = getattr(config, "model_type", None) or "unknown"
+    kind = kind_of(model_type, bool(getattr(config, "is_encoder_decoder", False)))
+    if kind != want:
+        raise _kind_mismatch(src.name, model_type, kind, want)
+
+    # 2. The weights on disk: safetensors only (pickle files can run code when loaded).
+    if src.path is not None:
+        _check_weights(src)
+
+    # 3. The tokenizer (from the checkpoint, or from its run directory when the checkpoint has none).
+    tok_where = where
+    if src.path is not None and not any((src.path / f).is_file() for f in TOKENIZER_FILES):
+        if any((src.path.parent / f).is_file() for f in TOKENIZER_FILES):
+            tok_where = str(src.path.parent)
+        elif src.source == "hub-cache":
+            raise ModelError(_partly_cached_message(src.name))
+        else:
+            raise ModelError(f"'{src.name}' has no tokenizer files (tokenizer.json / tokenizer_config.json) in {src.path}")
+    with quiet_transformers():
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(tok_where, **common)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _explain(exc, src, "tokenizer") from exc
+    if want == "mlm" and (tokenizer.mask_token is None or tokenizer.mask_token_id is None):
+        raise ModelError(
+            f"'{src.name}' has no mask token in its tokenizer, so it cannot fill masks; pick a masked-LM such as BERT"
+        )
+    if want == "seq2seq":
+        sentinel_id = tokenizer.convert_tokens_to_ids(SENTINEL)
+        if sentinel_id is None or sentinel_id == tokenizer.unk_token_id:
+            raise ModelError(
+                f"'{src.name}' has no T5 sentinel tokens ({SENTINEL}, ...) in its tokenizer, so it cannot infill blanks; "
+                "pick a T5 model"
+            )
+
+    # 4. The weights.
+    from safetensors import SafetensorError
+
+    auto = AutoModelForMaskedLM if want == "mlm" else AutoModelForSeq2SeqLM
+    with quiet_transformers():
+        try:
+            model, loading = auto.from_pretrained(
+                where, config=config, use_safetensors=True, dtype=torch.float32,
+                output_loading_info=True, **common,
+            )
+        except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
+            raise _explain(exc, src, "weights") from exc
+    model.to(dev).eval()
+    missing = sorted(loading.get("missing_keys", []) or [])
+    info = {"model_type": model_type, "head_trained": not missing, "missing_keys": missing}
+    path = str(src.path) if src.path is not None else _snapshot_dir(src.repo_id)
+    return LoadedModel(model, tokenizer, want, src.name, path, dev, src.source, info)
+
+
+def load_config(src: ModelSource):
+    """The transformers config of a non-bundled source (no weights read, no remote code); ModelError."""
+    from transformers import AutoConfig
+
+    where = str(src.path) if src.path is not None else src.repo_id
+    with quiet_transformers():
+        try:
+            return AutoConfig.from_pretrained(where, trust_remote_code=False, local_files_only=src.path is not None)
+        except (OSError, ValueError, KeyError) as exc:
+            raise _explain(exc, src, "config") from exc
+
+
+def _check_weights(src: ModelSource) -> None:
+    path = src.path
+    files = {p.name for p in path.iterdir() if p.is_file()}
+    if any(f in files for f in SAFETENSORS_FILES) or any(f.endswith(".safetensors") for f in files):
+        return
+    pickles = sorted(f for f in files if f in PICKLE_FILES or f.endswith((".bin", ".pt", ".pth", ".ckpt")))
+    if pickles:
+        raise ModelError(
+            f"'{src.name}' has only pickle weights ({pickles[0]}), which can run code when loaded; "
+            "convert it once with save_pretrained(safe_serialization=True) in code you trust, or use a safetensors model"
+        )
+    if src.source == "hub-cache":
+        raise ModelError(_partly_cached_message(src.name))
+    raise ModelError(f"'{src.name}' has a config.json but no weights (model.safetensors) in {path}")

@@ -1,0 +1,199 @@
+"""What the app's thread workers do: thin calls into `mlm_explorer.core`, nothing else.
+
+Every function here runs in a worker thread (or, queued with `submit`, on the model thread),
+so this is where torch and transformers get imported (inside the functions, never at module
+level: the first frame must not wait for torch). None of them touches a widget; they return core objects and the app posts messages.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+# Every model call runs on this one long-lived thread: torch keeps one warm intra-op pool
+# (a fresh thread per request would build a new one each time), and requests run one at a
+# time, so a burst of edits cannot start a pile of forwards that fight for the cores.
+_MODEL_THREAD_PREFIX = "mlm-explorer-model"
+_MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_MODEL_THREAD_PREFIX)
+
+
+class Superseded(Exception):
+    """A newer request arrived before this one started: it was skipped."""
+
+
+def on_model_thread(fn: Callable[[], Any], stale: Callable[[], bool] = lambda: False) -> Any:
+    """Run fn on the model thread and wait; skip it (Superseded) if it went stale while queued.
+    Called on the model thread itself (inside `submit`), fn runs there and then."""
+
+    def run() -> Any:
+        if stale():
+            raise Superseded()
+        return fn()
+
+    if threading.current_thread().name.startswith(_MODEL_THREAD_PREFIX):
+        return run()
+    return _MODEL_THREAD.submit(run).result()
+
+
+def submit(fn: Callable[[], Any], *, done: Callable[[Any], None], failed: Callable[[BaseException], None],
+           stale: Callable[[], bool] = lambda: False) -> Future:
+    """Queue fn on the model thread without waiting (no worker thread in between): `done(value)`
+    or `failed(exception)` is called there when it ends. Skipped silently (neither is called)
+    if it went stale while queued, or fn raised Superseded."""
+
+    def run() -> None:
+        if stale():
+            return
+        try:
+            value = fn()
+        except Superseded:
+            return
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, whatever it is
+            failed(exc)
+            return
+        done(value)
+
+    return _MODEL_THREAD.submit(run)
+
+
+def load_model(role: str, name: str | None, device: str) -> tuple[Any, float]:
+    """Load the model for `role` ("mlm"/"base" -> encoder MLM, "t5" -> seq2seq); (lm, seconds)."""
+    started = time.perf_counter()
+    from mlm_explorer.core.load import models
+
+    if role == "t5":
+        lm = models.load_seq2seq(name, device=device)
+    else:
+        lm = models.load_mlm(name, device=device)
+    return lm, time.perf_counter() - started
+
+
+def find_cached_t5() -> str | None:
+    """The first seq2seq model in the local Hugging Face cache, if any (no network)."""
+    from mlm_explorer.core.load import models
+
+    for entry in models.list_models():
+        if entry.kind == "seq2seq":
+            return entry.path or entry.name
+    return None
+
+
+@dataclass
+class PredictRequest:
+    """Exactly what goes into the model: the (corrupted) ids and the positions to predict."""
+
+    input_ids: list[int]
+    positions: list[int]
+    original_ids: dict[int, int]  # known originals (clicked / random masking), for rank and loss
+    top_k: int
+    joint: bool
+    temperature: float
+
+
+def predict(lm: Any, request: PredictRequest, base_lm: Any = None, *,
+            stale: Callable[[], bool] = lambda: False) -> tuple[Any, Any, float]:
+    """core.fill.fill_masks on lm (and on base_lm for before/after); (result, base_result, seconds)."""
+    from mlm_explorer.core.infer.fill import fill_masks
+
+    kwargs = dict(
+        top_k=request.top_k, joint=request.joint, original_ids=request.original_ids or None,
+        temperature=request.temperature,
+    )
+
+    def run() -> tuple[Any, Any, float]:
+        started = time.perf_counter()
+        result = fill_masks(lm, request.input_ids, request.positions, **kwargs)
+        base = fill_masks(base_lm, request.input_ids, request.positions, **kwargs) if base_lm is not None else None
+        return result, base, time.perf_counter() - started
+
+    return on_model_thread(run, stale)
+
+
+def diff(base_lm: Any, lm: Any, request: PredictRequest, *, stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.diff.compare_distributions(base, fine-tuned) at the request's masks -> list[MaskDiff]
+    (the numbers `mlm-explorer diff` prints: temperature 1, the union of both top-k)."""
+    from mlm_explorer.core.infer.diff import compare_distributions
+
+    return on_model_thread(lambda: compare_distributions(base_lm, lm, request.input_ids, request.positions,
+                                                         top_k=request.top_k), stale)
+
+
+_VOCABS: dict[int, Any] = {}
+
+
+def random_mask(lm: Any, tt: Any, *, rate: float, seed: int, whole_word: bool) -> Any:
+    """core.preview.preview_masking (the masking engine on one text) -> MaskPreview."""
+    from mlm_explorer.core.mask.masking import MaskingVocab
+    from mlm_explorer.core.mask.preview import preview_masking
+
+    def run() -> Any:
+        key = id(lm.tokenizer)
+        vocab = _VOCABS.get(key)
+        if vocab is None:
+            vocab = _VOCABS[key] = MaskingVocab.from_tokenizer(lm.tokenizer)
+        return preview_masking(lm.tokenizer, tt, rate=rate, seed=seed, whole_word=whole_word, vocab=vocab)
+
+    return on_model_thread(run)
+
+
+def infill(lm: Any, text: str) -> Any:
+    """core.infill.infill with the defaults (greedy, one candidate)."""
+    from mlm_explorer.core.infer.infill import infill as core_infill
+
+    return on_model_thread(lambda: core_infill(lm, text))
+
+
+# -- the Explore lenses and the candidate box (ui/screens/explore/lenses.py) ---------------------------------
+SALIENCY_STEPS = 32  # integrated-gradients intervals (the CLI's default)
+
+
+def sentence_score(lm: Any, input_ids: list[int], positions: list[int], *,
+                   stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.score.score_ids: each position masked in turn, batched -> SentenceScore."""
+    from mlm_explorer.core.infer.score import score_ids
+
+    return on_model_thread(lambda: score_ids(lm, input_ids, positions=positions), stale)
+
+
+def attention_maps(lm: Any, input_ids: list[int], *, stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.attention.attention_maps: one forward, every layer and head -> AttentionMaps."""
+    from mlm_explorer.core.explain.attention import attention_maps as core_maps
+
+    return on_model_thread(lambda: core_maps(lm, input_ids), stale)
+
+
+def saliency(lm: Any, input_ids: list[int], position: int, target_id: int | None, *,
+             stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.saliency.explain_position with both methods (one call) -> Saliency."""
+    from mlm_explorer.core.explain.saliency import explain_position
+
+    return on_model_thread(lambda: explain_position(lm, input_ids, position, target_id=target_id,
+                                                    steps=SALIENCY_STEPS, method="both"), stale)
+
+
+def candidates(lm: Any, input_ids: list[int], position: int, words: list[str], *, fills: bool,
+               temperature: float, stale: Callable[[], bool] = lambda: False) -> dict:
+    """core.candidates at the mask at `position`: the words' scores, and (if `fills`) the best
+    fills of 1-3 pieces. A UserError of either part is returned as its message, not raised."""
+    from mlm_explorer.core.infer.candidates import score_candidates, variable_length_fill
+    from mlm_explorer.errors import UserError
+
+    def run() -> dict:
+        out: dict = {"scores": None, "score_error": None, "fills": None, "fill_error": None}
+        if words:
+            try:
+                out["scores"] = score_candidates(lm, input_ids, position, words, temperature=temperature)
+            except UserError as exc:
+                out["score_error"] = str(exc)
+        if fills:
+            try:
+                out["fills"] = variable_length_fill(lm, input_ids, position, max_pieces=3, top=5,
+                                                    temperature=temperature)
+            except UserError as exc:
+                out["fill_error"] = str(exc)
+        return out
+
+    return on_model_thread(run, stale)
