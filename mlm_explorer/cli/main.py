@@ -16,6 +16,7 @@ from typing import Sequence
 
 from mlm_explorer import __version__
 from mlm_explorer.errors import InputError, UserError
+from mlm_explorer.option_types import positive_float, positive_int, probability
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -26,29 +27,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.exit(EXIT_USER_ERROR, f"error: {message} (see `{self.prog} --help`)\n")
-
-
-# -- argument types ---------------------------------------------------------------------------
-
-
-def _number(convert, accept, wanted: str):
-    """An argparse type: `convert` the string, then require `accept(number)`."""
-
-    def parse(value: str):
-        try:
-            number = convert(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {wanted}, got {value!r}") from None
-        if not accept(number):
-            raise argparse.ArgumentTypeError(f"expected {wanted}, got {number}")
-        return number
-
-    return parse
-
-
-positive_int = _number(int, lambda n: n >= 1, "a whole number >= 1")
-probability = _number(float, lambda n: 0.0 <= n <= 1.0, "a number between 0 and 1")
-positive_float = _number(float, lambda n: n > 0, "a number > 0")
 
 
 # -- the parser -------------------------------------------------------------------------------
@@ -279,7 +257,7 @@ def cmd_train(args, argv: Sequence[str]) -> int:
 
 def cmd_runs(args) -> int:
     from mlm_explorer.cli import render
-    from mlm_explorer.train.run.runs import list_runs
+    from mlm_explorer.rundir import list_runs
 
     if args.probes:
         from mlm_explorer.cli.probes import cmd_run_probes

@@ -26,7 +26,7 @@ MAX_STEP_COLUMNS = 8
 
 def cmd_run_probes(args) -> int:
     from mlm_explorer.cli.main import _emit
-    from mlm_explorer.train.run.runs import load_probe_history, read_run
+    from mlm_explorer.rundir import load_probe_history, read_run
 
     run_dir, data = load_probe_history(args.probes)
     info = read_run(run_dir)
@@ -92,11 +92,11 @@ def render_probe_history(payload: dict) -> None:
 
 def _model_name(name: str) -> str:
     """A bare run name (listed by `mlm-explorer runs`) means that run."""
-    from mlm_explorer.core.load.sources import BUNDLED, RUN_PREFIX
-    from mlm_explorer.paths import runs_dir
+    from mlm_explorer.core.load.sources import BUNDLED
+    from mlm_explorer.rundir import RUN_PREFIX, named_run
 
     if name and name != BUNDLED and not name.startswith(RUN_PREFIX) and not Path(name).expanduser().exists() \
-            and (runs_dir() / name).is_dir():
+            and named_run(name) is not None:
         return RUN_PREFIX + name
     return name
 

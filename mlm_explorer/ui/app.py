@@ -35,7 +35,6 @@ from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 from mlm_explorer.ui.screens.help import HelpScreen
 from mlm_explorer.ui.screens.train import TrainScreen
 
-TRAIN_NICE = 10  # scheduling priority of the training process (the UI stays responsive)
 T5_HOWTO = (
     "no T5 model available offline; get one with: "
     "hf download google-t5/t5-small && mlm-explorer --t5 google-t5/t5-small"
@@ -86,7 +85,7 @@ class MLMExplorerApp(App[None]):
         self.model_ready_at: float | None = None
         self.model_seconds: float | None = None
         self.started_at = time.perf_counter()
-        self.train_runner: Any = None  # train.runner.TrainingRunner while a job runs
+        self.train_runner: Any = None  # train.launch.TrainingRunner while a job runs
         self._targets: dict[str, MessagePump] = {}
         self.explore: ExploreScreen | None = None  # set by the Explore screen when mounted
         self.train_screen: TrainScreen | None = None  # set by the Train screen when mounted
@@ -266,20 +265,14 @@ class MLMExplorerApp(App[None]):
     # -- training -----------------------------------------------------------------------------
     def start_training(self, target: MessagePump, args: list[str]) -> None:
         """Run `python -m mlm_explorer.train ARGS`; every event goes to `target` as a TrainEvent."""
-        from mlm_explorer.train.launch import TrainingRunner
+        from mlm_explorer.train.launch import APP_JOB_NICE, TrainingRunner
 
-        # The job must import this very package, installed or not (a source checkout).
-        env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-        env.setdefault("TOKENIZERS_PARALLELISM", "false")
-        runner = TrainingRunner(args, env=env)
+        runner = TrainingRunner(args, nice=APP_JOB_NICE)  # command and environment: train/launch.job_launch
         self.train_runner = runner
 
         def body() -> None:
             try:
                 runner.start()
-                _lower_priority(runner)
                 for event in runner.events():
                     target.post_message(TrainEvent(event))
             finally:
@@ -348,16 +341,6 @@ class MLMExplorerApp(App[None]):
             "A training job is running. Cancel it (its last checkpoint is kept) and quit?",
             [("cancel", "Cancel job & quit"), ("wait", "Keep waiting")], default="wait",
         ), answer)
-
-
-def _lower_priority(runner: Any) -> None:
-    """The job shares the cores with the app: let the app's keys and redraws go first."""
-    process = getattr(runner, "process", None)
-    if process is not None and hasattr(os, "setpriority"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, process.pid, TRAIN_NICE)
-        except OSError:
-            pass
 
 
 def run_app(model: str | None = None, t5: str | None = None, device: str = "auto") -> None:

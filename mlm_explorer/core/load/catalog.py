@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mlm_explorer.core.load.sources import BUNDLED, RUN_PREFIX, find_run_checkpoint, kind_of
+from mlm_explorer.core.load.sources import BUNDLED, kind_of
 from mlm_explorer.errors import ModelError
 from mlm_explorer.paths import runs_dir
+from mlm_explorer.rundir import MODEL_CONFIG, RUN_PREFIX, model_checkpoint
 
 
 @dataclass
@@ -96,7 +97,7 @@ def _run_entries() -> list[ModelEntry]:
         return []
     entries = []
     for run in sorted(p for p in root.iterdir() if p.is_dir()):
-        checkpoint = run if (run / "config.json").is_file() else find_run_checkpoint(run)
+        checkpoint = run if (run / MODEL_CONFIG).is_file() else model_checkpoint(run)
         if checkpoint is None:
             continue
         config = _read_config(checkpoint)

@@ -28,7 +28,6 @@ from mlm_explorer.core.load.sources import (  # noqa: F401  (re-exported: the mo
     _offline,
     _partly_cached_message,
     _snapshot_dir,
-    find_run_checkpoint,
     kind_of,
     resolve_source,
 )

@@ -1,9 +1,9 @@
 """Train: pick files, a model and a few options; run the job in its own process; watch it live.
 
-The job is `python -m mlm_explorer.train ...` through `train.runner.TrainingRunner`; a thread
+The job is `python -m mlm_explorer.train ...` through `train.launch.TrainingRunner`; a thread
 worker of the app reads its JSON-lines events and posts each one here as a `TrainEvent`. The
 screen is a mode, so it (and the job) live on when the user switches to Explore. Cancel asks
-first; the job then writes its checkpoint. "Load into Explore" loads the run's best (or last)
+first; the job then writes its checkpoint. "Load into Explore" loads the run's best (or latest)
 checkpoint and keeps the current model as the base for the before/after view.
 
 Probes (core.probes): the pinned ones (Explore's `p`, kept in the settings; delete unpins)
@@ -37,6 +37,14 @@ OBJECTIVES = [(_LABELS.get(o, o), o) for o in job_config.OBJECTIVES]
 # precision auto: bf16 (or fp16) autocast on a GPU, fp32 on the CPU
 _PRECISION_LABELS = {"auto": "auto (by device)", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}
 PRECISIONS = [(_PRECISION_LABELS.get(p, p), p) for p in job_config.PRECISIONS]
+JOB_DEFAULTS = job_config.defaults()  # the form starts from the job's own defaults
+
+
+def _shown(value) -> str:
+    """A default as the form shows it ("" for none, 5e-05 as 5e-5)."""
+    if value is None:
+        return ""
+    return f"{value:g}".replace("e-0", "e-") if isinstance(value, float) else str(value)
 
 
 class TextTree(DirectoryTree):
@@ -65,7 +73,7 @@ class TrainScreen(Screen):
         self.started_at: float | None = None
 
     def compose(self) -> ComposeResult:
-        s = self.app.settings
+        s, d = self.app.settings, JOB_DEFAULTS
         with Horizontal():
             with VerticalScroll(id="train-form") as form:
                 form.border_title = "Fine-tune"
@@ -74,26 +82,27 @@ class TrainScreen(Screen):
                 yield Input(placeholder="path (pick above or type)", id="train-path")
                 with Horizontal(classes="train-row"):
                     yield Label("Model")
-                    yield Input(s.model or "bundled", id="train-model", tooltip="Hub name, directory, or bundled")
+                    yield Input(s.model or d.model, id="train-model", tooltip="Hub name, directory, or bundled")
                 with Horizontal(classes="train-row"):
                     yield Label("Objective")
-                    yield Select(OBJECTIVES, value="auto", allow_blank=False, id="train-objective")
+                    yield Select(OBJECTIVES, value=d.objective, allow_blank=False, id="train-objective")
                 with Horizontal(classes="train-row"):
                     yield Label("Steps")
-                    yield Input("200", id="train-steps", type="integer", tooltip="Optimizer steps (empty: 3 epochs)")
+                    yield Input(_shown(d.max_steps), id="train-steps", type="integer", placeholder="3 epochs",
+                                tooltip="Optimizer steps (empty: 3 epochs)")
                 with Horizontal(classes="train-row"):
                     yield Label("Time (min)")
-                    yield Input("", id="train-minutes", type="number", placeholder="no limit",
+                    yield Input(_shown(d.time_budget), id="train-minutes", type="number", placeholder="no limit",
                                 tooltip="Stop after this many minutes")
                 with Horizontal(classes="train-row"):
                     yield Label("Batch size")
-                    yield Input("16", id="train-batch", type="integer", tooltip="Blocks per optimizer step")
+                    yield Input(_shown(d.batch_size), id="train-batch", type="integer", tooltip="Blocks per optimizer step")
                 with Horizontal(classes="train-row"):
                     yield Label("Learning rate")
-                    yield Input("5e-5", id="train-lr", tooltip="Peak learning rate (AdamW, linear decay)")
+                    yield Input(_shown(d.lr), id="train-lr", tooltip="Peak learning rate (AdamW, linear decay)")
                 with Horizontal(classes="train-row"):
                     yield Label("Precision")
-                    yield Select(PRECISIONS, value="auto", allow_blank=False, id="train-precision",
+                    yield Select(PRECISIONS, value=d.precision, allow_blank=False, id="train-precision",
                                  tooltip="bf16 on the CPU: faster where it computes bf16 natively (AVX512-BF16, AMX)")
                 with Horizontal(id="train-buttons"):
                     yield Button("Start", id="train-start", variant="success")
@@ -152,14 +161,15 @@ class TrainScreen(Screen):
             raise ValueError("choose a file or folder to train on (tree or typed path)")
         if not Path(path).expanduser().exists():
             raise ValueError(f"no such file or folder: {path}")
-        args = [str(Path(path).expanduser()), "--model", value("train-model") or "bundled",
+        d = JOB_DEFAULTS
+        args = [str(Path(path).expanduser()), "--model", value("train-model") or d.model,
                 "--objective", str(self.query_one("#train-objective", Select).value)]
         if value("train-steps"):
             args += ["--max-steps", str(int(value("train-steps")))]
         if value("train-minutes"):
             args += ["--time-budget", str(float(value("train-minutes")))]
-        args += ["--batch-size", str(int(value("train-batch") or 16))]
-        args += ["--lr", str(float(value("train-lr") or 5e-5))]
+        args += ["--batch-size", str(int(value("train-batch") or d.batch_size))]
+        args += ["--lr", str(float(value("train-lr") or d.lr))]
         args += ["--precision", str(self.query_one("#train-precision", Select).value)]
         steps = int(value("train-steps") or 0)
         if steps:  # evaluate and log often enough to see something on short runs
