@@ -44,6 +44,16 @@ class NumberType:
             raise InputError(f"argument {option}: expected {self.wanted}, got {value}")
 
 
-positive_int = NumberType(int, lambda n: n >= 1, "a whole number >= 1")
+def at_least(low: int) -> NumberType:
+    return NumberType(int, lambda n: n >= low, f"a whole number >= {low}")
+
+
+positive_int = at_least(1)
+non_negative_int = at_least(0)
+any_int = NumberType(int, lambda n: True, "a whole number")
 probability = NumberType(float, lambda n: 0.0 <= n <= 1.0, "a number between 0 and 1")
+open_fraction = NumberType(float, lambda n: 0.0 < n < 1.0, "a number between 0 and 1 (not 0 or 1)")
 positive_float = NumberType(float, lambda n: n > 0, "a number > 0")
+non_negative_float = NumberType(float, lambda n: n >= 0, "a number >= 0")
+at_least_one = NumberType(float, lambda n: n >= 1, "a number >= 1")
+seed = NumberType(int, lambda n: 0 <= n < 2 ** 32, "a whole number from 0 to 4294967295")

@@ -128,10 +128,16 @@ def temp_dir(final: Path) -> Path:
 def swap_into_place(tmp: Path, final: Path) -> None:
     """Rename tmp to final; an existing final is moved aside first and removed after, so a
     kill between the two renames leaves `.old-*`, which `prune` puts back."""
-    old = Path(final).with_name(f"{OLD_PREFIX}{Path(final).name}-{os.getpid()}")
+    final = Path(final)
+    old = final.with_name(f"{OLD_PREFIX}{final.name}-{os.getpid()}")
     if final.exists():
         os.replace(final, old)
-    os.replace(tmp, final)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        if old.exists() and not final.exists():
+            os.replace(old, final)  # the previous one back under its name
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -230,6 +236,7 @@ class RunInfo:
     best_accuracy: float | None
     best_path: str | None
     updated: float | None
+    note: str | None = None  # why a run is damaged or stopped, and what to do
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -244,16 +251,28 @@ def _alive(pid) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # Linux: an exited process that nobody reaped yet (a zombie) is not running
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def read_run(run_dir: Path) -> RunInfo | None:
-    """The run's summary, or None without a readable run.json. A run whose status is still
-    `running` but whose process is gone was killed: it is reported as `interrupted`."""
+    """The run's summary (None without a run.json). A run whose status is still `running` but
+    whose process is gone was killed: `interrupted`. A run.json that cannot be read: `damaged`."""
     try:
         data = read_record(run_dir)
-    except (OSError, ValueError):
-        return None
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        where = Path(run_dir) / RUN_JSON
+        checkpoint = model_checkpoint(run_dir)
+        then = f"its model still loads with --model {checkpoint}" if checkpoint else "it has no checkpoint"
+        note = f"{where} cannot be read ({str(exc).splitlines()[0]}); {then}; put back a good run.json or remove the run"
+        empty = dict.fromkeys(("model", "objective", "step", "best_eval_loss", "best_perplexity",
+                               "best_accuracy", "best_path"))
+        return RunInfo(name=Path(run_dir).name, path=str(run_dir), status="damaged", note=note,
+                       updated=where.stat().st_mtime if where.exists() else None, **empty)
     if not data:
         return None
     status = data.get("status", "unknown")
@@ -264,7 +283,7 @@ def read_run(run_dir: Path) -> RunInfo | None:
         name=Path(run_dir).name, path=str(run_dir), status=status, model=data.get("model"),
         objective=data.get("objective"), step=data.get("step"), best_eval_loss=best.get("loss"),
         best_perplexity=best.get("perplexity"), best_accuracy=best.get("accuracy"),
-        best_path=best.get("path"), updated=data.get("updated"),
+        best_path=best.get("path"), updated=data.get("updated"), note=data.get("stopped"),
     )
 
 

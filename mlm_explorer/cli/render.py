@@ -124,6 +124,9 @@ def runs(entries) -> None:
                       str(d.get("objective", "")), str(d.get("step", "")),
                       "" if best is None else f"{best:.4f}", str(d.get("path", "")))
     console.print(table)
+    for r in entries:
+        if getattr(r, "note", None):  # a damaged run.json, a job whose launcher died: what to do
+            console.print(Text(f"{r.name}: {r.note}", style="yellow"))
 
 
 def blank_scores(report) -> None:

@@ -35,6 +35,9 @@ def run_training(args, argv: Sequence[str]) -> int:
             last = event
             show(event)
         return EXIT_INTERRUPTED
+    except BaseException:  # whatever ends this process ends the job too (it saves a checkpoint first)
+        runner.cancel()
+        raise
     finally:
         if isinstance(show, _ProgressView):
             show.close()
@@ -45,6 +48,13 @@ def run_training(args, argv: Sequence[str]) -> int:
     if last is not None and last.get("event") == "cancelled":
         return EXIT_INTERRUPTED
     return 0 if runner.returncode in (0, None) else 1
+
+
+def _num(value, spec: str) -> str:
+    """A number of an event as text; JSON carries NaN / inf as strings ("nan"), or it may be missing."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "–" if value is None else str(value)
+    return format(value, spec)
 
 
 def _json_printer(event: dict) -> None:
@@ -76,11 +86,11 @@ class _ProgressView:
                                f"{data.get('train_blocks', '?')} train / {data.get('eval_blocks', '?')} eval blocks · "
                                f"run {event.get('run_dir', '')}[/dim]")
         elif kind == "step" and self.task is not None:
-            stats = f"loss {event.get('loss', float('nan')):.4f} · {event.get('tokens_per_s', 0):,.0f} tok/s"
+            stats = f"loss {_num(event.get('loss'), '.4f')} · {_num(event.get('tokens_per_s'), ',.0f')} tok/s"
             self.progress.update(self.task, completed=event.get("step", 0), stats=stats)
         elif kind == "eval":
-            self.console.print(f"eval @ {event.get('step')}: loss {event.get('loss', float('nan')):.4f} · "
-                               f"ppl {event.get('perplexity', float('nan')):.2f} · acc {event.get('accuracy', 0):.3f}")
+            self.console.print(f"eval @ {event.get('step')}: loss {_num(event.get('loss'), '.4f')} · "
+                               f"ppl {_num(event.get('perplexity'), '.2f')} · acc {_num(event.get('accuracy'), '.3f')}")
         elif kind == "probes":
             results = event.get("results", [])
             ranks = " · ".join(f"{r.get('answer')} #{r.get('rank')}" for r in results[:6])
@@ -93,7 +103,9 @@ class _ProgressView:
         elif kind == "finished":
             self.console.print(f"[green]finished[/green]: {event.get('run_dir', event.get('path', ''))}")
         elif kind == "cancelled":
-            self.console.print(f"[yellow]cancelled[/yellow]; last checkpoint kept: {event.get('path', '')}")
+            kept = event.get("checkpoint")
+            self.console.print("[yellow]cancelled[/yellow]; " + (f"last checkpoint kept: {kept}; continue with "
+                               f"--resume {event.get('run_dir') or kept}" if kept else "no checkpoint was written yet"))
 
     def close(self) -> None:
         self.progress.stop()

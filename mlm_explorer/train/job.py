@@ -18,6 +18,7 @@ It speaks JSON lines on stdout (events.py); everything else goes to stderr. Exit
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -40,35 +41,12 @@ def _raise_cancelled(signum, frame):
     raise Cancelled(signum)
 
 
-def _new_run_dir(args) -> Path:
-    from mlm_explorer import rundir
-
-    if args.output:
-        run_dir = Path(args.output).expanduser()
-        if rundir.holds_run(run_dir):
-            raise InputError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --output")
-        return run_dir
-    return rundir.new_run_dir(args.model)
-
-
-def _resume_point(args, given):
-    """(run dir, checkpoint dir, merged options) for --resume."""
-    from mlm_explorer import rundir
-    from mlm_explorer.train.config import merge_resumed
-
-    run_dir, checkpoint = rundir.split_checkpoint(rundir.resolve_run(args.resume))
-    if checkpoint is None:
-        raise InputError(f"--resume {args.resume}: the run has no complete checkpoint yet; start it again instead")
-    saved = rundir.read_record(run_dir).get("config")
-    if not saved:
-        raise InputError(f"--resume {args.resume}: {run_dir} has no run.json; it is not a training run")
-    return run_dir, checkpoint, merge_resumed(saved, args, given)
-
-
 def _agree_run_dir(rt, run_dir: Path | None, args) -> Path:
     """Rank 0 picks (and checks) the run directory; the other ranks receive it."""
     if rt.is_main:
-        choice = [str(run_dir or _new_run_dir(args))]
+        from mlm_explorer import rundir
+
+        choice = [str(run_dir or rundir.new_run_dir(args.model))]
     else:
         choice = [None]
     if rt.distributed:
@@ -100,20 +78,22 @@ def _prepare_probes(probes, tm):
     return prepare_probes(tm.tokenizer, probes, max_length=tm.max_length)
 
 
-def run(argv, events: Events) -> int:
+def run(argv, events: Events, parent=None) -> int:
     from mlm_explorer.train.config import parse_args
     from mlm_explorer.train.data.corpus import scan
+    from mlm_explorer.train.run import target as run_target
 
-    # 1. options and inputs first: a bad option or an empty folder fails before torch loads
+    # 1. options, inputs and the run directory first: a bad option, an empty folder or an
+    #    --output in the way fails before torch loads
     args, given = parse_args(argv)
-    run_dir = checkpoint = None
-    if args.resume:
-        run_dir, checkpoint, args = _resume_point(args, given)
+    main_rank = os.environ.get("RANK", "0") == "0"
+    target = run_target.resume(args, given) if args.resume else run_target.new_run(args, main_rank=main_rank)
+    args, run_dir, checkpoint = target.args, target.run_dir, target.checkpoint
     scan(args.paths)
     probes = _probes(args)
-    main_rank = os.environ.get("RANK", "0") == "0"
-    if main_rank and run_dir is None and args.output:
-        _new_run_dir(args)  # raises if that directory already holds a run
+    if target.resumed and checkpoint is None:
+        events.log(f"{run_dir} has no complete checkpoint yet (stopped during its first save?): "
+                   "it starts again from step 0 with its recorded options")
 
     import torch
 
@@ -141,16 +121,17 @@ def run(argv, events: Events) -> int:
         data = prepare(args, tm, rt, events)
         if rt.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
-        initial = rundir.read_record(run_dir) if checkpoint else {}
+        initial = target.record
         record = RunRecord(run_dir, enabled=rt.is_main, initial=initial)
-        if checkpoint:
-            record.truncate(rundir.step_of(checkpoint))
+        if target.resumed:
+            record.truncate(rundir.step_of(checkpoint) if checkpoint else 0)
         record.data.update(
             name=run_dir.name, status="running", pid=os.getpid(), model=initial.get("model", args.model),
             objective=tm.objective, config={**vars(args), "objective": tm.objective}, data=data.summary,
             created=initial.get("created", time.time()), **rt.describe(), **counts,
         )
         record.data.pop("error", None)
+        record.data.pop("stopped", None)
         record.save()
         state = ckpt.load_trainer_state(checkpoint) if checkpoint else None
         loop = Loop(args=args, model=tm.model, tokenizer=tm.tokenizer, objective=data.objective, data=data,
@@ -165,6 +146,9 @@ def run(argv, events: Events) -> int:
             record.update(status="cancelled" if isinstance(exc, Cancelled) else "failed", error=str(exc) or type(exc).__name__)
             raise
         if outcome == "cancelled":
+            if parent is not None and parent.gone:  # parent.py: the launcher died, nobody reads the events
+                record.data["stopped"] = (f"stopped because the process that started it (pid {parent.parent}) "
+                                          f"ended; continue with --resume {run_dir}")
             record.update(status="cancelled")
             events.emit("cancelled", step=loop.step, checkpoint=loop.last_checkpoint, run_dir=str(run_dir),
                         signal=signal.Signals(loop.signal_received).name)
@@ -178,8 +162,9 @@ def run(argv, events: Events) -> int:
         rt.close()
 
 
-def main(argv=None, *, stdout=None) -> int:
-    """Run the job; `stdout` lets tests read the events in-process."""
+def main(argv=None, *, stdout=None, watch_parent: bool = False) -> int:
+    """Run the job; `stdout` lets tests read the events in-process; `watch_parent` (the real
+    process, train/__main__.py): stop as if cancelled when the launcher dies (parent.py)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if any(a in ("-h", "--help") for a in argv):
         from mlm_explorer.train.config import build_parser
@@ -193,8 +178,13 @@ def main(argv=None, *, stdout=None) -> int:
     events = Events(real_stdout)
     _quiet_libraries()
     old = {s: signal.signal(s, _raise_cancelled) for s in (signal.SIGTERM, signal.SIGINT)}
+    parent = None
+    if watch_parent:
+        from mlm_explorer.train.parent import ParentWatch
+
+        parent = ParentWatch().start()
     try:
-        return run(argv, events)
+        return run(argv, events, parent)
     except Cancelled as exc:  # before the loop started: nothing to save
         events.emit("cancelled", step=0, checkpoint=None, signal=signal.Signals(exc.signum).name)
         return 128 + exc.signum
@@ -209,9 +199,12 @@ def main(argv=None, *, stdout=None) -> int:
         if isinstance(exc, torch.cuda.OutOfMemoryError):
             return _fail(events, "CUDA ran out of memory; use a smaller --micro-batch-size (gradient accumulation "
                          "keeps --batch-size) or a smaller --block-size", 2)
-        traceback.print_exc(file=sys.stderr)
+        with contextlib.suppress(OSError):
+            traceback.print_exc(file=sys.stderr)
         return _fail(events, f"training crashed: {type(exc).__name__}: {exc}".splitlines()[0], 1)
     finally:
+        if parent is not None:
+            parent.stop()
         for s, h in old.items():
             signal.signal(s, h)
         sys.stdout = saved_stdout
@@ -232,5 +225,6 @@ def _quiet_libraries() -> None:
 
 def _fail(events: Events, message: str, code: int) -> int:
     events.emit("error", message=message)
-    print(f"error: {message}", file=sys.stderr)
+    with contextlib.suppress(OSError):  # stderr may be a closed pipe too
+        print(f"error: {message}", file=sys.stderr)
     return code

@@ -31,8 +31,13 @@ from contextlib import nullcontext
 import torch
 
 from mlm_explorer import rundir
+from mlm_explorer.errors import UserError
 from mlm_explorer.train.run import checkpoint as ckpt
 from mlm_explorer.train.data.packing import BlockSet
+
+
+class Diverged(UserError):
+    """The loss became NaN or infinite: the job stops before saving such weights."""
 
 
 class Loop:
@@ -179,10 +184,11 @@ class Loop:
             for k, v in out.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
         self.model.train()
-        mlm_n = max(1.0, sums.get("mlm_n", 0.0))
+        masked = int(sums.get("mlm_n", 0.0))
+        mlm_n = max(1.0, masked)
         loss = sums.get("mlm_sum", 0.0) / mlm_n
         result = {"step": self.step, "loss": loss, "perplexity": math.exp(min(loss, 50.0)),
-                  "accuracy": sums.get("mlm_correct", 0.0) / mlm_n, "masked_tokens": int(mlm_n)}
+                  "accuracy": sums.get("mlm_correct", 0.0) / mlm_n, "masked_tokens": masked}
         if "nsp_sum" in sums:
             nsp_n = max(1.0, sums["nsp_n"])
             result.update(mlm_loss=loss, nsp_loss=sums["nsp_sum"] / nsp_n, nsp_accuracy=sums["nsp_correct"] / nsp_n)
@@ -229,10 +235,14 @@ class Loop:
         if not self.rt.is_main:
             return
         result = self.evaluate()
+        self.stop_if_diverged(result["loss"], "eval")
         self.events.emit("eval", **result)
         self.record.add_eval(result)
         self.evaluate_probes()
-        if result["loss"] < self.best_eval_loss:
+        if not result["masked_tokens"]:  # a loss of 0 over no token says nothing: never the best
+            self.events.log(f"the evaluation at step {self.step} masked no token (too little held-out text); "
+                            "best/ is left as it is")
+        elif result["loss"] < self.best_eval_loss:
             self.best_eval_loss = result["loss"]
             path = ckpt.save_best(self.run_dir, self.model, self.tokenizer)
             self.record.set_best({**result, "path": str(path)})
@@ -247,6 +257,25 @@ class Loop:
         results = [r.to_dict() for r in evaluate_probes(self.model, self.probes, tokenizer=self.tokenizer)]
         self.events.emit("probes", step=self.step, results=results)
         self.record.add_probes(self.step, results)
+
+    # ---- divergence -----------------------------------------------------------------------------
+    def stop_if_diverged(self, loss: float, what: str) -> None:
+        """A NaN or infinite loss ends the job with one line (the weights are not saved)."""
+        if math.isfinite(loss):
+            return
+        latest = rundir.latest_checkpoint(self.run_dir)
+        smaller = f"--lr {self.args.lr / 10:g}"
+        then = (f"the last checkpoint ({latest.name}) is intact: continue from it with a smaller learning rate, "
+                f"--resume {self.run_dir} {smaller}") if latest else f"start again with a smaller learning rate, {smaller}"
+        raise Diverged(f"the {what} loss became {loss} at step {self.step}: training diverged; {then}")
+
+    def _check_before_save(self, pending: list[dict]) -> None:
+        """No NaN / inf in the losses since the last step event nor in the weights about to be
+        saved, agreed over ranks (one sync per save)."""
+        checks = [self.obj.loss(p["totals"], p["counts"]).isfinite() for p in pending]
+        checks += [p.isfinite().all() for p in self.model.parameters()]
+        finite = self.rt.all_max(0.0 if bool(torch.stack(checks).all()) else 1.0) == 0.0
+        self.stop_if_diverged(0.0 if finite else math.nan, "training")
 
     # ---- signals ---------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
@@ -293,6 +322,7 @@ class Loop:
             if self.step % self.args.eval_every == 0:
                 self.eval_and_keep_best()
             if self.step % self.args.save_every == 0:
+                self._check_before_save(pending)
                 self.save()
                 last_saved = self.step
         # the end: a final evaluation (if the last step had none) and checkpoint
@@ -300,6 +330,7 @@ class Loop:
         if self.step % self.args.eval_every != 0 and not cancelled and self.step > start_step:
             self.eval_and_keep_best()
         if self.step != last_saved:
+            self._check_before_save(pending)
             path = self.save()
         else:
             latest = rundir.latest_checkpoint(self.run_dir) if self.rt.is_main else None
@@ -314,6 +345,7 @@ class Loop:
         # the mean loss over the steps since the last event (one sync with the device)
         losses = [self.obj.loss(p["totals"], p["counts"]) for p in pending]
         loss = self.rt.all_mean(float(torch.stack(losses).mean()))
+        self.stop_if_diverged(loss, "training")  # every rank: the mean is the same on all
         if not self.rt.is_main:
             return
         per_step = elapsed / max(1, self.step - start_step)

@@ -83,6 +83,20 @@ def _nsp_data(files, args, tokenizer, width, summary) -> tuple[object, BlockSet]
     return pairs, evals
 
 
+def check_enough_to_mask(args, objective: str, tokens: int) -> None:
+    """Refuse a corpus (or a rate) that gives no masked token: the loss over nothing is 0,
+    which would be saved as the best model."""
+    rate, option = (args.noise_density, "--noise-density") if objective == "span" else (args.mask_rate, "--mask-rate")
+    if rate == 0:
+        if objective == "mlm+nsp":
+            return  # next-sentence prediction alone still learns
+        raise InputError(f"{option} 0 masks no token, so there is nothing to learn; use a rate above 0, e.g. 0.15")
+    need = max(2, math.ceil(1 / rate))
+    if tokens < need:
+        raise InputError(f"the training text has {tokens} token(s); {option} {rate:g} masks about {tokens * rate:.1f} "
+                         f"of them, so at least {need} tokens are needed; add more text")
+
+
 def prepare(args, tm, rt, events) -> TrainData:
     import torch
 
@@ -122,6 +136,7 @@ def prepare(args, tm, rt, events) -> TrainData:
                          "dir": str(cache_root) if cache_root else None}}
     events.log(f"tokens: {hits} of {len(files)} file(s) from the cache"
                + (" (cache hit: no tokenisation)" if hits == len(files) else ""))
+    check_enough_to_mask(args, tm.objective, sum(f.num_tokens for f in files))
     # 4. blocks and the hold-out
     if tm.objective == "mlm+nsp":
         pairs, evals = _nsp_data(files, args, tm.tokenizer, width, summary)

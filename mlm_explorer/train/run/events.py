@@ -45,12 +45,16 @@ class Events:
     def __init__(self, stream: IO[str] | None = None, *, enabled: bool = True) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.enabled = enabled
+        self.reader_gone = False  # the pipe was closed: events are dropped from then on
 
     def emit(self, name: str, **fields: Any) -> dict:
         event = {"event": name, "time": round(time.time(), 3), **_clean(fields)}
-        if self.enabled:
-            self.stream.write(json.dumps(event, ensure_ascii=False) + "\n")
-            self.stream.flush()
+        if self.enabled and not self.reader_gone:
+            try:
+                self.stream.write(json.dumps(event, ensure_ascii=False) + "\n")
+                self.stream.flush()
+            except (BrokenPipeError, ValueError, OSError):  # the launcher is gone (parent.py stops the job)
+                self.reader_gone = True
         return event
 
     def log(self, message: str, **fields: Any) -> dict:
