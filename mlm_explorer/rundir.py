@@ -17,6 +17,7 @@ its directory, by its name under paths.runs_dir(), or by "run:NAME".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -130,9 +131,9 @@ def swap_into_place(tmp: Path, final: Path) -> None:
     kill between the two renames leaves `.old-*`, which `prune` puts back."""
     final = Path(final)
     old = final.with_name(f"{OLD_PREFIX}{final.name}-{os.getpid()}")
-    if final.exists():
-        os.replace(final, old)
     try:
+        if final.exists():
+            os.replace(final, old)
         os.replace(tmp, final)
     except BaseException:
         if old.exists() and not final.exists():
@@ -147,18 +148,25 @@ def write_latest(run_dir: Path, checkpoint: Path) -> None:
 
 def prune(run_dir: Path, keep: int) -> None:
     """Keep the newest `keep` complete checkpoints; put back a best/ that a kill left moved
-    aside; remove what dead saves left (`.tmp-*`, `.old-*` of other processes)."""
+    aside; remove what dead saves left (`.tmp-*`, `.old-*` of other processes). Best effort:
+    housekeeping never fails a save. A checkpoint is renamed to `.old-*` before it is deleted,
+    so a kill halfway through leaves no half-deleted checkpoint under its own name."""
     run_dir = Path(run_dir)
-    if not (run_dir / BEST).exists():  # killed between the two renames of swap_into_place
-        for old in sorted(run_dir.glob(f"{OLD_PREFIX}{BEST}-*")):
-            os.replace(old, run_dir / BEST)
-            break
+    with contextlib.suppress(OSError):
+        if not (run_dir / BEST).exists():  # killed between the two renames of swap_into_place
+            for old in sorted(run_dir.glob(f"{OLD_PREFIX}{BEST}-*")):
+                os.replace(old, run_dir / BEST)
+                break
     found = checkpoints(run_dir)
     for p in found[:-keep] if keep > 0 else found:
-        shutil.rmtree(p, ignore_errors=True)
+        doomed = p.with_name(f"{OLD_PREFIX}{p.name}-{os.getpid()}")
+        with contextlib.suppress(OSError):
+            os.replace(p, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
     for p in run_dir.iterdir():
         if p.name.startswith((TMP_PREFIX, OLD_PREFIX)) and not written_by_live_process(p):
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
 # -- run.json ---------------------------------------------------------------------------------
