@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mlm_explorer.core.load.sources import BUNDLED, RUN_PREFIX, find_run_checkpoint, kind_of
+from mlm_explorer.core.load.hf import has_lm_head, kind_of
+from mlm_explorer.core.load.sources import BUNDLED, RUN_PREFIX, find_run_checkpoint
 from mlm_explorer.errors import ModelError
 from mlm_explorer.paths import runs_dir
 
@@ -29,9 +30,6 @@ class ModelEntry:
         return {"name": self.name, "kind": self.kind, "source": self.source, "path": self.path, "detail": self.detail}
 
 
-_HEAD_SUFFIXES = ("ForMaskedLM", "ForPreTraining", "ForConditionalGeneration")
-
-
 def _read_config(path: Path) -> dict | None:
     try:
         data = json.loads((path / "config.json").read_text(encoding="utf-8"))
@@ -42,7 +40,7 @@ def _read_config(path: Path) -> dict | None:
 
 def _entry_detail(config: dict, kind: str) -> str:
     archs = config.get("architectures") or []
-    if kind == "mlm" and archs and not any(a.endswith(_HEAD_SUFFIXES) for a in archs):
+    if kind == "mlm" and has_lm_head(archs) is False:
         return f"no MLM head in the checkpoint ({', '.join(archs)}): predictions would be untrained"
     return ""
 
