@@ -288,19 +288,15 @@ def cmd_attention(args) -> int:
 
 def cmd_saliency(args) -> int:
     from mlm_explorer.cli import render
+    from mlm_explorer.core.explain.saliency import WHAT, saliency
+    from mlm_explorer.core.infer.forward import pick_blank
     from mlm_explorer.core.load.models import load_mlm
-    from mlm_explorer.core.explain.saliency import saliency
     from mlm_explorer.core.mask.text import tokenize
 
     _require_text(args.text)
     lm = load_mlm(args.model, device=args.device)
     tt = tokenize(lm.tokenizer, args.text, max_length=lm.max_length, truncate=args.truncate)
-    blanks = [t.index for t in tt.tokens if t.typed_mask]
-    if not blanks:
-        raise InputError("no mask in the text: put [MASK] or ___ where the word to explain should be")
-    if args.mask > len(blanks):
-        raise InputError(f"--mask {args.mask}: the text has {len(blanks)} blank(s); use 1-{len(blanks)}")
-    result = saliency(lm, tt, position=blanks[args.mask - 1], target=args.target, steps=args.steps,
+    result = saliency(lm, tt, position=pick_blank(tt, args.mask, WHAT), target=args.target, steps=args.steps,
                       method=args.method, baseline=args.baseline)
     _emit(args, {"model": lm.to_dict(), "mask": args.mask, **result.to_dict()},
           lambda: render.saliency_result(lm, result))

@@ -6,9 +6,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mlm_explorer.core.mask.decision import KEEP, MASK, NONE, RANDOM
+
 console = Console()
 
-DECISION_STYLE = {"mask": "bold black on yellow", "random": "bold white on magenta", "keep": "bold black on cyan"}
+DECISION_STYLE = {MASK: "bold black on yellow", RANDOM: "bold white on magenta", KEEP: "bold black on cyan"}
 
 
 def _bar(probability: float, width: int = 20) -> str:
@@ -18,7 +20,9 @@ def _bar(probability: float, width: int = 20) -> str:
 
 def _model_line(lm) -> Text:
     line = Text(f"model {lm.name}", style="dim")
-    line.append(f" ({lm.source}, {lm.device})", style="dim")
+    spec = getattr(lm, "spec", None)  # core.load.hf.ModelSpec: what the model is
+    kind = f"{spec.family}, {spec.tokenizer_style}; " if spec is not None else ""
+    line.append(f" ({kind}{lm.source}, {lm.device})", style="dim")
     if lm.info.get("head_trained") is False:
         line.append("  MLM head untrained: predictions are noise", style="bold red")
     return line
@@ -82,25 +86,25 @@ def compare(bert, filled, t5, infilled) -> None:
 def mask_preview(tt, preview) -> None:
     line = Text()
     for tok in tt.tokens:
-        decision = preview.to_dict()["decisions"][tok.index]
+        decision = preview.decisions[tok.index]
         if tok.index and not tok.continues_word:
             line.append(" ")
-        if decision == "none":
+        if decision == NONE:
             line.append(tok.text, style="dim" if tok.special else "")
-        elif decision == "random":
-            line.append(f"{tok.text}→{preview.replaced[tok.index]}", style=DECISION_STYLE["random"])
-        elif decision == "mask":
-            line.append(f"[MASK:{tok.text}]", style=DECISION_STYLE["mask"])
+        elif decision == RANDOM:
+            line.append(f"{tok.text}→{preview.replaced[tok.index]}", style=DECISION_STYLE[RANDOM])
+        elif decision == MASK:
+            line.append(f"[MASK:{tok.text}]", style=DECISION_STYLE[MASK])
         else:
-            line.append(tok.text, style=DECISION_STYLE["keep"])
+            line.append(tok.text, style=DECISION_STYLE[KEEP])
     console.print(line)
     counts = preview.counts()
     legend = Text(f"seed {preview.seed}, rate {preview.rate}: picked {sum(counts.values())} — ")
-    legend.append(f"{counts['mask']} → [MASK]", style=DECISION_STYLE["mask"])
+    legend.append(f"{counts[MASK.label]} → [MASK]", style=DECISION_STYLE[MASK])
     legend.append("  ")
-    legend.append(f"{counts['random']} → random token", style=DECISION_STYLE["random"])
+    legend.append(f"{counts[RANDOM.label]} → random token", style=DECISION_STYLE[RANDOM])
     legend.append("  ")
-    legend.append(f"{counts['keep']} kept", style=DECISION_STYLE["keep"])
+    legend.append(f"{counts[KEEP.label]} kept", style=DECISION_STYLE[KEEP])
     console.print(legend)
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mlm_explorer.core.mask.decision import NONE
 from mlm_explorer.ui.state import ExploreState
 
 
@@ -86,7 +87,7 @@ def to_markdown(data: dict) -> str:
                   f"{c['mask']} [MASK], {c['random']} random, {c['keep']} kept.", ""]
         lines += ["| position | token | decision | replacement |", "|---:|---|---|---|"]
         for t in rm.get("tokens", []):
-            if t["decision"] != "none":
+            if t["decision"] != NONE.label:
                 lines.append(f"| {t['index']} | {t['token']} | {t['decision']} | {t.get('replacement') or ''} |")
         lines.append("")
     result = data.get("result")

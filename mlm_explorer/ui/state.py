@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-MASK, RANDOM, KEEP = 1, 2, 3  # core.masking.Decision values
+from mlm_explorer.core.mask.decision import MASK
 
 
 @dataclass
@@ -30,10 +30,9 @@ class ExploreState:
         """End random masking: the engine's [MASK] picks become clicked masks."""
         if self.random is None:
             return
-        from mlm_explorer.core.mask.masking import Decision
         from mlm_explorer.core.mask.text import MaskSet
 
-        self.masks = MaskSet(frozenset(i for i, d in enumerate(self.random.decisions) if d == Decision.MASK))
+        self.masks = MaskSet(frozenset(i for i, d in enumerate(self.random.decisions) if d == MASK))
         self.random = None
 
     def toggle(self, index: int, *, whole_word: bool = False) -> bool:

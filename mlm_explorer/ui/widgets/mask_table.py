@@ -11,10 +11,11 @@ from typing import Any
 from rich.text import Text
 from textual.message import Message
 
+from mlm_explorer.core.mask.decision import KEEP, MASK, RANDOM
 from mlm_explorer.ui.widgets.distribution import shown
 from mlm_explorer.ui.widgets.row_list import RowList
 
-DECISIONS = {1: ("[MASK]", "red"), 2: ("random", "yellow"), 3: ("kept", "green")}
+DECISIONS = {MASK: ("[MASK]", "red"), RANDOM: ("random", "yellow"), KEEP: ("kept", "green")}
 COLUMNS = ("pos", "original", "input", "top-1", "p", "orig. rank", "orig. p")
 
 
@@ -77,7 +78,7 @@ class MaskTable(RowList):
             token = tt.tokens[p]
             if state.random is not None and state.random.decisions[p]:
                 label, colour = DECISIONS[state.random.decisions[p]]
-                if state.random.decisions[p] == 2:
+                if state.random.decisions[p] == RANDOM:
                     label = f"→{state.random.replaced.get(p, '?')}"
                 given = Text(label, style=colour)
             else:

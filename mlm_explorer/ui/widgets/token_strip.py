@@ -24,8 +24,7 @@ from textual.widget import Widget
 
 from mlm_explorer.ui.widgets.heat import heat_style
 
-# Decision values of core.masking.Decision, repeated here so drawing needs no torch import.
-NONE, MASK, RANDOM, KEEP = 0, 1, 2, 3
+from mlm_explorer.core.mask.decision import KEEP, MASK, NONE, RANDOM  # torch-free
 
 
 @dataclass(frozen=True)

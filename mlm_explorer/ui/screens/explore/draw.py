@@ -11,6 +11,7 @@ from typing import Any
 
 from textual.geometry import Region
 
+from mlm_explorer.core.mask.decision import KEEP, MASK, RANDOM
 from mlm_explorer.ui.widgets.decode_line import DecodeLine
 from mlm_explorer.ui.widgets.diff_panel import DiffPanel
 from mlm_explorer.ui.widgets.distribution import Distribution
@@ -83,8 +84,8 @@ class ExploreDrawing:
             label = f"mask {positions.index(p) + 1}/{len(positions)} · position {p}"
             if st.random is not None:
                 decision = st.random.decisions[p]
-                label += {1: " · became [MASK]", 2: f" · became random {st.random.replaced.get(p, '?')!r}",
-                          3: " · kept unchanged"}.get(decision, "")
+                label += {MASK: " · became [MASK]", RANDOM: f" · became random {st.random.replaced.get(p, '?')!r}",
+                          KEEP: " · kept unchanged"}.get(decision, "")
         self.query_one("#dist", Distribution).show(st.prediction_at(p), label=label, original_text=original)
         if self.before_after and st.base_result is not None:
             self.query_one("#dist-base", Distribution).show(st.prediction_at(p, base=True), label=label,
