@@ -164,7 +164,7 @@ def test_models_lists_bundled_and_runs(cli, tmp_path):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from mlm_explorer.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
+    code = "import sys; from mlm_explorer.cli.parser import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
