@@ -30,11 +30,11 @@ async def test_train_run_finishes_and_loads_into_explore(app_env, tiny_bert_dir,
         screen.query_one("#train-lr").value = "1e-3"
         screen.query_one("#train-precision").value = "fp32"
         await pilot.click("#train-start")
-        await wait_for(pilot, lambda: screen.state in ("running", "finished", "error"), timeout=120, what="start")
+        await wait_for(pilot, lambda: screen.job_state in ("running", "finished", "error"), timeout=120, what="start")
         # the job keeps running while the user is on Explore
         await pilot.press("f2")
-        await wait_for(pilot, lambda: screen.state in ("finished", "error", "cancelled"), timeout=180, what="the job")
-        assert screen.state == "finished", screen.query_one("#train-log").lines
+        await wait_for(pilot, lambda: screen.job_state in ("finished", "error", "cancelled"), timeout=180, what="the job")
+        assert screen.job_state == "finished", screen.query_one("#train-log").lines
         log = " ".join(" ".join(line.text for line in screen.query_one("#train-log").lines).split())
         assert "--precision fp32" in log and "(float32)" in log  # the form's choice reached the job
         assert screen.losses, "no step event reached the screen"
@@ -61,6 +61,8 @@ async def test_train_run_finishes_and_loads_into_explore(app_env, tiny_bert_dir,
 @sync
 async def test_cancel_asks_and_quit_asks(app_env, tiny_bert_dir, tmp_path, monkeypatch):
     """Cancel and quit both ask first while a job runs (the job itself is faked)."""
+    from mlm_explorer.ui.enums import JobState
+
     monkeypatch.chdir(tmp_path)
     app = make_app(tiny_bert_dir)
 
@@ -77,7 +79,7 @@ async def test_cancel_asks_and_quit_asks(app_env, tiny_bert_dir, tmp_path, monke
         await pilot.pause(0.2)
         runner = FakeRunner()
         app.train_runner = runner
-        app.screen._set_state("running")
+        app.screen._set_state(JobState.RUNNING)
         await pilot.click("#train-cancel")
         await pilot.pause(0.2)
         assert "Cancel the training job?" in screen_text(app)
@@ -170,7 +172,7 @@ async def test_cli_and_app_start_the_job_alike(app_env, tiny_bert_dir, tmp_path,
         await pilot.press("f4")
         await pilot.pause(0.2)
         app.start_training(app.screen, job_args)
-        await wait_for(pilot, lambda: len(_FakeJob.launched) == 2 and app.screen.state == "finished", what="the job")
+        await wait_for(pilot, lambda: len(_FakeJob.launched) == 2 and app.screen.job_state == "finished", what="the job")
     cli_job, app_job = _FakeJob.launched
     assert cli_job.command == app_job.command == [sys.executable, "-m", "mlm_explorer.train", *job_args]
     assert cli_job.env == app_job.env

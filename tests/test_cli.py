@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from mlm_explorer.core.mask.decision import NONE, RANDOM
+
 
 def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
     """The real command in a subprocess (used by the end-to-end tests)."""
@@ -122,12 +124,12 @@ def test_mask_json_is_seeded_and_shows_every_outcome(cli, tiny_bert_dir):
     other = json.loads(cli(*args, "--seed", "2").stdout)
     assert first == again and first["decisions"] != other["decisions"]
     tokens = first["tokens"]
-    assert tokens[0]["decision"] == "none" and tokens[-1]["decision"] == "none"  # [CLS], [SEP]
-    picked = [t for t in tokens if t["decision"] != "none"]
+    assert tokens[0]["decision"] == NONE.label and tokens[-1]["decision"] == NONE.label  # [CLS], [SEP]
+    picked = [t for t in tokens if t["decision"] != NONE.label]
     assert sum(first["counts"].values()) == len(picked) > 0
     for t in picked:
         assert first["labels"][t["index"]] == t["id"]
-        if t["decision"] == "random":
+        if t["decision"] == RANDOM.label:
             assert t["replacement"]
 
 
@@ -138,7 +140,7 @@ def test_mask_whole_word_picks_whole_words(cli, tiny_bert_dir):
     by_word: dict = {}
     for t in out["tokens"]:
         if t["word"] is not None:
-            by_word.setdefault(t["word"], set()).add(t["decision"] != "none")
+            by_word.setdefault(t["word"], set()).add(t["decision"] != NONE.label)
     assert all(len(flags) == 1 for flags in by_word.values())
 
 
@@ -162,7 +164,7 @@ def test_models_lists_bundled_and_runs(cli, tmp_path):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from mlm_explorer.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
+    code = "import sys; from mlm_explorer.cli.parser import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

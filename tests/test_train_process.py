@@ -119,11 +119,11 @@ def test_the_job_stops_and_saves_when_the_cli_dies(how, tmp_path, tiny_bert_dir)
     run = tmp_path / "run"
     env = subprocess_env(tmp_path)
     code = ("import sys, mlm_explorer.cli.train as t\n"
-            "real = t._json_printer\n"
+            "real = t._print_json\n"
             "def show(e):\n"
             "    real(e)\n"
             "    if e.get('event') == 'step' and e['step'] >= 2: raise RuntimeError('a bug in the CLI')\n"
-            "t._json_printer = show\n"
+            "t._print_json = show\n"
             "from mlm_explorer.cli.main import main\n"
             "sys.exit(main())\n") if how == "crash" else "from mlm_explorer.cli.main import main; raise SystemExit(main())"
     cli = subprocess.Popen(

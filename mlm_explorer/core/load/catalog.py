@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mlm_explorer.core.load.sources import BUNDLED, kind_of
+from mlm_explorer.core.load.hf import has_lm_head, kind_of
+from mlm_explorer.core.load.sources import BUNDLED
 from mlm_explorer.errors import ModelError
 from mlm_explorer.paths import runs_dir
 from mlm_explorer.rundir import MODEL_CONFIG, RUN_PREFIX, model_checkpoint
@@ -30,9 +31,6 @@ class ModelEntry:
         return {"name": self.name, "kind": self.kind, "source": self.source, "path": self.path, "detail": self.detail}
 
 
-_HEAD_SUFFIXES = ("ForMaskedLM", "ForPreTraining", "ForConditionalGeneration")
-
-
 def _read_config(path: Path) -> dict | None:
     try:
         data = json.loads((path / "config.json").read_text(encoding="utf-8"))
@@ -43,7 +41,7 @@ def _read_config(path: Path) -> dict | None:
 
 def _entry_detail(config: dict, kind: str) -> str:
     archs = config.get("architectures") or []
-    if kind == "mlm" and archs and not any(a.endswith(_HEAD_SUFFIXES) for a in archs):
+    if kind == "mlm" and has_lm_head(archs) is False:
         return f"no MLM head in the checkpoint ({', '.join(archs)}): predictions would be untrained"
     return ""
 

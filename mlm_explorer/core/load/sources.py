@@ -1,5 +1,5 @@
 """Where a model comes from, without loading it: the bundled default, a local directory, a
-fine-tuning run, or a Hugging Face hub name (cached or not); and what kind of model a config is.
+fine-tuning run, or a Hugging Face hub name (cached or not).
 
 What a name means, in order (`resolve_source`):
 1. None or "bundled": the bundled default (see core/bundled.py).
@@ -11,7 +11,8 @@ What a name means, in order (`resolve_source`):
    downloaded only when not cached and the hub is reachable (offline: a `ModelError` that
    gives the `hf download` command).
 
-Nothing here reads weights or imports torch; core/models.py loads, core/catalog.py lists.
+Nothing here reads weights or imports torch; core/load/models.py loads, core/load/catalog.py
+lists, core/load/hf.py says what kind of model a config is.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlm_explorer.core.load import hf
 from mlm_explorer.errors import ModelError
 from mlm_explorer.paths import runs_dir
 from mlm_explorer.rundir import RUN_PREFIX, is_run_dir, model_checkpoint, named_run
@@ -41,24 +43,6 @@ def _looks_like_path(name: str) -> bool:
         name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1
         or bool(re.match(r"^[A-Za-z]:", name))
     )
-
-
-def _offline() -> bool:
-    from huggingface_hub import constants
-
-    flags = (os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("TRANSFORMERS_OFFLINE", ""))
-    return bool(constants.HF_HUB_OFFLINE) or any(f.strip().lower() in {"1", "true", "yes", "on"} for f in flags)
-
-
-def _not_cached_message(repo_id: str) -> str:
-    return (
-        f"model '{repo_id}' is not in the Hugging Face cache and the hub is unreachable; "
-        f"run once with network: `hf download {repo_id}`"
-    )
-
-
-def _partly_cached_message(repo_id: str) -> str:
-    return f"model '{repo_id}' is only partly in the Hugging Face cache; run once with network: `hf download {repo_id}`"
 
 
 def resolve_source(name_or_path: str | os.PathLike | None) -> ModelSource:
@@ -90,8 +74,8 @@ def resolve_source(name_or_path: str | os.PathLike | None) -> ModelSource:
     cached = try_to_load_from_cache(name, "config.json")
     if isinstance(cached, str):
         return ModelSource(name, "hub-cache", Path(cached).parent, repo_id=name)
-    if _offline():
-        raise ModelError(_not_cached_message(name))
+    if hf.offline():
+        raise ModelError(hf.not_cached_message(name))
     return ModelSource(name, "hub", None, repo_id=name)
 
 
@@ -109,32 +93,3 @@ def _local_source(name: str, path: Path) -> ModelSource:
         f"{name} is not a model directory: it has no config.json "
         "(expected save_pretrained output, or a fine-tuning run with best/ or checkpoint-N/)"
     )
-
-
-def _snapshot_dir(repo_id: str | None) -> str | None:
-    if not repo_id:
-        return None
-    from huggingface_hub import try_to_load_from_cache
-
-    cached = try_to_load_from_cache(repo_id, "config.json")
-    return str(Path(cached).parent) if isinstance(cached, str) else None
-
-
-# ---------------------------------------------------------------------------------------------
-# Kinds
-
-
-def kind_of(model_type: str | None, is_encoder_decoder: bool = False) -> str:
-    """"seq2seq", "mlm" or "other" from a config's model_type (names from transformers' auto maps)."""
-    from transformers.models.auto.modeling_auto import (
-        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
-        MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
-    )
-
-    if model_type in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES and (
-        is_encoder_decoder or model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
-    ):
-        return "seq2seq"
-    if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
-        return "mlm"
-    return "other"

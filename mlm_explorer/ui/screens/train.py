@@ -15,7 +15,6 @@ run's first evaluation. `probe_history` keeps every event for the export.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 from rich.text import Text
@@ -28,7 +27,8 @@ from textual.widgets import Button, DirectoryTree, Footer, Input, Label, Progres
 
 from mlm_explorer.train import config as job_config
 from mlm_explorer.ui.dialogs.confirm import ConfirmDialog
-from mlm_explorer.ui.messages import TrainEvent
+from mlm_explorer.ui.enums import JobState, Mode
+from mlm_explorer.ui.messages import ProbeUnpinned, TrainEvent
 from mlm_explorer.ui.widgets.probe_table import ProbeList, ProbeTable
 
 # the job's own choices (train/config.py imports neither torch nor textual), labelled for the form
@@ -63,14 +63,13 @@ class TrainScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.state = "idle"  # idle | starting | running | finished | cancelled | error
+        self.job_state = JobState.IDLE
         self.run_dir: str | None = None
         self.checkpoint: str | None = None
         self.losses: list[tuple[int, float]] = []
         self.evals: list[dict] = []
         self.probe_history: list[dict] = []  # the job's `probes` events: [{"step", "results"}, ...]
         self.last_step: dict = {}
-        self.started_at: float | None = None
 
     def compose(self) -> ComposeResult:
         s, d = self.app.settings, JOB_DEFAULTS
@@ -143,8 +142,8 @@ class TrainScreen(Screen):
     def _show_pinned(self, _version: int = 0) -> None:
         self.query_one("#train-pinned", ProbeList).show(self.app.settings.probes)
 
-    @on(ProbeList.Unpin)
-    def _unpin(self, event: ProbeList.Unpin) -> None:
+    @on(ProbeUnpinned)
+    def _unpin(self, event: ProbeUnpinned) -> None:
         self.app.unpin_probe(event.index)
 
     # -- form ---------------------------------------------------------------------------------
@@ -209,10 +208,9 @@ class TrainScreen(Screen):
         self.losses, self.evals, self.last_step, self.probe_history = [], [], {}, []
         self.query_one("#probe-table").add_class("hidden")
         self.run_dir = self.checkpoint = None
-        self.started_at = time.monotonic()
         self.query_one("#train-log", RichLog).clear()
         self._log("$ python -m mlm_explorer.train " + " ".join(args))
-        self._set_state("starting")
+        self._set_state(JobState.STARTING)
         self.app.start_training(self, args)
 
     @on(Button.Pressed, "#train-cancel")
@@ -235,14 +233,14 @@ class TrainScreen(Screen):
             self.notify("no checkpoint yet", severity="warning")
             return
         self.app.load_finetuned(target)
-        self.app.switch_mode("explore")
+        self.app.switch_mode(Mode.EXPLORE)
 
     # -- events from the job --------------------------------------------------------------------
     def on_train_event(self, message: TrainEvent) -> None:
         e, name = message.event, message.name
         if name == "started":
             self.run_dir = e.get("run_dir") or self.run_dir
-            self._set_state("running")
+            self._set_state(JobState.RUNNING)
             self._log(f"started: {e.get('objective', '')} on {e.get('device', '')} "
                       f"({e.get('precision', '')}); run {self.run_dir}")
         elif name == "step":
@@ -267,7 +265,7 @@ class TrainScreen(Screen):
             self._log(f"checkpoint: {self.checkpoint}")
         elif name == "finished":
             self.run_dir = e.get("run_dir") or self.run_dir
-            self._set_state("finished")
+            self._set_state(JobState.FINISHED)
             bar = self.query_one("#train-progress", ProgressBar)
             if bar.total:
                 bar.update(progress=bar.total)
@@ -275,10 +273,10 @@ class TrainScreen(Screen):
             self.notify("training finished: Load into Explore (ctrl+l) to try it", title="train")
         elif name == "cancelled":
             self.checkpoint = e.get("checkpoint") or self.checkpoint
-            self._set_state("cancelled")
+            self._set_state(JobState.CANCELLED)
             self._log(f"cancelled at step {e.get('step')}; checkpoint {self.checkpoint}")
         elif name == "error":
-            self._set_state("error")
+            self._set_state(JobState.ERROR)
             self._log("error: " + str(e.get("message")))
             for line in e.get("stderr", [])[-8:]:
                 self._log("  " + line)
@@ -286,8 +284,8 @@ class TrainScreen(Screen):
         elif name == "log":
             self._log(str(e.get("message", "")))
         elif name == "exited":
-            if self.state in ("starting", "running"):
-                self._set_state("error" if e.get("returncode") else "finished")
+            if self.job_state.active:
+                self._set_state(JobState.ERROR if e.get("returncode") else JobState.FINISHED)
 
     def show_probes(self, event: dict) -> None:
         """One `probes` event {"step", "results"}: into the history and the table (latest step)."""
@@ -302,15 +300,16 @@ class TrainScreen(Screen):
             f"{r.get('answer')} rank {r.get('rank')}" for r in event.get("results", [])))
 
     # -- drawing --------------------------------------------------------------------------------
-    def _set_state(self, state: str) -> None:
-        self.state = state
-        running = state in ("starting", "running")
-        self.query_one("#train-progress").set_class(state in ("idle", "starting"), "hidden")
+    def _set_state(self, state: JobState) -> None:
+        self.job_state = state
+        running = state.active
+        self.query_one("#train-progress").set_class(state in (JobState.IDLE, JobState.STARTING), "hidden")
         self.query_one("#train-start", Button).disabled = running
         self.query_one("#train-cancel", Button).disabled = not running
         self.query_one("#train-load", Button).disabled = running or not (self.run_dir or self.checkpoint)
-        text = {"starting": "starting the job…", "running": "running", "finished": "finished",
-                "cancelled": "cancelled (checkpoint kept)", "error": "failed", "idle": "no job"}[state]
+        text = {JobState.STARTING: "starting the job…", JobState.RUNNING: "running", JobState.FINISHED: "finished",
+                JobState.CANCELLED: "cancelled (checkpoint kept)", JobState.ERROR: "failed",
+                JobState.IDLE: "no job"}[state]
         self.query_one("#train-status", Label).update(Text(text, style="bold"))
         self.query_one("#train-live").border_title = f"Job: {text}"
 
