@@ -1,4 +1,5 @@
-"""The numbers a command-line option accepts: one range and one message per kind of number.
+"""What a command-line option accepts: one range and one message per kind of number, and text
+that must be UTF-8.
 
 Used as argparse `type=` by the CLI (cli/main.py) and by the training job's options
 (train/config.py), and by `check` for values that did not come through argparse (a resumed
@@ -57,3 +58,15 @@ positive_float = NumberType(float, lambda n: n > 0, "a number > 0")
 non_negative_float = NumberType(float, lambda n: n >= 0, "a number >= 0")
 at_least_one = NumberType(float, lambda n: n >= 1, "a number >= 1")
 seed = NumberType(int, lambda n: 0 <= n < 2 ** 32, "a whole number from 0 to 4294967295")
+
+
+def utf8_text(value: str, what: str) -> str:
+    """`value` as given; InputError when it holds bytes that are not UTF-8 (Python passes such
+    argv bytes on as lone surrogates, which no tokenizer takes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        byte = value[exc.start].encode("utf-8", "surrogateescape")
+        raise InputError(f"{what} is not valid UTF-8 (byte 0x{byte[0]:02x} at character {exc.start + 1}); "
+                         "give it as UTF-8 text") from None
+    return value

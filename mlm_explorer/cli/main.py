@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Sequence
 
-from mlm_explorer.cli.emit import EXIT_INTERRUPTED, EXIT_USER_ERROR, emit
+from mlm_explorer.cli.emit import EXIT_INTERRUPTED, EXIT_USER_ERROR, emit, note
 from mlm_explorer.cli.parser import parse, require_text
 from mlm_explorer.errors import InputError, UserError
 
@@ -109,6 +109,12 @@ def cmd_mask(args) -> int:
     tt = tokenize(tokenizer, args.text, max_length=tokenizer.model_max_length)
     preview = preview_masking(tokenizer, tt, rate=args.rate, seed=args.seed,
                               whole_word=args.whole_word, count=args.count)
+    maskable = [t for t in tt.tokens if t.maskable and not t.typed_mask]
+    units = len({t.word for t in maskable}) if args.whole_word else len(maskable)
+    if args.count is not None and args.count > units:
+        unit = "word" if args.whole_word else "token"
+        note(f"--count {args.count}: the text has {units} {unit}{'s' if units != 1 else ''} to mask; "
+             f"{'all are' if units != 1 else 'it is'} picked")
     emit(args, {"text": tt.text, **preview.to_dict(tt)}, lambda: render.mask_preview(tt, preview))
     return 0
 
@@ -155,6 +161,10 @@ def cmd_attention(args) -> int:
     require_text(args.text)
     lm = load_mlm(args.model, device=args.device)
     result = attention(lm, args.text, args.token, layer=args.layer, head=args.head, truncate=args.truncate)
+    for option, given, chosen, count in (("--layer", args.layer, result.row.layer, result.row.num_layers),
+                                         ("--head", args.head, result.row.head, result.row.num_heads)):
+        if given is not None and given < 0:  # counted from the end: say which one that is
+            note(f"{option} {given} counts from the end: {option.lstrip('-')} {chosen} of 0-{count - 1}")
     emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.attention_row(lm, result))
     return 0
 

@@ -13,11 +13,13 @@ import argparse
 from typing import Sequence
 
 from mlm_explorer import __version__
-from mlm_explorer.cli.emit import EXIT_USER_ERROR
-from mlm_explorer.option_types import positive_float, positive_int, probability
+from mlm_explorer.cli.emit import EXIT_USER_ERROR, note
+from mlm_explorer.option_types import positive_float, positive_int, probability, seed, utf8_text
 from mlm_explorer.errors import InputError
 
 DEVICE_HELP = "auto | cpu | cuda | cuda:N (default: auto)"
+MAX_TOP_K = 100  # more candidates than anyone reads: --top-k is clamped to this, with a note
+TEXTS = {"text": "the text", "candidates": "--candidates", "target": "--target", "probe": "--probe"}
 JSON_HELP = "print JSON for scripts"
 
 # subcommand -> {global option: the subcommand's destination it fills when not given there}
@@ -138,7 +140,7 @@ def build_parser() -> OneLineParser:
     add_model(p, help="whose tokenizer to use (default: bundled)")
     p.add_argument("--rate", type=probability, default=0.15, help="share of tokens (words) picked (0.15)")
     p.add_argument("--count", type=positive_int, default=None, help="pick exactly this many instead")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--whole-word", action="store_true", help="pick whole words, not subwords")
     add_json(p)
 
@@ -147,7 +149,7 @@ def build_parser() -> OneLineParser:
     add_model_device_json(p)
     p.add_argument("--token", type=int, required=True, metavar="I", help="the attending token's index (0 = [CLS])")
     p.add_argument("--layer", type=int, default=None, metavar="L", help="0-based, -1 = last (default: mean over layers)")
-    p.add_argument("--head", type=int, default=None, metavar="H", help="0-based (default: mean over heads)")
+    p.add_argument("--head", type=int, default=None, metavar="H", help="0-based, -1 = last (default: mean over heads)")
     add_truncate(p)
 
     p = sub.add_parser("saliency", help="which tokens made the prediction at a blank (integrated gradients, grad x input)")
@@ -210,4 +212,20 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
             setattr(args, dest, value)
     if args.command != "train" and "device" in targets:
         args.device = args.device or "auto"
+    try:
+        _check_texts(args)
+    except InputError as exc:
+        parser.error(str(exc))
+    if getattr(args, "top_k", None) is not None and args.top_k > MAX_TOP_K:
+        note(f"--top-k {args.top_k} is more than anyone reads; showing the top {MAX_TOP_K}")
+        args.top_k = MAX_TOP_K
     return args
+
+
+def _check_texts(args: argparse.Namespace) -> None:
+    """Text a model reads must be UTF-8 (a path or a model name may be any bytes)."""
+    for dest, what in TEXTS.items():
+        value = getattr(args, dest, None)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                utf8_text(item, what)

@@ -118,6 +118,8 @@ def check(args: argparse.Namespace) -> None:
     for action in build_parser()._actions:  # argparse has no public list of a parser's options
         if isinstance(action.type, T.NumberType) and action.option_strings:
             action.type.check(action.option_strings[0], getattr(args, action.dest, None))
+    for probe in getattr(args, "probe", None) or []:
+        T.utf8_text(probe, "--probe")
     if not _TRAIN_PARAMS.match(str(args.train_params)):
         raise InputError(f"--train-params {args.train_params!r}: use all, head, head+norms or head+top:N")
     if not args.paths and args.resume is None:

@@ -184,8 +184,13 @@ def require_masks(positions, what: str = "a word should be predicted") -> list[i
 
 
 def typed_masks(tt, what: str = "a word should be predicted") -> list[int]:
-    """Positions of the typed blanks of a TokenizedText; InputError when there are none."""
-    return require_masks([t.index for t in tt.tokens if t.typed_mask], what)
+    """Positions of the typed blanks of a TokenizedText; InputError when there are none (saying
+    so when truncation cut them off)."""
+    positions = [t.index for t in tt.tokens if t.typed_mask]
+    if not positions and tt.blanks_cut:
+        raise InputError(f"the text's blank is beyond the model's limit of {len(tt.tokens)} tokens, so --truncate cut "
+                         "it off; move the blank earlier or shorten the text")
+    return require_masks(positions, what)
 
 
 def pick_blank(tt, mask: int | None, what: str) -> int:

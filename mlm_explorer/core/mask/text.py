@@ -163,6 +163,7 @@ class TokenizedText:
     text: str  # the text as tokenized (mask aliases normalised to the model's mask token)
     tokens: list[Token]
     truncated: bool = False
+    blanks_cut: int = 0  # typed blanks beyond the model's limit that truncation cut off
 
     @property
     def input_ids(self) -> list[int]:
@@ -241,12 +242,13 @@ def tokenize(tokenizer, text: str, *, max_length: int | None = None, truncate: b
     # 2. Encode with offsets; too long is an error unless truncation was asked for.
     limit = _model_limit(tokenizer, max_length)
     enc = tokenizer(norm, return_offsets_mapping=True, verbose=False)
-    truncated = False
+    truncated, blanks_cut = False, 0
     if limit is not None and len(enc["input_ids"]) > limit:
         if not truncate:
             raise too_long(len(enc["input_ids"]), limit)
+        blanks = sum(i in typed_ids for i in enc["input_ids"])
         enc = tokenizer(norm, return_offsets_mapping=True, truncation=True, max_length=limit, verbose=False)
-        truncated = True
+        truncated, blanks_cut = True, blanks - sum(i in typed_ids for i in enc["input_ids"])
 
     # 3. One Token per position; words renumbered 0, 1, 2... in order of appearance.
     special_ids = set(tokenizer.all_special_ids)
@@ -268,7 +270,7 @@ def tokenize(tokenizer, text: str, *, max_length: int | None = None, truncate: b
             continues_word=continues, special=special, maskable=not special, typed_mask=typed,
         ))
         prev_word = word
-    return TokenizedText(text=norm, tokens=tokens, truncated=truncated)
+    return TokenizedText(text=norm, tokens=tokens, truncated=truncated, blanks_cut=blanks_cut)
 
 
 # ---------------------------------------------------------------------------------------

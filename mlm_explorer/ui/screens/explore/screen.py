@@ -72,6 +72,7 @@ class ExploreScreen(Screen):
         self.state = ExploreState()
         self.before_after = False
         self._debounce = None
+        self._random_pending: int | None = None  # the request of a random masking still being computed
         self.drawing = ExploreDrawing(self)
         self.predictions = ExplorePredictions(self)
         self.lenses = ExploreLenses(self)
@@ -143,7 +144,15 @@ class ExploreScreen(Screen):
     def _text_changed(self) -> None:
         if self._debounce is not None:
             self._debounce.stop()
-        self._debounce = self.set_timer(TYPING_DEBOUNCE, lambda: self.retokenize(keep_masks=True))
+        self._debounce = self.set_timer(TYPING_DEBOUNCE, self.flush_typing)
+
+    def flush_typing(self) -> None:
+        """Tokenize typing that still waits for its debounce: a key pressed right after typing
+        (r, c, leaving the text box) acts on the text as typed, not on the one before."""
+        if self._debounce is not None:
+            self._debounce.stop()
+            self._debounce = None
+            self.retokenize(keep_masks=True)
 
     def retokenize(self, *, keep_masks: bool, force: bool = False) -> None:
         """core.text.tokenize the text box; carry clicked masks over the edit."""
@@ -181,29 +190,39 @@ class ExploreScreen(Screen):
         self.toggle(event.index, whole_word=event.whole_word)
 
     def toggle(self, index: int, *, whole_word: bool = False) -> None:
+        self.flush_typing()
         if self.state.toggle(index, whole_word=whole_word):
             self.predictions.ask()
 
     def action_clear(self) -> None:
+        self.flush_typing()
         if self.state.tt is None:
             return
         self.state.clear()
         self.predictions.ask()
 
     def action_random_mask(self) -> None:
-        """The masking engine on the current text; pressed again, the next seed."""
+        """The masking engine on the current text; pressed again, the next seed. Every press
+        counts: one that comes while the previous masking is still being computed (the first per
+        model builds the masking vocabulary in a worker) moves to the next seed too."""
+        self.flush_typing()
         st, lm = self.state, self.app.lm
         if st.tt is None or lm is None:
             return
         settings = self.app.settings
         self.query_one(Controls).read()
-        if st.random is not None:
+        if st.random is not None or self._random_pending == self.request:
             settings.seed += 1
             self.query_one(Controls).show()
             self.app.save_settings()
         request, seed, rate = self.predictions.next_request(), settings.seed, settings.rate
         whole_word = settings.whole_word
         tt = st.tt
+        preview = workers.random_mask_now(lm, tt, rate=rate, seed=seed, whole_word=whole_word)
+        if preview is not None:
+            self.on_random_masked(RandomMasked(request, preview))
+            return
+        self._random_pending = request
 
         def body() -> None:
             preview = workers.random_mask(lm, tt, rate=rate, seed=seed, whole_word=whole_word)
@@ -214,6 +233,7 @@ class ExploreScreen(Screen):
     def on_random_masked(self, message: RandomMasked) -> None:
         if message.request != self.request or self.state.tt is None:
             return
+        self._random_pending = None
         self.state.random = message.preview
         picked = self.state.random.picked()
         if not picked:
@@ -347,6 +367,7 @@ class ExploreScreen(Screen):
         self.app.pin_probe(text, answer)
 
     def action_focus_tokens(self) -> None:
+        self.flush_typing()
         self.strip.focus()
 
     def action_focus_text(self) -> None:
