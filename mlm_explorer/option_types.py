@@ -15,9 +15,20 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from typing import Any, Callable
 
 from mlm_explorer.errors import InputError
+
+
+# argparse takes "-1e-4" or "-inf" for an option (its own pattern knows only "-5" and "-0.5"), and
+# then says "expected one argument"; with this one such a value reaches the type, which names the range.
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
+
+
+def read_negative_numbers(parser: argparse.ArgumentParser) -> None:
+    """Let `parser` read "-1e-4" as a value (argparse keeps its pattern in a private attribute)."""
+    parser._negative_number_matcher = NEGATIVE_NUMBER
 
 
 class NumberType:

@@ -108,8 +108,8 @@ def test_resume_of_what_cannot_be_resumed_says_why(case, tmp_path, tiny_bert_dir
     assert message == {
         "not-a-run": f"--resume {target}: {target} is not a training run (it has no run.json)",
         "damaged": f"--resume {target}: {target / 'run.json'} is damaged (Expecting property name enclosed in double "
-                   f"quotes: line 1 column 34 (char 33)); its checkpoint {target / 'checkpoint-3'} is intact: start a "
-                   f"new run from it with --model {target / 'checkpoint-3'}, or put back a good run.json",
+                   f"quotes: line 1 column 34 (char 33)); put back a good run.json, or start a new run from its intact "
+                   f"checkpoint with --model {target / 'checkpoint-3'}",
         "no-options": f"--resume {target}: {target / 'run.json'} does not record the run's options; start a new run",
     }[case]
 

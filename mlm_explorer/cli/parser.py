@@ -14,7 +14,7 @@ from typing import Sequence
 
 from mlm_explorer import __version__
 from mlm_explorer.cli.emit import EXIT_USER_ERROR, note
-from mlm_explorer.option_types import positive_float, positive_int, probability, seed, utf8_text
+from mlm_explorer.option_types import positive_float, positive_int, probability, read_negative_numbers, seed, utf8_text
 from mlm_explorer.errors import InputError
 
 DEVICE_HELP = "auto | cpu | cuda | cuda:N (default: auto)"
@@ -44,6 +44,10 @@ class OneLineParser(argparse.ArgumentParser):
     (the `train` subcommand forwards them to the job as they are)."""
 
     keep_argv: str | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        read_negative_numbers(self)
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.exit(EXIT_USER_ERROR, f"error: {message} (see `{self.prog} --help`)\n")

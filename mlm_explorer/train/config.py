@@ -90,6 +90,10 @@ def defaults() -> argparse.Namespace:
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        T.read_negative_numbers(self)
+
     def error(self, message):  # one line, through the job's error path
         raise InputError(f"{message} (see python -m mlm_explorer.train --help)")
 

@@ -95,6 +95,7 @@ def run(argv, events: Events, parent=None) -> int:
         events.log(f"{run_dir} has no complete checkpoint yet (stopped during its first save?): "
                    "it starts again from step 0 with its recorded options")
 
+    _quiet_libraries()  # imports transformers (a second): only once the options and inputs passed
     import torch
 
     from mlm_explorer import rundir
@@ -176,7 +177,6 @@ def main(argv=None, *, stdout=None, watch_parent: bool = False) -> int:
     if stdout is None:
         real_stdout = protect_stdout()
     events = Events(real_stdout)
-    _quiet_libraries()
     old = {s: signal.signal(s, _raise_cancelled) for s in (signal.SIGTERM, signal.SIGINT)}
     parent = None
     if watch_parent:

@@ -200,7 +200,8 @@ def pick_blank(tt, mask: int | None, what: str) -> int:
         raise InputError(f"the text has {len(blanks)} blanks: say which one with --mask N (1-{len(blanks)})")
     mask = 1 if mask is None else mask
     if not (isinstance(mask, int) and 1 <= mask <= len(blanks)):
-        raise InputError(f"--mask {mask!r}: the text has {len(blanks)} blank(s); use 1-{len(blanks)}")
+        use = "use --mask 1 or leave it out" if len(blanks) == 1 else f"use a number from 1 to {len(blanks)}"
+        raise InputError(f"--mask {mask!r}: the text has {len(blanks)} blank{'s' if len(blanks) > 1 else ''}; {use}")
     return blanks[mask - 1]
 
 

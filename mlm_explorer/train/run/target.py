@@ -63,10 +63,10 @@ def resume(args: argparse.Namespace, given: set[str]) -> Target:
     try:
         record = rundir.read_record(run_dir)
     except (OSError, ValueError) as exc:
-        keep = f"its checkpoint {checkpoint} is intact: start a new run from it with --model {checkpoint}" \
-            if checkpoint else "it has no checkpoint to start from"
+        instead = f"start a new run from its intact checkpoint with --model {checkpoint}" if checkpoint \
+            else "start a new run (it has no checkpoint yet)"
         raise InputError(f"--resume {args.resume}: {where} is damaged ({str(exc).splitlines()[0]}); "
-                         f"{keep}, or put back a good run.json") from None
+                         f"put back a good run.json, or {instead}") from None
     if not record:
         raise InputError(f"--resume {args.resume}: {run_dir} is not a training run (it has no {rundir.RUN_JSON})")
     if not isinstance(record.get("config"), dict):
