@@ -13,7 +13,7 @@ from typing import Sequence
 
 from mlm_explorer.errors import InputError
 
-OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp")
+OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp", "infill")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+)$")
 
@@ -25,7 +25,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g = parser.add_argument_group("model and objective")
     g.add_argument("--model", default="bundled", help="hub name, local directory or 'bundled' (default)")
     g.add_argument("--objective", default="auto", choices=OBJECTIVES,
-                   help="auto: span for T5-like (encoder-decoder) models, mlm otherwise")
+                   help="auto: span for T5-like models, infill (text infilling) for BART-like ones, mlm otherwise")
     g.add_argument("--train-params", default="all", metavar="WHICH",
                    help="all | head | head+norms | head+top:N (head plus the top N layers)")
     g.add_argument("--whole-word", action="store_true", help="mlm: mask whole words, not subwords")

@@ -104,9 +104,10 @@ def _prepare_probes(probes, tm):
     """Check the probes against the model's tokenizer (one token per answer) before anything is written."""
     if not probes:
         return []
-    if tm.objective == "span":
+    if tm.objective in ("span", "infill"):
         raise InputError("--probes/--probe need an encoder masked-LM (objective mlm or mlm+nsp); "
-                         f"'{tm.name}' is trained with span corruption, which has no [MASK] to probe")
+                         f"'{tm.name}' is an encoder-decoder trained with --objective {tm.objective}, "
+                         "whose predictions are not one token at a blank")
     from mlm_explorer.core.explain.probes import prepare_probes
 
     return prepare_probes(tm.tokenizer, probes, max_length=tm.max_length)

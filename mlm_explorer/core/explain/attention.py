@@ -20,6 +20,15 @@ returns no weights. `attention_maps` switches the model to eager for its one for
 (`model.set_attn_implementation("eager")`) and back afterwards, under a lock; a call made on
 the same model from another thread meanwhile still computes the same numbers (eager and sdpa
 are the same function). A model whose forward returns no attention weights -> ModelError.
+
+Families whose layers do not return a plain (L, L) map:
+- Longformer returns its sliding-window attention as a band (heads, L, 2w + 1): entry k of
+  row i is the weight of token i - w + k. `_band_to_square` puts each entry at its token
+  position (no token has global attention here: none is asked for), so rows sum to 1 again.
+- Funnel pools the sequence between blocks: a pooled layer attends from fewer queries than
+  tokens. Only the layers that keep the input length are kept; `note` says which are left
+  out, and layer numbers count the kept layers.
+- BigBird's block-sparse attention returns its (L, L) weights (zero outside the blocks).
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ class AttentionRow:
     weights: list[float]   # (L,): attention from token_index to every position, sums to 1
     num_layers: int
     num_heads: int
+    note: str = ""         # layers left out (Funnel's pooled ones), or ""
 
     @property
     def label(self) -> str:
@@ -61,6 +71,7 @@ class AttentionMaps:
 
     input_ids: list[int]
     weights: Any           # torch.Tensor (layers, heads, L, L), float32 on the CPU; [l, h, i, j]: token i attends to j
+    note: str = ""         # which of the model's layers are not in `weights`, and why ("" when all are)
 
     @property
     def num_layers(self) -> int:
@@ -78,7 +89,8 @@ class AttentionMaps:
         rows = self.weights[:, :, token_index, :]                  # (layers, heads, L)
         rows = rows.mean(dim=0) if layer is None else rows[layer]  # (heads, L)
         row = rows.mean(dim=0) if head is None else rows[head]     # (L,)
-        return AttentionRow(token_index, layer, head, [float(w) for w in row], self.num_layers, self.num_heads)
+        return AttentionRow(token_index, layer, head, [float(w) for w in row], self.num_layers, self.num_heads,
+                            self.note)
 
 
 @dataclass
@@ -116,11 +128,46 @@ def attention_maps(lm, input_ids: list[int]) -> AttentionMaps:
             out = encoder(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True)
         except TypeError as exc:                                    # a forward without output_attentions
             raise _no_attentions(lm) from exc
-    layers = getattr(out, "attentions", None)                       # tuple of (1, heads, L, L), one per layer
+    layers = getattr(out, "attentions", None)                       # tuple of (1, heads, Lq, Lk), one per layer
     if not layers or any(a is None for a in layers):
         raise _no_attentions(lm)
-    weights = torch.stack([a[0] for a in layers]).float().cpu()      # (layers, heads, L, L)
-    return AttentionMaps(list(input_ids), weights)
+    length = len(input_ids)
+    kept, pooled = [], []
+    for number, a in enumerate(layers):
+        a = a[0].float().cpu()                                        # (heads, Lq, Lk)
+        if a.shape[-2:] == (length, length):
+            kept.append(a)
+        elif getattr(model.config, "model_type", "") == "longformer" and a.shape[-2] == length:
+            kept.append(_band_to_square(a, length, lm))
+        else:
+            pooled.append((number, a.shape[-2]))
+    if not kept:
+        raise ModelError(f"'{lm.name}' ({type(model).__name__}) changes the sequence length in every layer, so no "
+                         "layer has a token-to-token attention map to show")
+    note = ""
+    if pooled:
+        which = ", ".join(f"{n + 1} ({q} of {length} tokens)" for n, q in pooled)
+        note = (f"{type(model).__name__.removesuffix('ForMaskedLM')} pools the sequence, so layer{'s' * (len(pooled) > 1)} "
+                f"{which} of {len(layers)} {'are' if len(pooled) > 1 else 'is'} left out; the {len(kept)} shown keep "
+                "the length and are numbered among themselves")
+    return AttentionMaps(list(input_ids), torch.stack(kept), note)                  # (layers, heads, L, L)
+
+
+def _band_to_square(band, length: int, lm):
+    """Longformer's sliding-window band (heads, L, 2w + 1) -> (heads, L, L): band[h, i, k] is the
+    attention of token i to token i - w + k (positions outside the text carry 0 and are dropped)."""
+    import torch
+
+    width = band.shape[-1]
+    if width % 2 == 0:   # 2w + 1 + x: x > 0 means global tokens, which we never ask for
+        raise ModelError(f"'{lm.name}' returned global attention, which mlm-explorer cannot map to tokens yet")
+    w = (width - 1) // 2
+    rows = torch.arange(length)[:, None].expand(length, width)                    # (L, 2w+1): query i
+    cols = rows - w + torch.arange(width)[None, :]                                 # (L, 2w+1): key i - w + k
+    inside = (cols >= 0) & (cols < length)
+    square = band.new_zeros(band.shape[0], length, length)                         # (heads, L, L)
+    square[:, rows[inside], cols[inside]] = band[:, inside]
+    return square
 
 
 def _no_attentions(lm) -> ModelError:

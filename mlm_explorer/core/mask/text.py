@@ -193,15 +193,28 @@ def blanks_to_sentinels(
     sentinels already written in that order are kept as they are. `___` means any run of
     three or more underscores; `[MASK]` matches in any case.
     """
-    alias = "|".join("_{3,}" if a == "___" else re.escape(a) for a in mask_token_aliases)
+    return _merge_blanks(text, mask_token_aliases, lambda k: f"<extra_id_{k}>", sentinels=True)
+
+
+def blanks_to_masks(text: str, mask_token: str, mask_token_aliases: tuple[str, ...] = INFILL_BLANKS) -> tuple[str, int]:
+    """Build a BART infill input: each run of consecutive blanks becomes one `mask_token` (BART's
+    text infilling: one mask stands for a span of any length); returns `(text, n_blanks)`."""
+    return _merge_blanks(text, tuple(dict.fromkeys(mask_token_aliases + (mask_token,))), lambda k: mask_token)
+
+
+def _merge_blanks(text: str, aliases: tuple[str, ...], mark, *, sentinels: bool = False) -> tuple[str, int]:
+    """Replace each run of blanks (only whitespace between them) by mark(k), k = 0, 1, ..."""
+    alias = "|".join("_{3,}" if a == "___" else re.escape(a) for a in aliases)
     run = rf"(?:{alias})(?:\s*(?:{alias}))*" if alias else None
-    pattern = rf"<extra_id_\d+>" + (f"|{run}" if run else "")
+    pattern = "|".join(p for p in (r"<extra_id_\d+>" if sentinels else "", run or "") if p)
+    if not pattern:
+        return text, 0
     count = 0
 
     def number(_match: re.Match) -> str:
         nonlocal count
         count += 1
-        return f"<extra_id_{count - 1}>"
+        return mark(count - 1)
 
     return re.sub(pattern, number, text, flags=re.IGNORECASE), count
 

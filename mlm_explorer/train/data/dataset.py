@@ -14,7 +14,7 @@ from mlm_explorer.errors import InputError
 
 from mlm_explorer.train.data import corpus as corpus_mod
 from mlm_explorer.train.data.token_cache import FileTokens, tokenise_corpus
-from mlm_explorer.train.objectives import MLMObjective, NSPObjective, SpanObjective
+from mlm_explorer.train.objectives import InfillObjective, MLMObjective, NSPObjective, SpanObjective
 from mlm_explorer.train.data.packing import BlockSet, choose_eval_files, special_layout, split
 
 
@@ -99,6 +99,9 @@ def prepare(args, tm, rt, events) -> TrainData:
                                   mean_span=args.mean_span_length)
         raw = SpanObjective.raw_length(width, args.noise_density, args.mean_span_length)
         layout = special_layout(tm.tokenizer, raw, add_specials=False)
+    elif tm.objective == "infill":
+        objective = InfillObjective(tm.model, tm.tokenizer, device=rt.device)
+        layout = special_layout(tm.tokenizer, width)
     else:
         cls = NSPObjective if tm.objective == "mlm+nsp" else MLMObjective
         objective = cls(tm.model, tm.tokenizer, device=rt.device, rate=args.mask_rate, whole_word=args.whole_word)

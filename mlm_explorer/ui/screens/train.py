@@ -32,7 +32,7 @@ from mlm_explorer.ui.messages import TrainEvent
 from mlm_explorer.ui.widgets.probe_table import ProbeList, ProbeTable
 
 # the job's own choices (train/config.py imports neither torch nor textual), labelled for the form
-_LABELS = {"auto": "auto (by model)", "mlm": "mlm (80/10/10)", "span": "span (T5)"}
+_LABELS = {"auto": "auto (by model)", "mlm": "mlm (80/10/10)", "span": "span (T5)", "infill": "infill (BART)"}
 OBJECTIVES = [(_LABELS.get(o, o), o) for o in job_config.OBJECTIVES]
 # precision auto: bf16 (or fp16) autocast on a GPU, fp32 on the CPU
 _PRECISION_LABELS = {"auto": "auto (by device)", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}
