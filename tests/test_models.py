@@ -253,13 +253,14 @@ def _make_run(tmp_path: Path, bert_dir: Path, checkpoints: list[str]) -> Path:
 
 
 def test_run_dir_loads_best_else_latest_checkpoint(tiny_bert_dir, tmp_path):
-    from mlm_explorer.core.load.models import find_run_checkpoint, load_mlm
+    from mlm_explorer.core.load.models import load_mlm
+    from mlm_explorer.rundir import model_checkpoint
 
     run = _make_run(tmp_path, tiny_bert_dir, ["checkpoint-5", "checkpoint-10", "checkpoint-9"])
-    assert find_run_checkpoint(run) == run / "checkpoint-10"
+    assert model_checkpoint(run) == run / "checkpoint-10"
     lm = load_mlm(str(run))
     assert lm.source == "run" and lm.path == str(run / "checkpoint-10") and lm.name == str(run)
-    (run / "latest").write_text("checkpoint-9")   # train/checkpoint.py's pointer wins over the numbers
+    (run / "latest").write_text("checkpoint-9")   # rundir's pointer wins over the numbers
     assert load_mlm(str(run)).path == str(run / "checkpoint-9")
     shutil.copytree(run / "checkpoint-5", run / "best")
     assert load_mlm(str(run)).path == str(run / "best")
@@ -271,11 +272,11 @@ def test_run_checkpoint_without_tokenizer_uses_the_run_tokenizer(tiny_bert_dir, 
     run = tmp_path / "run-2"
     run.mkdir()
     (run / "run.json").write_text("{}")
-    _copy(tiny_bert_dir, run / "last", drop=["tokenizer.json", "tokenizer_config.json"])
+    _copy(tiny_bert_dir, run / "checkpoint-3", drop=["tokenizer.json", "tokenizer_config.json"])
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(tiny_bert_dir / name, run / name)
     lm = load_mlm(str(run))
-    assert lm.path == str(run / "last") and lm.tokenizer.mask_token == "[MASK]"
+    assert lm.path == str(run / "checkpoint-3") and lm.tokenizer.mask_token == "[MASK]"
 
 
 def test_run_without_checkpoint(tmp_path):

@@ -59,8 +59,12 @@ def _to_pretraining(mlm_model, source_dir: str | None):
     import torch
     from transformers import BertForPreTraining
 
-    torch.manual_seed(0)  # the fresh NSP head is the same every time
-    model = BertForPreTraining(mlm_model.config)
+    # The fresh pooler / NSP head is the same every time (seed 0 of the CPU generator, where the
+    # weights are initialised), drawn inside a fork of the CPU RNG: the job's own seeding (--seed
+    # + rank: each rank its own dropout masks) is left as it was, CUDA's RNG is not touched.
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(0)
+        model = BertForPreTraining(mlm_model.config)
     model.load_state_dict(mlm_model.state_dict(), strict=False)
     if source_dir and (Path(source_dir) / "model.safetensors").is_file():
         from safetensors.torch import load_file

@@ -36,8 +36,9 @@ def view_dict(app: Any) -> dict:
     train = getattr(app, "train_screen", None)
     out["probes"] = [dict(p) for p in app.settings.probes]
     out["probe_history"] = list(train.probe_history) if train is not None else []
-    # the active lens (per-token values + caption) and the candidate box: ui/screens/explore/lenses.py
-    out.update(explore.lens_export() if explore is not None else {"lens": None, "candidates": None})
+    # the active lens (per-token values + caption) and the candidate box: ui/screens/explore/{lenses,candidates}.py
+    out["lens"] = explore.lenses.export() if explore is not None else None
+    out["candidates"] = explore.candidates.view() if explore is not None else None
     return out
 
 

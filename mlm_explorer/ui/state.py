@@ -80,6 +80,15 @@ class ExploreState:
 
         return masked_ids(self.tt, self.masks, mask_id)
 
+    def predict_request(self, mask_id: int, settings: Any) -> Any:
+        """The prediction of the current input (workers.PredictRequest) with the settings' top-k,
+        joint and temperature; what Explore and Compare both ask the model for."""
+        from mlm_explorer.ui.workers import PredictRequest
+
+        return PredictRequest(input_ids=self.input_ids(mask_id), positions=self.positions(),
+                              original_ids=self.original_ids(), top_k=settings.top_k, joint=settings.joint,
+                              temperature=settings.temperature)
+
     def original_ids(self) -> dict[int, int]:
         """Known originals: every random pick, every clicked mask (typed masks have none)."""
         if self.tt is None:

@@ -27,9 +27,7 @@ No torch at import time, no textual, no rich.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Literal
 
 from mlm_explorer.core.infer import forward
@@ -145,17 +143,10 @@ def run_base_model(name_or_path: str) -> str | None:
     ("run:NAME", a run directory, or a checkpoint directory inside one); None for any other model.
     ModelError for what is not a model at all (core.sources.resolve_source)."""
     from mlm_explorer.core.load.sources import resolve_source
+    from mlm_explorer.rundir import base_model
 
     src = resolve_source(name_or_path)
     if src.path is None:
         return None
-    for where in (src.path, src.path.parent):
-        record = Path(where) / "run.json"
-        if record.is_file():
-            try:
-                base = json.loads(record.read_text(encoding="utf-8")).get("model")
-            except (OSError, ValueError):
-                return None
-            return str(base) if base else None
-    return None
+    return base_model(src.path)
 

@@ -133,8 +133,7 @@ def load_bundled(device):
 
 def encoder_sha256(encoder_dir: Path) -> str:
     """sha256 of the package's model.safetensors, remembered by (path, size, mtime) in the cache dir."""
-    import hashlib
-
+    from mlm_explorer.files import atomic_write_text, sha256_file
     from mlm_explorer.paths import cache_dir
 
     weights = Path(encoder_dir) / "model.safetensors"
@@ -147,14 +146,10 @@ def encoder_sha256(encoder_dir: Path) -> str:
             return saved["sha256"]
     except (OSError, ValueError, KeyError):
         pass
-    digest = hashlib.sha256()
-    with open(weights, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    sha = digest.hexdigest()
+    sha = sha256_file(weights)
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
-        memo.write_text(json.dumps({**key, "sha256": sha}), encoding="utf-8")
+        atomic_write_text(memo, json.dumps({**key, "sha256": sha}))
     except OSError:
         pass  # a read-only cache only costs the hash next time
     return sha

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 from mlm_explorer.core.load.hf import has_lm_head, kind_of
-from mlm_explorer.core.load.sources import BUNDLED, RUN_PREFIX, find_run_checkpoint
+from mlm_explorer.core.load.sources import BUNDLED
 from mlm_explorer.errors import ModelError
 from mlm_explorer.paths import runs_dir
+from mlm_explorer.rundir import MODEL_CONFIG, RUN_PREFIX, model_checkpoint
 
 
 @dataclass
@@ -94,7 +95,7 @@ def _run_entries() -> list[ModelEntry]:
         return []
     entries = []
     for run in sorted(p for p in root.iterdir() if p.is_dir()):
-        checkpoint = run if (run / "config.json").is_file() else find_run_checkpoint(run)
+        checkpoint = run if (run / MODEL_CONFIG).is_file() else model_checkpoint(run)
         if checkpoint is None:
             continue
         config = _read_config(checkpoint)

@@ -29,7 +29,6 @@ from mlm_explorer.core.load.sources import (  # noqa: F401  (re-exported: the mo
     BUNDLED,
     RUN_PREFIX,
     ModelSource,
-    find_run_checkpoint,
     resolve_source,
 )
 from mlm_explorer.errors import InputError, ModelError

@@ -6,7 +6,7 @@ What a name means, in order (`resolve_source`):
 2. "run:NAME": a fine-tuning run under `paths.runs_dir()`.
 3. An existing path: a directory with `config.json` (save_pretrained output), or a fine-tuning
    run directory (run.json, best/, latest, checkpoint-N/): `best/` if present, else the
-   checkpoint `latest` names, else `last/`, else the highest `checkpoint-N/`.
+   checkpoint `latest` names, else the highest `checkpoint-N/` (mlm_explorer/rundir.py).
 4. A Hugging Face hub name: read from the HF cache without any network access when cached;
    downloaded only when not cached and the hub is reachable (offline: a `ModelError` that
    gives the `hf download` command).
@@ -25,9 +25,9 @@ from pathlib import Path
 from mlm_explorer.core.load import hf
 from mlm_explorer.errors import ModelError
 from mlm_explorer.paths import runs_dir
+from mlm_explorer.rundir import RUN_PREFIX, is_run_dir, model_checkpoint, named_run
 
 BUNDLED = "bundled"
-RUN_PREFIX = "run:"
 
 
 @dataclass(frozen=True)
@@ -36,36 +36,6 @@ class ModelSource:
     source: str             # "bundled" | "local" | "run" | "hub-cache" | "hub"
     path: Path | None       # local directory with config.json (None: bundled, or hub not cached)
     repo_id: str | None = None
-
-
-def find_run_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint to load from a run directory (train/checkpoint.py writes the layout).
-
-    best/ (lowest eval loss), else the checkpoint the `latest` file names, else last/, else the
-    highest checkpoint-N/; only directories with a config.json count.
-    """
-    run_dir = Path(run_dir)
-    if (run_dir / "best" / "config.json").is_file():
-        return run_dir / "best"
-    pointer = run_dir / "latest"
-    if pointer.is_file():
-        named = run_dir / pointer.read_text(encoding="utf-8").strip()
-        if named.name and (named / "config.json").is_file():
-            return named
-    if (run_dir / "last" / "config.json").is_file():
-        return run_dir / "last"
-    numbered = []
-    for child in run_dir.glob("checkpoint-*"):
-        match = re.fullmatch(r"checkpoint-(\d+)", child.name)
-        if match and (child / "config.json").is_file():
-            numbered.append((int(match.group(1)), child))
-    return max(numbered)[1] if numbered else None
-
-
-def _is_run_dir(path: Path) -> bool:
-    return (path / "run.json").is_file() or (path / "latest").is_file() or any(
-        (path / n).is_dir() for n in ("best", "last")
-    ) or any(path.glob("checkpoint-*"))
 
 
 def _looks_like_path(name: str) -> bool:
@@ -81,8 +51,8 @@ def resolve_source(name_or_path: str | os.PathLike | None) -> ModelSource:
         return ModelSource(BUNDLED, "bundled", None)
     name = str(name_or_path).strip()
     if name.startswith(RUN_PREFIX):
-        run = runs_dir() / name[len(RUN_PREFIX):]
-        if not run.is_dir():
+        run = named_run(name)
+        if run is None:
             raise ModelError(f"no fine-tuning run named '{name[len(RUN_PREFIX):]}' in {runs_dir()}; `mlm-explorer models` lists them")
         return _local_source(name, run)
     path = Path(name).expanduser()
@@ -114,10 +84,10 @@ def _local_source(name: str, path: Path) -> ModelSource:
         raise ModelError(f"{name} is a file, not a model directory (a directory written by save_pretrained)")
     if (path / "config.json").is_file():
         return ModelSource(name, "local", path)
-    if _is_run_dir(path):
-        checkpoint = find_run_checkpoint(path)
+    if is_run_dir(path):
+        checkpoint = model_checkpoint(path)
         if checkpoint is None:
-            raise ModelError(f"the run {name} has no checkpoint yet (no best/, last/ or checkpoint-N/ with a config.json)")
+            raise ModelError(f"the run {name} has no checkpoint yet (no best/ or checkpoint-N/ with a config.json)")
         return ModelSource(name, "run", checkpoint)
     raise ModelError(
         f"{name} is not a model directory: it has no config.json "
