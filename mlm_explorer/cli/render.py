@@ -4,6 +4,8 @@ job's progress view."""
 
 from __future__ import annotations
 
+import math
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -62,26 +64,34 @@ def infill_result(lm, result) -> None:
         console.print(line)
         for fill in cand.fills:
             console.print(Text(f"   blank {fill.index + 1}: {fill.text!r}  log p {fill.logprob:.3f}", style="dim"))
+        if cand.rewritten:
+            console.print(Text("   the model also rewrote the text around the blanks; the fills are the spans "
+                               "that line up with them", style="dim"))
 
 
-def compare(bert, filled, t5, infilled) -> None:
+INFILL_KINDS = {"sentinels": "T5: spans", "mask": "BART: rewrites the text"}
+
+
+def compare(bert, filled, infills) -> None:
+    """The encoder's top fill per blank beside each seq2seq model's (infills: [(lm, InfillResult)])."""
     table = Table(show_lines=True)
     table.add_column("blank", justify="right", style="dim")
     table.add_column(f"{bert.name} (MLM)")
-    table.add_column(f"{t5.name} (T5)")
-    best = infilled.candidates[0] if infilled.candidates else None
-    n = max(len(filled.predictions), len(best.fills) if best else 0)
+    bests = []
+    for lm, result in infills:
+        table.add_column(f"{lm.name} ({INFILL_KINDS.get(result.style, result.style)})")
+        bests.append(result.candidates[0] if result.candidates else None)
+    n = max([len(filled.predictions)] + [len(b.fills) for b in bests if b])
     for i in range(n):
         left = ""
         if i < len(filled.predictions) and filled.predictions[i].candidates:
             top = filled.predictions[i].candidates[0]
             left = f"{top.text}  p={top.probability:.3f}"
-        right = ""
-        if best and i < len(best.fills):
-            fill = best.fills[i]
-            right = f"{fill.text}  p={pow(2.718281828, fill.logprob):.3f}"
-        table.add_row(str(i + 1), left, right)
-    table.add_row("text", filled.decoded, best.text if best else "")
+        cells = [f"{b.fills[i].text}  p={math.exp(b.fills[i].logprob):.3f}" if b and i < len(b.fills) else ""
+                 for b in bests]
+        table.add_row(str(i + 1), left, *cells)
+    table.add_row("text", filled.decoded, *[(b.text + ("  (rewritten)" if b.rewritten else "")) if b else ""
+                                             for b in bests])
     console.print(table)
 
 

@@ -28,7 +28,10 @@ Families whose layers do not return a plain (L, L) map:
 - Funnel pools the sequence between blocks: a pooled layer attends from fewer queries than
   tokens. Only the layers that keep the input length are kept; `note` says which are left
   out, and layer numbers count the kept layers.
-- BigBird's block-sparse attention returns its (L, L) weights (zero outside the blocks).
+- BigBird: its block-sparse path returns no weights on a model's first call (and only block
+  weights otherwise), so the one forward runs on its full-attention path (`_full_attention`,
+  the model is switched back afterwards); `note` says so, as BigBird itself runs block-sparse
+  attention on longer texts. Maps of a text padded to a block multiple are cropped to the text.
 """
 
 from __future__ import annotations
@@ -123,7 +126,8 @@ def attention_maps(lm, input_ids: list[int]) -> AttentionMaps:
     model = lm.model
     encoder = getattr(model, "base_model", model)                  # no MLM head needed
     ids = torch.tensor([input_ids], dtype=torch.long, device=lm.device)   # (1, L)
-    with _SWITCH_LOCK, _eager(model), torch.inference_mode():
+    switch = _full_attention(model)
+    with _SWITCH_LOCK, _eager(model), switch, torch.inference_mode():
         try:
             out = encoder(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True)
         except TypeError as exc:                                    # a forward without output_attentions
@@ -135,8 +139,8 @@ def attention_maps(lm, input_ids: list[int]) -> AttentionMaps:
     kept, pooled = [], []
     for number, a in enumerate(layers):
         a = a[0].float().cpu()                                        # (heads, Lq, Lk)
-        if a.shape[-2:] == (length, length):
-            kept.append(a)
+        if a.shape[-2] >= length and a.shape[-1] >= length and getattr(model.config, "model_type", "") != "longformer":
+            kept.append(a[:, :length, :length])                         # BigBird pads to its block size: crop
         elif getattr(model.config, "model_type", "") == "longformer" and a.shape[-2] == length:
             kept.append(_band_to_square(a, length, lm))
         else:
@@ -144,7 +148,7 @@ def attention_maps(lm, input_ids: list[int]) -> AttentionMaps:
     if not kept:
         raise ModelError(f"'{lm.name}' ({type(model).__name__}) changes the sequence length in every layer, so no "
                          "layer has a token-to-token attention map to show")
-    note = ""
+    note = switch.note(length)
     if pooled:
         which = ", ".join(f"{n + 1} ({q} of {length} tokens)" for n, q in pooled)
         note = (f"{type(model).__name__.removesuffix('ForMaskedLM')} pools the sequence, so layer{'s' * (len(pooled) > 1)} "
@@ -175,6 +179,35 @@ def _no_attentions(lm) -> ModelError:
         f"'{lm.name}' ({type(lm.model).__name__}) does not return attention weights; "
         "attention needs a BERT-family encoder (BERT, RoBERTa, DistilBERT, ALBERT, ELECTRA...)"
     )
+
+
+class _full_attention:
+    """Context manager: a BigBird model in block-sparse mode runs its full-attention path inside."""
+
+    def __init__(self, model):
+        self.base = getattr(model, "base_model", model)
+        self.config = model.config
+        self.switched = False
+
+    def __enter__(self):
+        if getattr(self.base, "attention_type", None) == "block_sparse" and hasattr(self.base, "set_attention_type"):
+            self.base.set_attention_type("original_full")
+            self.switched = True
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.switched:
+            self.base.set_attention_type("block_sparse")
+        return False
+
+    def note(self, length: int) -> str:
+        if not self.switched:
+            return ""
+        sparse_from = (5 + 2 * self.config.num_random_blocks) * self.config.block_size + 1
+        if length < sparse_from:
+            return ""
+        return (f"shown on BigBird's full-attention path; on texts of {sparse_from} tokens or more the model itself "
+                "attends block-sparse")
 
 
 class _eager:

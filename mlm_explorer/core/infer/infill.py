@@ -17,40 +17,11 @@ same dataclasses. T5:
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
-
+from mlm_explorer.core.infer.fills import BlankFill, InfillCandidate, InfillResult  # noqa: F401  (re-exported)
 from mlm_explorer.core.mask.text import INFILL_BLANKS, blanks_to_sentinels, too_long
 from mlm_explorer.errors import InputError, ModelError
 
 _SPACED_SENTINEL_RE = re.compile(r"( ?)<extra_id_(\d+)>")
-
-
-@dataclass
-class BlankFill:
-    index: int              # blank number (0 = <extra_id_0>)
-    text: str               # the fill, readable ("" when T5 left it empty)
-    logprob: float          # log p of the fill's tokens and of the token that ends it
-    token_ids: list[int]
-
-
-@dataclass
-class InfillCandidate:
-    fills: list[BlankFill]  # one per blank, in order
-    text: str               # the input text with every blank filled
-    score: float            # log p of the whole target up to the stop (sum over tokens)
-    finished: bool          # False when max_new_tokens ran out before the last blank was closed
-    rewritten: bool = False  # BART: the model also changed the text around the blanks
-
-
-@dataclass
-class InfillResult:
-    input_text: str         # the text as the model saw it (blanks as <extra_id_N>, or <mask> for BART)
-    n_blanks: int
-    candidates: list[InfillCandidate]   # in generate's order (beam search: best first)
-    style: str = "sentinels"            # "sentinels" (T5 writes the spans) | "mask" (BART writes the whole text)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def build_input(lm, text: str) -> tuple[str, int, list[int]]:
@@ -91,7 +62,7 @@ def infill(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_to
         raise InputError(f"--num-return {num_return!r}: use a whole number from 1 to --num-beams ({num_beams})")
     spec = getattr(lm, "spec", None)
     if spec is not None and spec.infill == "mask":
-        from mlm_explorer.core.infer.regenerate import regenerate
+        from mlm_explorer.core.infer.regenerate import regenerate   # BART-style: the whole text comes back
 
         return regenerate(lm, text, num_beams=num_beams, num_return=num_return, max_new_tokens=max_new_tokens)
     t5_text, n, sentinels = build_input(lm, text)

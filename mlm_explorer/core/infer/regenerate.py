@@ -15,12 +15,15 @@ BART and mBART were pretrained on text infilling: a span of any length (even non
    a fill's log-probability sums its tokens and the token right after it (the one that
    closes the span), like T5's fills in core/infer/infill.py.
 
-The results are core/infer/infill.py's dataclasses, so the CLI, `compare` and the app show a
+The results are core/infer/fills.py's dataclasses, so the CLI, `compare` and the app show a
 BART fill like a T5 fill, with `style="mask"`.
 """
 
 from __future__ import annotations
 
+from mlm_explorer.core.infer.fills import BlankFill, InfillCandidate, InfillResult
+from mlm_explorer.core.load.hf import quiet_transformers
+from mlm_explorer.core.mask.text import blanks_to_masks, too_long
 from mlm_explorer.errors import InputError
 
 _EPS = 1e-3   # the cost of one output token absorbed by a mask: ties go to matching the text
@@ -76,10 +79,6 @@ def align_blanks(source: list[int], output: list[int], mask_id: int) -> tuple[li
 def regenerate(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_tokens: int | None = None):
     """Fill the blanks of `text` with a BART-style model (lm from `load_seq2seq`) -> InfillResult."""
     import torch
-
-    from mlm_explorer.core.infer.infill import BlankFill, InfillCandidate, InfillResult
-    from mlm_explorer.core.load.hf import quiet_transformers
-    from mlm_explorer.core.mask.text import blanks_to_masks, too_long
 
     tok = lm.tokenizer
     if not text or not text.strip():

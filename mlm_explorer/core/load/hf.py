@@ -53,6 +53,16 @@ def quiet_transformers():
             tf_logging.enable_progress_bar()
 
 
+def quiet_inference() -> None:
+    """From now on, transformers logs errors only: its warnings about inputs (BigBird falling back
+    to full attention on a short text, Longformer padding to its window...) are notes for library
+    authors, not for the person at the terminal. Called once a model is loaded (this process runs
+    mlm-explorer; the training job's own events say what matters)."""
+    from transformers.utils import logging as tf_logging
+
+    tf_logging.set_verbosity_error()
+
+
 # ---------------------------------------------------------------------------------------------
 # The hub and its cache
 

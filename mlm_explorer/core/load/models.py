@@ -204,6 +204,12 @@ def _load_tokenizer(src: ModelSource):
 
 
 def _load(name_or_path, *, want: Kind, device: str, fresh_head: bool) -> LoadedModel:
+    lm = _load_quietly(name_or_path, want=want, device=device, fresh_head=fresh_head)
+    hf.quiet_inference()   # warnings about inputs from here on are not for the user (core/load/hf.py)
+    return lm
+
+
+def _load_quietly(name_or_path, *, want: Kind, device: str, fresh_head: bool) -> LoadedModel:
     dev = resolve_device(device)
     src = resolve_source(name_or_path)
     if src.source == "bundled":
