@@ -330,3 +330,19 @@ def test_train_with_the_familys_own_objective(name, family_dir, isolated, matrix
         model = AutoModelForSeq2SeqLM.from_pretrained(str(run / "best"))
         out = model.generate(**tok("The cute dog walks.", return_tensors="pt"), max_new_tokens=3)
         assert out.shape[0] == 1
+
+
+# --------------------------------------------------------------------------------------------- the real command
+
+
+def test_the_real_command_on_three_styles_prints_no_library_noise(family_dir):
+    """`mlm-explorer` in a subprocess: RoBERTa predict, XLM-R attention (no "##" on its pieces), BART infill;
+    nothing but the answer on stdout and nothing at all on stderr (no transformers warnings)."""
+    from test_cli import run_cli
+
+    for args in (("predict", BLANK_TEXT, "--model", str(family_dir("RoBERTa"))),
+                 ("attention", TEXT, "--token", "3", "--model", str(family_dir("XLM-RoBERTa"))),
+                 ("infill", TWO_BLANKS, "--model", str(family_dir("BART")))):
+        proc = run_cli(*args, env_extra={"COLUMNS": "120"})
+        assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+        _no_noise("\n".join(proc.stdout.splitlines()[1:]), "sentencepiece")

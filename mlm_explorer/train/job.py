@@ -93,9 +93,9 @@ def _prepare_probes(probes, tm):
     if not probes:
         return []
     if tm.objective in ("span", "infill"):
+        how = "span corruption" if tm.objective == "span" else "text infilling"
         raise InputError("--probes/--probe need an encoder masked-LM (objective mlm or mlm+nsp); "
-                         f"'{tm.name}' is an encoder-decoder trained with --objective {tm.objective}, "
-                         "whose predictions are not one token at a blank")
+                         f"'{tm.name}' is trained with {how}, which has no [MASK] to probe")
     from mlm_explorer.core.explain.probes import prepare_probes
 
     return prepare_probes(tm.tokenizer, probes, max_length=tm.max_length)

@@ -41,8 +41,8 @@ def choose_objective(requested: str, kind: str, model_type: str, name: str, *, i
     fits = "mlm" if kind == "mlm" else ("infill" if infill == "mask" else "span")
     if requested == "auto":
         return fits
-    what = {"mlm": f"a {model_type} encoder", "span": f"a {model_type} model with T5 sentinels",
-            "infill": f"a {model_type} model that fills <mask> by rewriting the text (BART-style)"}[fits]
+    what = {"mlm": f"a {model_type} encoder", "span": f"a {model_type} encoder-decoder with T5 sentinels",
+            "infill": f"a {model_type} encoder-decoder that fills <mask> by rewriting the text (BART-style)"}[fits]
     needs = {"span": "a T5-style model (sentinel tokens)", "infill": "a BART-style encoder-decoder (a mask token)",
              "mlm": "an encoder masked-LM (BERT family)", "mlm+nsp": "a BERT model (next-sentence head)"}
     if requested != fits and not (requested == "mlm+nsp" and fits == "mlm"):

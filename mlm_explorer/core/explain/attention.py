@@ -201,7 +201,9 @@ class _full_attention:
         return False
 
     def note(self, length: int) -> str:
-        if not self.switched:
+        """Said whenever the model is configured block-sparse (transformers switches a BigBird to full
+        attention for good after its first short text, so `switched` depends on what ran before)."""
+        if getattr(self.config, "attention_type", None) != "block_sparse":
             return ""
         sparse_from = (5 + 2 * self.config.num_random_blocks) * self.config.block_size + 1
         if length < sparse_from:

@@ -54,7 +54,7 @@ def infill(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_to
     import torch
 
     if getattr(lm, "kind", "seq2seq") != "seq2seq":
-        raise ModelError(f"'{lm.name}' is an encoder masked-LM; infill needs a seq2seq model such as T5 or BART "
+        raise ModelError(f"'{lm.name}' is an encoder masked-LM; infill needs a T5 model or a BART model "
                          "(use predict for it)")
     if not (isinstance(num_beams, int) and num_beams >= 1):
         raise InputError(f"--num-beams {num_beams!r}: use a whole number of at least 1")

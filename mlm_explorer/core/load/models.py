@@ -243,7 +243,7 @@ def _load_quietly(name_or_path, *, want: Kind, device: str, fresh_head: bool) ->
         )
     if want == "seq2seq" and spec.infill is None:
         raise ModelError(
-            f"'{src.name}' has neither T5 sentinel tokens ({SENTINEL}, ...) nor a mask token in its tokenizer, so it "
+            f"'{src.name}' has no T5 sentinel tokens ({SENTINEL}, ...) and no mask token in its tokenizer, so it "
             "cannot infill blanks; pick a T5 or BART model"
         )
 
