@@ -4,7 +4,7 @@ It speaks JSON lines on stdout (events.py); everything else goes to stderr. Exit
 
     0    finished
     2    a problem with the input or the environment (one `error` event, one line on stderr:
-         empty folder, only binary files, --block-size above the model's limit, objective
+         no usable file (each skipped one is named with its reason), --block-size above the model's limit, objective
          mismatch, full disk while saving, CUDA out of memory)
     1    an unexpected crash (`error` event, traceback on stderr)
     130  cancelled by SIGINT (Ctrl+C): a checkpoint was saved, then `cancelled`
@@ -113,15 +113,20 @@ def _prepare_probes(probes, tm):
 
 
 def run(argv, events: Events) -> int:
+    from mlm_explorer.paths import cache_dir
     from mlm_explorer.train.config import parse_args
-    from mlm_explorer.train.data.corpus import scan
+    from mlm_explorer.train.data.extract.base import ReadOptions
+    from mlm_explorer.train.data.extract.collect import collect, require_documents
 
     # 1. options and inputs first: a bad option or an empty folder fails before torch loads
     args, given = parse_args(argv)
     run_dir = checkpoint = None
     if args.resume:
         run_dir, checkpoint, args = _resume_point(args, given)
-    scan(args.paths)
+    collection = collect(args.paths, options=ReadOptions(text_field=args.text_field),
+                         keep_duplicates=args.keep_duplicates,
+                         cache_root=None if args.no_cache else cache_dir())
+    require_documents(collection, args.paths)
     probes = _probes(args)
     main_rank = os.environ.get("RANK", "0") == "0"
     if main_rank and run_dir is None and args.output and (Path(args.output).expanduser() / "run.json").exists():
@@ -149,7 +154,7 @@ def run(argv, events: Events) -> int:
         tm = load_for_training(str(checkpoint) if checkpoint else args.model, args.objective, device=rt.device)
         counts = select_trainable(tm.model, args.train_params)
         prepared = _prepare_probes(probes, tm)
-        data = prepare(args, tm, rt, events)
+        data = prepare(args, tm, rt, events, collection)
         if rt.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         initial = RunRecord.load(run_dir) if checkpoint else {}

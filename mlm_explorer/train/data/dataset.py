@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 
 from mlm_explorer.errors import InputError
 
-from mlm_explorer.train.data import corpus as corpus_mod
-from mlm_explorer.train.data.token_cache import FileTokens, tokenise_corpus
+from mlm_explorer.train.data.extract.collect import Collection
+from mlm_explorer.train.data.token_cache import FileTokens, tokenise_documents
 from mlm_explorer.train.objectives import MLMObjective, NSPObjective, SpanObjective
 from mlm_explorer.train.data.packing import BlockSet, choose_eval_files, special_layout, split
 
@@ -83,15 +83,15 @@ def _nsp_data(files, args, tokenizer, width, summary) -> tuple[object, BlockSet]
     return pairs, evals
 
 
-def prepare(args, tm, rt, events) -> TrainData:
+def prepare(args, tm, rt, events, collection: Collection) -> TrainData:
+    """`collection`: the documents job.py collected (extracted and de-duplicated) before torch loaded."""
     import torch
 
     from mlm_explorer.paths import cache_dir
 
     # 1. the files
-    found = corpus_mod.scan(args.paths)
-    for warning in found.warnings():
-        events.log(warning)
+    for skipped in collection.skipped:
+        events.log(f"skipped {skipped.path}: {skipped.message}")
     # 2. the block size and the objective (both depend on the model)
     width = block_size_for(args, tm.max_length)
     if tm.objective == "span":
@@ -107,7 +107,7 @@ def prepare(args, tm, rt, events) -> TrainData:
     cache_root = None if args.no_cache else cache_dir()
     if rt.distributed and not rt.is_main:
         torch.distributed.barrier()
-    files = tokenise_corpus(found.files, tm.tokenizer, cache_root=cache_root)
+    files = [f for f in tokenise_documents(collection.documents, tm.tokenizer, cache_root=cache_root) if f.num_tokens]
     if rt.distributed and rt.is_main:
         torch.distributed.barrier()
     if not files:
@@ -116,7 +116,7 @@ def prepare(args, tm, rt, events) -> TrainData:
     for path, n in replaced.items():
         events.log(f"{n} byte(s) in {path} were not UTF-8 and were replaced by U+FFFD")
     hits = sum(f.cache_hit for f in files)
-    summary = {"inputs": [str(p) for p in args.paths], "skipped_binary": [str(p) for p in found.binary],
+    summary = {"inputs": [str(p) for p in args.paths], "skipped": [s.to_dict() for s in collection.skipped],
                "replaced_bytes": sum(replaced.values()),
                "cache": {"hits": hits, "misses": len(files) - hits, "hit": hits == len(files),
                          "dir": str(cache_root) if cache_root else None}}
