@@ -241,8 +241,10 @@ def test_second_run_hits_the_token_cache(tmp_path, tiny_bert_dir):
     rc, first = run_job([*args, "--output", tmp_path / "r1"])
     rc2, second = run_job([*args, "--output", tmp_path / "r2"])
     assert rc == rc2 == 0
-    assert of(first, "started")[0]["data"]["cache"] == {"hits": 0, "misses": 3, "hit": False, "dir": str(tmp_path / "cache")}
+    assert of(first, "started")[0]["data"]["cache"] == {"hits": 0, "misses": 3, "hit": False, "extracted_hits": 0,
+                                                         "dir": str(tmp_path / "cache")}
     assert of(second, "started")[0]["data"]["cache"]["hit"] is True
+    assert of(second, "started")[0]["data"]["cache"]["extracted_hits"] == 3
     assert any("cache hit" in e["message"] for e in of(second, "log"))
 
 

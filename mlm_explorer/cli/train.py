@@ -1,8 +1,9 @@
 """`mlm-explorer train ...`: start the training job through the runner and show its progress.
 
 The job runs in its own process (`python -m mlm_explorer.train`), with the very arguments
-the user gave here. `--json` prints its events as they come; otherwise a Rich progress bar
-shows loss, tokens/s and ETA. Ctrl+C asks the job to save a checkpoint and stop (exit 130).
+the user gave here. `--json` prints its events as they come; otherwise the data report (files used with their
+tokens, files skipped with reasons, duplicates dropped) and a Rich progress bar with loss,
+tokens/s and ETA; `--dry-run` prints the whole preview (cli/train_report.py) and stops. Ctrl+C asks the job to save a checkpoint and stop (exit 130).
 """
 
 from __future__ import annotations
@@ -68,10 +69,13 @@ class _ProgressView:
     def __call__(self, event: dict) -> None:
         kind = event.get("event")
         if kind == "started":
+            from mlm_explorer.cli.train_report import print_data
+
             total = event.get("total_steps") or event.get("max_steps")
+            data = event.get("data", {})
+            print_data(self.console, data)
             self.progress.start()
             self.task = self.progress.add_task("training", total=total, stats="")
-            data = event.get("data", {})
             self.console.print(f"[dim]{event.get('device', '')} · {event.get('parameters', '')} parameters · "
                                f"{data.get('train_blocks', '?')} train / {data.get('eval_blocks', '?')} eval blocks · "
                                f"run {event.get('run_dir', '')}[/dim]")
@@ -88,6 +92,12 @@ class _ProgressView:
             self.console.print(f"[dim]probes @ {event.get('step')}: {ranks}{more}[/dim]")
         elif kind == "checkpoint":
             self.console.print(f"[dim]checkpoint {event.get('path')}[/dim]")
+        elif kind == "preview":
+            from mlm_explorer.cli.train_report import print_preview
+
+            print_preview(self.console, event)
+        elif kind == "log" and event.get("topic") == "data":
+            pass  # the same facts, in full, come with `started` / `preview`
         elif kind in ("log", "warning"):
             self.console.print(f"[yellow]{event.get('message', '')}[/yellow]")
         elif kind == "finished":

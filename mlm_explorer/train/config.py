@@ -65,6 +65,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g = parser.add_argument_group("run")
     g.add_argument("--output", default=None, help="run directory (default: <data dir>/runs/<time>-<model>)")
     g.add_argument("--resume", default=None, metavar="RUN", help="continue a run (its directory, its name, or one checkpoint-N in it)")
+    g.add_argument("--dry-run", action="store_true",
+                   help="read and report the files, show sample blocks with their masks and the estimated time, "
+                        "then stop (nothing is written; a `preview` event)")
     g.add_argument("--eval-every", type=int, default=200, help="evaluate every N steps (and at the end)")
     g.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (and at the end)")
     g.add_argument("--keep", type=int, default=2, help="checkpoints to keep, besides best/ (2)")

@@ -2,7 +2,7 @@
 
 It speaks JSON lines on stdout (events.py); everything else goes to stderr. Exit status:
 
-    0    finished
+    0    finished (or, with --dry-run, the `preview` event sent)
     2    a problem with the input or the environment (one `error` event, one line on stderr:
          no usable file (each skipped one is named with its reason), --block-size above the model's limit, objective
          mismatch, full disk while saving, CUDA out of memory)
@@ -129,7 +129,7 @@ def run(argv, events: Events) -> int:
     require_documents(collection, args.paths)
     probes = _probes(args)
     main_rank = os.environ.get("RANK", "0") == "0"
-    if main_rank and run_dir is None and args.output and (Path(args.output).expanduser() / "run.json").exists():
+    if main_rank and run_dir is None and not args.dry_run and args.output and (Path(args.output).expanduser() / "run.json").exists():
         _new_run_dir(args)  # raises: that directory already holds a run
 
     import torch
@@ -149,12 +149,14 @@ def run(argv, events: Events) -> int:
         events.emit("log", message="--precision bf16: this CPU has no native bf16 (AVX512-BF16/AMX), "
                                    "so it is likely slower than --precision fp32")
     try:
-        run_dir = _agree_run_dir(rt, run_dir, args)
+        run_dir = None if args.dry_run else _agree_run_dir(rt, run_dir, args)
         torch.manual_seed(args.seed + rt.rank)  # dropout; restored from the checkpoint on resume
         tm = load_for_training(str(checkpoint) if checkpoint else args.model, args.objective, device=rt.device)
         counts = select_trainable(tm.model, args.train_params)
         prepared = _prepare_probes(probes, tm)
         data = prepare(args, tm, rt, events, collection)
+        if args.dry_run:
+            return _dry_run(args, tm, rt, data, events, checkpoint, counts, prepared)
         if rt.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         initial = RunRecord.load(run_dir) if checkpoint else {}
@@ -192,6 +194,22 @@ def run(argv, events: Events) -> int:
         return 0
     finally:
         rt.close()
+
+
+def _dry_run(args, tm, rt, data, events, checkpoint, counts, probes) -> int:
+    """--dry-run: a `preview` event (train/preview.py) instead of training; nothing is written."""
+    from mlm_explorer.train.loop import Loop
+    from mlm_explorer.train.preview import preview
+    from mlm_explorer.train.run import checkpoint as ckpt
+    from mlm_explorer.train.run.runs import RunRecord
+
+    state = ckpt.load_trainer_state(checkpoint) if checkpoint else None
+    loop = Loop(args=args, model=tm.model, tokenizer=tm.tokenizer, objective=data.objective, data=data, rt=rt,
+                events=events, record=RunRecord(Path("."), enabled=False), resume_state=state, probes=probes)
+    events.emit("preview", model=args.model, resumed_from=str(checkpoint) if checkpoint else None,
+                micro_batch_size=loop.micro, probes=len(probes), **preview(loop, args, tm, rt, data),
+                **rt.describe(), **counts)
+    return 0
 
 
 def main(argv=None, *, stdout=None) -> int:
