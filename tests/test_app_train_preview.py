@@ -34,8 +34,8 @@ async def test_preview_lists_files_reasons_time_and_masked_blocks(app_env, tiny_
                            ("train-batch", "4"), ("train-precision", "fp32")):
             screen.query_one(f"#{wid}").value = str(value) if wid != "train-precision" else value
         await pilot.click("#train-preview")
-        await wait_for(pilot, lambda: screen.state in ("previewed", "error"), timeout=180, what="the preview")
-        assert screen.state == "previewed", [line.text for line in screen.query_one("#train-log").lines]
+        await wait_for(pilot, lambda: screen.job_state in ("previewed", "error"), timeout=180, what="the preview")
+        assert screen.job_state == "previewed", [line.text for line in screen.query_one("#train-log").lines]
         await pilot.pause(0.2)
         body = panel.plain
         for needle in ("3 files used", "manual.pdf", "pdf", "4 page(s)", "html", "page.html", "skipped:",

@@ -80,7 +80,7 @@ def test_the_samples_are_step_one_as_the_loop_corrupts_it(tmp_path, tiny_bert_di
     """The preview's masks are the masks of the first training step, not a look-alike."""
     from train_helpers import small_corpus
 
-    from mlm_explorer.core.mask.masking import Decision
+    from mlm_explorer.core.mask.decision import label
     from mlm_explorer.train.config import parse_args
     from mlm_explorer.train.data.dataset import prepare
     from mlm_explorer.train.data.extract.collect import collect
@@ -101,9 +101,8 @@ def test_the_samples_are_step_one_as_the_loop_corrupts_it(tmp_path, tiny_bert_di
                 events=events, record=RunRecord(tmp_path, enabled=False))
     shown = samples(loop, tm.tokenizer, data.objective, args.seed)
     step1 = data.objective.corrupt(loop.step_blocks(loop.step), loop.gen, decisions=True)  # what train_step does
-    names = {Decision.NONE: "none", Decision.MASK: "mask", Decision.RANDOM: "random", Decision.KEEP: "keep"}
     for r, sample in enumerate(shown):
-        expected = [names[Decision(d)] for d in step1["decisions"][r, :len(sample["tokens"])].tolist()]
+        expected = [label(d) for d in step1["decisions"][r, :len(sample["tokens"])].tolist()]
         assert [t["decision"] for t in sample["tokens"]] == expected
     assert torch.equal(step1["labels"], data.objective.corrupt(loop.step_blocks(0),
                        torch.Generator().manual_seed(args.seed), decisions=True)["labels"])

@@ -6,12 +6,14 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from mlm_explorer.cli.render import DECISION_STYLE
+from mlm_explorer.cli.render import DECISION_STYLE, TrainProgress, console
+from mlm_explorer.core.mask.decision import KEEP, MASK, RANDOM
 from mlm_explorer.train.run.report_text import (duplicate_lines, estimate_line, headline, holdout_line,
                                                  sample_segments, skipped_lines, used_lines)
 
 FILES_SHOWN = 20  # files listed at `started`; --dry-run lists them all
-SEGMENT_STYLE = {**DECISION_STYLE, "none": "", "special": "dim", "target": "bold green"}
+SEGMENT_STYLE = {"mask": DECISION_STYLE[MASK], "random": DECISION_STYLE[RANDOM], "keep": DECISION_STYLE[KEEP],
+                 "none": "", "special": "dim", "target": "bold green"}
 
 
 def print_data(console: Console, data: dict, *, full: bool = False) -> None:
@@ -56,11 +58,26 @@ def print_preview(console: Console, event: dict) -> None:
             if sample.get("counts"):
                 c = sample["counts"]
                 legend = Text("  ")
-                legend.append(f"{c['mask']} → [MASK]", style=DECISION_STYLE["mask"])
+                legend.append(f"{c['mask']} → [MASK]", style=DECISION_STYLE[MASK])
                 legend.append("  ")
-                legend.append(f"{c['random']} → random token", style=DECISION_STYLE["random"])
+                legend.append(f"{c['random']} → random token", style=DECISION_STYLE[RANDOM])
                 legend.append("  ")
-                legend.append(f"{c['keep']} kept", style=DECISION_STYLE["keep"])
+                legend.append(f"{c['keep']} kept", style=DECISION_STYLE[KEEP])
                 console.print(legend)
     console.print(Text("dry run: nothing was trained or written; run the same command without --dry-run to start",
                        style="dim"))
+
+
+class TrainView(TrainProgress):
+    """The progress bar (cli/render.py), with the data report before it and `--dry-run`'s preview."""
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "started":
+            print_data(console, event.get("data", {}))
+        elif kind == "preview":
+            print_preview(console, event)
+            return
+        elif kind == "log" and event.get("topic") == "data":
+            return  # the same facts, in full, come with `started` / `preview`
+        super().__call__(event)

@@ -25,12 +25,11 @@ import time
 
 import torch
 
-from mlm_explorer.core.mask.masking import Decision
+from mlm_explorer.core.mask.decision import Decision
 
 SAMPLES = 3
 MEASURE_S = 8.0
 MEASURE_STEPS = 3
-_NAMES = {Decision.NONE: "none", Decision.MASK: "mask", Decision.RANDOM: "random", Decision.KEEP: "keep"}
 
 
 def _mlm_sample(tokenizer, row_ids: list[int], corrupted: list[int], decisions: list[int], style) -> dict:
@@ -39,7 +38,7 @@ def _mlm_sample(tokenizer, row_ids: list[int], corrupted: list[int], decisions: 
     tokens = []
     for i, (tid, piece) in enumerate(zip(row_ids, pieces)):
         d = Decision(decisions[i])
-        t = {"text": piece if tid in special else style.display(piece), "decision": _NAMES[d],
+        t = {"text": piece if tid in special else style.display(piece), "decision": d.label,
              "joins": tid not in special and i > 0 and row_ids[i - 1] not in special and style.continues(piece)}
         if tid in special:
             t["special"] = True

@@ -15,14 +15,14 @@ written to a temporary name and renamed, so a kill mid-write leaves no broken en
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+
+from mlm_explorer.files import atomic_write
 
 CACHE_VERSION = 2
 BATCH_SEGMENTS = 4096  # sentences per tokenizer call
@@ -113,14 +113,12 @@ def _cache_path(cache_root: Path, key: str) -> Path:
 
 
 def _save_cache(path: Path, ft: FileTokens) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
     try:
-        with os.fdopen(fd, "wb") as f:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as f:
             np.savez(f, ids=ft.ids, seg_starts=ft.seg_starts, seg_para=ft.seg_para)
-        os.replace(tmp, path)
     except OSError:  # a cache that cannot be written only costs time next run
-        Path(tmp).unlink(missing_ok=True)
+        pass
 
 
 def load_document_tokens(doc, tokenizer, *, fingerprint: str, cache_root: Path | None) -> FileTokens:

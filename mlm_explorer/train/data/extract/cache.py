@@ -9,7 +9,7 @@ again and nothing else does. Layout under cache_dir()/extract/<key[:2]>/:
     <key>.npz   lines: (L,) uint64 line hashes (dedup.py); meta: the reader's Notes as JSON,
                 or why the reader refused the file (a scan is not read again to learn that)
 
-Both are written to temporary names and renamed, the .npz last: an entry exists when its
+Both are written to temporary names (files.temp_name) and renamed, the .npz last: an entry exists when its
 .npz does, so a kill mid-write leaves no half entry. numpy loads it with allow_pickle=False.
 """
 
@@ -18,23 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mlm_explorer.files import atomic_write, sha256_file, temp_name
 from mlm_explorer.train.data.extract.base import Notes, ReadOptions
 
 EXTRACT_VERSION = 1  # bump when the line rules (decode.lines_of, dedup.line_hash) change
 
 
 def content_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def extraction_key(content: str, reader_name: str, reader_version: int, options: ReadOptions) -> str:
@@ -83,26 +79,22 @@ class ExtractCache:
 
     def new_text(self, key: str):
         """An open temporary text file beside the entry; `commit` renames it into place."""
-        folder = self._base(key).parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".txt")
-        return os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass", newline=""), Path(tmp)
+        final = self.text_path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_name(final)
+        return open(tmp, "x", encoding="utf-8", errors="surrogatepass", newline=""), tmp
 
     def commit(self, key: str, notes: Notes, lines: np.ndarray, text_tmp: Path | None, *,
                refused: tuple[str, str] | None = None) -> Entry:
         base = self._base(key)
         base.parent.mkdir(parents=True, exist_ok=True)
         txt = base.with_suffix(".txt")
-        fd, tmp = tempfile.mkstemp(dir=base.parent, prefix=".tmp-", suffix=".npz")
+        if text_tmp is not None:
+            os.replace(text_tmp, txt)  # the text first: an entry is complete once its .npz exists
         try:
-            if text_tmp is not None:
-                os.replace(text_tmp, txt)
-            with os.fdopen(fd, "wb") as f:
+            with atomic_write(base.with_suffix(".npz")) as f:
                 meta = {**notes.to_dict(), **({"refused": list(refused)} if refused else {})}
                 np.savez(f, lines=lines, meta=np.array(json.dumps(meta)))
-            os.replace(tmp, base.with_suffix(".npz"))
         except OSError:  # a cache that cannot be written costs time next run, nothing else
-            Path(tmp).unlink(missing_ok=True)
-            if text_tmp is not None and not txt.exists():
-                raise
+            pass
         return Entry(notes, lines, txt if text_tmp is not None else None, refused)
