@@ -56,7 +56,7 @@ def test_every_file_is_used_or_skipped_with_its_reason(tmp_path):
                        "sheet.xlsx": "unsupported", "empty.txt": "empty", "only-licence.txt": "only-repeats"}
     files = {p.name for p in docs.rglob("*") if p.is_file() and ".git" not in p.parts and p.name != ".DS_Store"}
     assert set(used) | set(skipped) == files  # nothing silent
-    assert c.hidden == 2  # .git/config and .DS_Store, counted
+    assert c.hidden == 2  # the .git folder and .DS_Store, counted
     assert "duplicate of" in next(s.message for s in c.skipped if s.reason == "duplicate")
 
 

@@ -30,7 +30,8 @@ def print_data(console: Console, data: dict, *, full: bool = False) -> None:
     for line in duplicate_lines(data):
         console.print(Text(line, style="dim"), highlight=False)
     if data.get("hidden"):
-        console.print(Text(f"{data['hidden']:,} hidden file(s) (in .git, .venv, ...) not looked at", style="dim"))
+        console.print(Text(f"{data['hidden']:,} hidden file(s) or folder(s) (.git, .venv, ...) not looked at",
+                           style="dim"))
 
 
 def sample_line(sample: dict) -> Text:

@@ -78,16 +78,12 @@ class TrainScreen(Screen):
         with Horizontal():
             with VerticalScroll(id="train-form") as form:
                 form.border_title = "Fine-tune"
-                yield Label("Documents or a folder: text, Markdown, HTML, PDF, Word, JSONL, CSV", classes="train-heading")
+                yield Label("Documents: text, PDF, HTML, Word, JSONL, CSV", classes="train-heading")
                 yield TextTree(".", id="train-tree")
                 yield Input(placeholder="path (pick above or type)", id="train-path")
                 with Horizontal(classes="train-row"):
                     yield Label("Model")
                     yield Input(s.model or d.model, id="train-model", tooltip="Hub name, directory, or bundled")
-                with Horizontal(classes="train-row"):
-                    yield Label("Text field")
-                    yield Input("", id="train-text-field", placeholder="text (JSONL / CSV)",
-                                tooltip="JSON lines / CSV: the field or column that holds the text")
                 with Horizontal(classes="train-row"):
                     yield Label("Objective")
                     yield Select(OBJECTIVES, value=d.objective, allow_blank=False, id="train-objective")
@@ -114,6 +110,10 @@ class TrainScreen(Screen):
                     yield Button("Start", id="train-start", variant="success")
                     yield Button("Cancel", id="train-cancel", variant="error", disabled=True)
                     yield Button("Load into Explore", id="train-load", disabled=True)
+                with Horizontal(classes="train-row"):
+                    yield Label("Text field")
+                    yield Input("", id="train-text-field", placeholder="text (JSONL / CSV)",
+                                tooltip="JSON lines / CSV: the field or column that holds the text")
                 yield Label("Probes: answer rank at each evaluation", classes="train-heading")
                 yield Input(placeholder="probes file (text with [MASK] TAB answer)", id="train-probes-file",
                             tooltip="One probe per line: a sentence with [MASK], a tab (or ' | '), the answer")

@@ -117,7 +117,7 @@ def require_documents(collection: Collection, paths: Sequence[str | Path]) -> No
     names = ", ".join(str(p) for p in paths)
     if not collection.skipped:
         raise InputError(f"no files to train on in {names}" + (
-            f" (only {collection.hidden} hidden file(s), which are not read)" if collection.hidden else "")
+            f" (only {collection.hidden} hidden file(s) or folder(s), which are not read)" if collection.hidden else "")
             + "; point at text, Markdown, HTML, PDF, Word, JSON lines or CSV files")
     reasons: dict[str, int] = {}
     for s in collection.skipped:

@@ -5,7 +5,7 @@ This is the `data` part of the job's `started` (and `preview`) event and of run.
     used        [{path, format, tokens, notes: [...]}]   every file trained on, in path order
     skipped     [{path, reason, message}]                every other file found (base.REASONS)
     duplicates  {files, lines, distinct_lines, examples: [{count, line}], kept}
-    hidden      files in hidden folders (.git) or hidden themselves, not looked at
+    hidden      hidden files and folders (.git, .venv) passed over
 
 A document whose text gives fewer than MIN_TOKENS tokens moves from used to skipped
 ("too short"): a title or a stray line is no training text, and a file full of control

@@ -1,7 +1,8 @@
 """Find the files the user pointed at: folders recursively, files named as they are.
 
 Hidden files and folders (.git, .venv, .DS_Store) are not looked into; how many were
-passed over is counted, so the report can say so. A path that does not exist is an error
+passed over is counted (a hidden folder counts once, whatever it holds), so the report can
+say so. A path that does not exist is an error
 (one line), since it is most likely a typo.
 """
 
@@ -18,11 +19,7 @@ from mlm_explorer.errors import InputError
 @dataclass
 class Found:
     files: list[tuple[Path, bool]] = field(default_factory=list)  # (absolute path, named by the user), sorted
-    hidden: int = 0  # hidden files, and files inside hidden folders, not looked at
-
-
-def _count_files(folder: str) -> int:
-    return sum(len(names) for _, _, names in os.walk(folder))
+    hidden: int = 0  # hidden files and hidden folders passed over
 
 
 def find_files(paths: Sequence[str | Path]) -> Found:
@@ -34,8 +31,7 @@ def find_files(paths: Sequence[str | Path]) -> Found:
         path = Path(raw).expanduser()
         if path.is_dir():
             for root, dirs, names in os.walk(path):
-                hidden_dirs = [d for d in dirs if d.startswith(".")]
-                found.hidden += sum(_count_files(os.path.join(root, d)) for d in hidden_dirs)
+                found.hidden += sum(d.startswith(".") for d in dirs)
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in names:
                     if name.startswith("."):
