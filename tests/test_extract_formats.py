@@ -155,3 +155,17 @@ def test_registry_by_suffix_then_by_first_bytes(tmp_path):
         with pytest.raises(Unreadable) as refused:
             choose(tmp_path / name, named=False)
         assert refused.value.reason == reason and words in refused.value.message, name
+
+
+def test_a_missing_library_is_reported_with_its_install_command(tmp_path, monkeypatch):
+    import sys
+
+    pdf_path = make_pdf(tmp_path / "m.pdf")
+    docx_path = make_docx(tmp_path / "r.docx")
+    monkeypatch.setitem(sys.modules, "pypdf", None)  # import pypdf -> ImportError
+    monkeypatch.setitem(sys.modules, "docx", None)
+    for module_read, path, command in ((pdf.read, pdf_path, "pip install pypdf"),
+                                       (word.read, docx_path, "pip install python-docx")):
+        with pytest.raises(Unreadable) as missing:
+            read(module_read, path)
+        assert missing.value.reason == "needs-extra" and command in missing.value.message

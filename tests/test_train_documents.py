@@ -123,3 +123,29 @@ def test_cli_dry_run_prints_files_reasons_estimate_and_masks(tmp_path, tiny_bert
                    "for 10 steps", "[MASK:", "dry run: nothing was trained"):
         assert needle in out, needle
     assert not (tmp_path / "data").exists()
+
+
+def test_cli_summary_at_start_lists_used_and_skipped(monkeypatch):
+    """`mlm-explorer train` (no --json) prints the data report when the job starts, and not
+    the job's data `log` lines a second time."""
+    from rich.console import Console
+
+    from mlm_explorer.cli import render, train_report
+
+    out = Console(record=True, width=200)
+    monkeypatch.setattr(train_report, "console", out)
+    monkeypatch.setattr(render, "console", out)
+    data = {"used": [{"path": "/d/manual.pdf", "format": "pdf", "tokens": 1234, "notes": ["12 page(s)"]}],
+            "skipped": [{"path": "/d/scan.pdf", "reason": "no-text-layer", "message": "scanned, no text layer"}],
+            "duplicates": {"files": 1, "lines": 4, "distinct_lines": 2, "examples": [{"count": 3, "line": "Licence"}],
+                           "kept": False}, "hidden": 1, "train_blocks": 9, "eval_blocks": 1}
+    view = train_report.TrainView()
+    view({"event": "log", "topic": "data", "message": "1 file used"})
+    view({"event": "started", "data": data, "max_steps": 3})
+    view.close()
+    text = out.export_text()
+    assert "1 file used (1,234 tokens) · 1 skipped · 1 duplicate file and 4 repeated lines dropped" in text
+    assert "1,234  pdf    /d/manual.pdf  (12 page(s))" in text
+    assert "no text layer (scanned) (1):\n  /d/scan.pdf: scanned, no text layer" in text
+    assert "×3  Licence" in text and "1 hidden file(s) or folder(s)" in text and "9 train / 1 eval blocks" in text
+    assert text.count("1 file used") == 1
