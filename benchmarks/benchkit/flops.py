@@ -20,10 +20,10 @@ from __future__ import annotations
 
 # Dense bf16 tensor-core peaks in TFLOPs/s, from the vendors' data sheets (no sparsity).
 PEAK_BF16_TFLOPS = {
-    "H200": 989.0, "H100 SXM": 989.0, "H100 NVL": 835.0, "H100 PCIe": 756.0, "H100": 756.0,
+    "H200": 989.0, "H100": 989.0, "H100 NVL": 835.0, "H100 PCIe": 756.0,  # "NVIDIA H100 80GB HBM3" is the SXM part
     "A100": 312.0, "A800": 312.0, "L40S": 362.0, "L40": 181.0, "L4": 121.0, "A10G": 70.0, "A10": 125.0,
-    "A40": 150.0, "A6000": 155.0, "RTX 4090": 165.0, "RTX 3090": 71.0, "V100": 125.0,  # V100: fp16 (no bf16)
-    "T4": 65.0,  # fp16 (no bf16)
+    "A40": 150.0, "A6000": 155.0, "RTX 4090": 165.0, "RTX 3090": 71.0,
+    "V100": 125.0, "T4": 65.0,  # fp16: these have no bf16
 }
 
 

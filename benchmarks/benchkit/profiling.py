@@ -50,13 +50,19 @@ def call_profile(fn: Callable[[], object], *, calls: int = 200, top: int = 7) ->
     for _ in range(calls):
         fn()
     prof.disable()
+    parts = profile_parts(prof, per=calls, top=top)
+    scale = unprofiled_ms / (sum(ms for _, ms in parts) or 1.0)
+    return [(name, ms * scale) for name, ms in parts]
+
+
+def profile_parts(prof: cProfile.Profile, *, per: int = 1, top: int = 7) -> list[tuple[str, float]]:
+    """[(what, milliseconds per `per`)] from a collected profile: the `top` functions by self
+    time, largest first, then "everything else"."""
     stats = pstats.Stats(prof).stats  # {key: (primitive calls, calls, self time, cumulative, callers)}
-    own = sorted(((readable(k), v[2]) for k, v in stats.items()
-                  if not k[2].startswith("<method 'disable'")), key=lambda p: -p[1])
-    total = sum(t for _, t in own) or 1.0
-    scale = unprofiled_ms / total
-    parts = [(name, t * scale) for name, t in own[:top]]
-    rest = sum(t for _, t in own[top:]) * scale
+    own = sorted(((readable(k), v[2] * 1e3 / per) for k, v in stats.items()
+                  if not k[2].startswith(("<method 'disable'", "<method 'enable'"))), key=lambda p: -p[1])
+    parts = own[:top]
+    rest = sum(ms for _, ms in own[top:])
     if rest > 0:
         parts.append(("everything else", rest))
     return parts

@@ -58,6 +58,13 @@ class Results:
             "shape": shape, "how": how,
             "parts": [{"what": what, "ms": round(ms, 4), "share": round(100 * ms / total, 1)} for what, ms in parts]})
 
+    def note(self, cid: str, text: str) -> None:
+        """A short line the README shows after claim `cid`'s values (figures from this run)."""
+        self._claims[cid]["note"] = text
+
+    def rows(self, cid: str) -> list[dict]:
+        return self._claims[cid]["rows"]
+
     def figure(self, key: str, value) -> None:
         """A free-form figure of the run (e.g. the first frame's time), kept in "figures"."""
         self.data["figures"][key] = _plain(value)
