@@ -291,7 +291,7 @@ async def screenshot(model: str | None, path: Path) -> None:
             screen.toggle(index)
         screen.strip.focus()
         screen.strip.cursor = next(t.index for t in screen.state.tt.tokens if t.text == "france")
-        while screen.pending is not None or screen._strip_dirty:
+        while screen.busy:
             await pilot.pause(0.02)
         await pilot.pause(0.4)
         path.parent.mkdir(parents=True, exist_ok=True)

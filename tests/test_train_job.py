@@ -64,7 +64,7 @@ def test_mlm_loss_goes_down_and_run_dir_is_complete(tmp_path, tiny_bert_dir):
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "finished" and info["best"]["loss"] == min(e["loss"] for e in evals)
     assert len(info["history"]["step"]) == 40 and info["config"]["max_steps"] == 40
-    from mlm_explorer.train.run.runs import list_runs
+    from mlm_explorer.rundir import list_runs
 
     assert list_runs() == []  # runs_dir() is empty: this run went to --output
     [listed] = list_runs(tmp_path)
@@ -78,7 +78,8 @@ def test_memorised_sentences_fill_in_pipeline(tmp_path, no_dropout):
     run = tmp_path / "run"
     rc, events = run_job([corpus, "--model", no_dropout["bert"], "--max-steps", 200, "--batch-size", 16, "--lr", 2e-2,
                           "--block-size", 16, "--mask-rate", 0.3, "--eval-fraction", 0.25, "--eval-every", 50,
-                          "--save-every", 200, "--output", run, "--threads", "1", "--log-every", "50"])
+                          "--save-every", 200, "--output", run, "--threads", "1", "--log-every", "50",
+                          "--keep-duplicates"])  # four copies of the same text: memorise it
     assert rc == 0, events
     fill = pipeline("fill-mask", model=str(run / "best"))
     assert fill("the cute dog walks in the green [MASK].")[0]["token_str"] == "park"
@@ -110,7 +111,7 @@ def test_span_t5_infills_a_memorised_sentence(tmp_path, no_dropout):
     rc, events = run_job([corpus, "--model", no_dropout["t5"], "--max-steps", 600, "--batch-size", 16, "--lr", 5e-3,
                           "--block-size", 19, "--noise-density", 0.25, "--mean-span-length", 2,
                           "--eval-fraction", 0.25, "--eval-every", 600, "--save-every", 600, "--output", run,
-                          "--threads", "1", "--log-every", "50"])
+                          "--threads", "1", "--log-every", "50", "--keep-duplicates"])  # eight files, two texts
     assert rc == 0, events
     started = of(events, "started")[0]
     assert started["objective"] == "span" and started["data"]["raw_block_size"] == row
@@ -153,6 +154,21 @@ def test_mlm_nsp_reports_both_losses(tmp_path, tiny_bert_dir):
     assert ev["loss"] == pytest.approx(ev["mlm_loss"] + ev["nsp_loss"]) and 0 <= ev["nsp_accuracy"] <= 1
     config = json.loads((tmp_path / "run" / "best" / "config.json").read_text())
     assert config["architectures"] == ["BertForPreTraining"]
+
+
+def test_mlm_nsp_setup_keeps_each_ranks_seed(tiny_bert_dir):
+    """Turning the MLM into BertForPreTraining must not reseed torch: under torchrun each rank
+    seeds with --seed + rank for its own dropout masks. The fresh NSP head is the same every time."""
+    from mlm_explorer.train.model_setup import load_for_training
+
+    draws, heads = [], []
+    for rank_seed in (0, 1):
+        torch.manual_seed(rank_seed)  # what job.py does with --seed + rank
+        tm = load_for_training(str(tiny_bert_dir), "mlm+nsp", device="cpu")
+        draws.append(torch.nn.functional.dropout(torch.ones(64), 0.5))  # what the first step's dropout sees
+        heads.append(tm.model.cls.seq_relationship.weight.detach().clone())
+    assert not torch.equal(draws[0], draws[1])
+    assert torch.equal(heads[0], heads[1])
 
 
 def test_resume_continues_with_identical_losses(tmp_path, tiny_bert_dir):
@@ -225,7 +241,7 @@ def test_bad_input_is_one_line(case, tmp_path, tiny_bert_dir, tiny_t5_dir, capsy
     rc, events = run_job([*args, "--output", tmp_path / "run", "--threads", "1"])
     assert rc == 2
     [error] = of(events, "error")
-    expected = {"empty": "no usable text", "binary": "only binary", "block": "limit of 64",
+    expected = {"empty": "no files to train on", "binary": "1 file(s) skipped (1 binary)", "block": "limit of 64",
                 "span-on-bert": "--objective span", "mlm-on-t5": "--objective mlm", "nsp-on-t5": "encoder-decoder",
                 "option": "--batch-size"}[case]
     assert expected in error["message"]
@@ -240,8 +256,10 @@ def test_second_run_hits_the_token_cache(tmp_path, tiny_bert_dir):
     rc, first = run_job([*args, "--output", tmp_path / "r1"])
     rc2, second = run_job([*args, "--output", tmp_path / "r2"])
     assert rc == rc2 == 0
-    assert of(first, "started")[0]["data"]["cache"] == {"hits": 0, "misses": 3, "hit": False, "dir": str(tmp_path / "cache")}
+    assert of(first, "started")[0]["data"]["cache"] == {"hits": 0, "misses": 3, "hit": False, "extracted_hits": 0,
+                                                         "dir": str(tmp_path / "cache")}
     assert of(second, "started")[0]["data"]["cache"]["hit"] is True
+    assert of(second, "started")[0]["data"]["cache"]["extracted_hits"] == 3
     assert any("cache hit" in e["message"] for e in of(second, "log"))
 
 

@@ -12,6 +12,7 @@ import re
 from typing import Sequence
 
 from mlm_explorer.errors import InputError
+from mlm_explorer.option_types import probability
 
 OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -21,7 +22,9 @@ _TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+)$")
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Define every option of the training job on `parser` (the CLI reuses this)."""
     a = parser.add_argument
-    a("paths", nargs="*", metavar="PATH", help="text files and folders (recursive .txt/.md) to train on")
+    a("paths", nargs="*", metavar="PATH",
+      help="files and folders (recursive) to train on: text, Markdown, reST, LaTeX, source, HTML, PDF, "
+           ".docx, JSON lines, CSV")
     g = parser.add_argument_group("model and objective")
     g.add_argument("--model", default="bundled", help="hub name, local directory or 'bundled' (default)")
     g.add_argument("--objective", default="auto", choices=OBJECTIVES,
@@ -29,14 +32,18 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g.add_argument("--train-params", default="all", metavar="WHICH",
                    help="all | head | head+norms | head+top:N (head plus the top N layers)")
     g.add_argument("--whole-word", action="store_true", help="mlm: mask whole words, not subwords")
-    g.add_argument("--mask-rate", type=float, default=0.15, help="mlm: share of tokens selected (0.15)")
+    g.add_argument("--mask-rate", type=probability, default=0.15, help="mlm: share of tokens selected (0.15)")
     g.add_argument("--noise-density", type=float, default=0.15, help="span: share of tokens corrupted")
     g.add_argument("--mean-span-length", type=float, default=3.0, help="span: mean corrupted span length")
     g = parser.add_argument_group("data")
     g.add_argument("--block-size", type=int, default=None, help="tokens per block (default 128, at most the model's limit)")
     g.add_argument("--eval-fraction", type=float, default=0.05, help="share held out for evaluation, by file (0.05)")
     g.add_argument("--max-eval-blocks", type=int, default=512, help="evaluate on at most this many held-out blocks")
-    g.add_argument("--no-cache", action="store_true", help="tokenise again instead of using the token cache")
+    g.add_argument("--no-cache", action="store_true", help="extract and tokenise again instead of using the cache")
+    g.add_argument("--text-field", default=None, metavar="NAME",
+                   help="JSON lines / CSV: the field or column holding the text (default: text; a.b reaches into objects)")
+    g.add_argument("--keep-duplicates", action="store_true",
+                   help="keep duplicate files and repeated lines (dropped by default: licences, page headers)")
     g = parser.add_argument_group("length of training (the first limit reached stops it)")
     g.add_argument("--max-steps", type=int, default=None, help="optimizer steps")
     g.add_argument("--epochs", type=float, default=None, help="passes over the training blocks (default 3 when no limit is given)")
@@ -59,6 +66,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g = parser.add_argument_group("run")
     g.add_argument("--output", default=None, help="run directory (default: <data dir>/runs/<time>-<model>)")
     g.add_argument("--resume", default=None, metavar="RUN", help="continue a run (its directory, its name, or one checkpoint-N in it)")
+    g.add_argument("--dry-run", action="store_true",
+                   help="read and report the files, show sample blocks with their masks and the estimated time, "
+                        "then stop (nothing is written; a `preview` event)")
     g.add_argument("--eval-every", type=int, default=200, help="evaluate every N steps (and at the end)")
     g.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (and at the end)")
     g.add_argument("--keep", type=int, default=2, help="checkpoints to keep, besides best/ (2)")
@@ -81,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     # the CLI's own switch; harmless here so that argv can be forwarded unchanged
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def defaults() -> argparse.Namespace:
+    """Every option's default (the Train screen's form starts from these)."""
+    return build_parser().parse_args([])
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,7 +136,7 @@ def check(args: argparse.Namespace) -> None:
     need(args.max_steps is None or args.max_steps >= 1, "--max-steps must be at least 1")
     need(args.epochs is None or args.epochs > 0, "--epochs must be positive")
     need(args.time_budget is None or args.time_budget > 0, "--time-budget must be positive (minutes)")
-    need(0 < args.mask_rate < 1, "--mask-rate must be between 0 and 1")
+    probability.check("--mask-rate", args.mask_rate)
     need(0 < args.noise_density < 1, "--noise-density must be between 0 and 1")
     need(args.mean_span_length >= 1, "--mean-span-length must be at least 1")
     need(bool(_TRAIN_PARAMS.match(args.train_params)),

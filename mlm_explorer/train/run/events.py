@@ -2,7 +2,10 @@
 
 One event per line, each a JSON object with an `event` field (see docs/core-api.md):
 
-    started     data summary, device, parameter counts, objective, run dir
+    started     data summary (files used with tokens, skipped with reasons, duplicates: extract/report.py),
+                device, parameter counts, objective, run dir
+    preview     --dry-run, instead of training: data summary, samples (step 1's first blocks as
+                masked), estimate {device, steps, step_s, eval_s, total_s}, max_steps (train/preview.py)
     step        step, loss, lr, tokens_per_s, eta_s, epoch (+ mlm_loss / nsp_loss for mlm+nsp)
     eval        step, loss, perplexity, accuracy
     probes      step, results: [{text, answer, rank, probability, top3: [[text, p], ...]}, ...]
@@ -11,7 +14,7 @@ One event per line, each a JSON object with an `event` field (see docs/core-api.
     finished    step, run_dir, best (path), best_eval_loss
     cancelled   step, checkpoint (path or null), signal
     error       message (the runner adds `stderr`, the job's last stderr lines)
-    log         message (warnings meant for people: skipped binary files, replaced bytes, ...)
+    log         message (for people: what was used and skipped, replaced bytes, repeated lines, ...)
 
 Only rank 0 of a distributed run speaks. Anything else a library prints goes to stderr:
 `protect_stdout()` points `sys.stdout` at stderr so a stray print cannot corrupt the stream.
@@ -45,21 +48,16 @@ class Events:
     def __init__(self, stream: IO[str] | None = None, *, enabled: bool = True) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.enabled = enabled
-        self.history: list[dict] = []  # every event sent, for tests and run.json
 
     def emit(self, name: str, **fields: Any) -> dict:
         event = {"event": name, "time": round(time.time(), 3), **_clean(fields)}
         if self.enabled:
             self.stream.write(json.dumps(event, ensure_ascii=False) + "\n")
             self.stream.flush()
-            self.history.append(event)
         return event
 
     def log(self, message: str, **fields: Any) -> dict:
         return self.emit("log", message=message, **fields)
-
-    def of(self, name: str) -> list[dict]:
-        return [e for e in self.history if e["event"] == name]
 
 
 def protect_stdout() -> IO[str]:
