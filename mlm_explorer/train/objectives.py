@@ -123,11 +123,14 @@ class MLMObjective(Objective):
         self.policy = MaskingPolicy(rate=rate, whole_word=whole_word)
         self.module = MaskedLMLoss(model)
 
-    def corrupt(self, blocks: dict, generator: torch.Generator) -> dict:
+    def corrupt(self, blocks: dict, generator: torch.Generator, *, decisions: bool = False) -> dict:
+        """`decisions`: also return the engine's per-position Decision (B, L) (the dry-run preview)."""
         ids = blocks["input_ids"]  # (B, L)
         attention = _attention(blocks["lengths"], ids.shape[1])  # (B, L) False on padding
         m = mask_tokens(ids, vocab=self.vocab, policy=self.policy, generator=generator, maskable=attention)
         batch = {"input_ids": m.input_ids, "attention_mask": attention.long(), "labels": m.labels}
+        if decisions:
+            batch["decisions"] = m.decisions
         for key in ("token_type_ids", "next_sentence_label"):
             if blocks.get(key) is not None:
                 batch[key] = blocks[key]
