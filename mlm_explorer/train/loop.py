@@ -2,14 +2,19 @@
 
 One optimizer step:
     1. learning rate for this step: linear warm-up, then linear / cosine decay (get_lr)
-    2. the step's blocks: a slice of this epoch's seeded permutation, this rank's share,
-       copied to the device (pinned + non_blocking on CUDA)
+    2. the step's blocks: a slice of this epoch's seeded permutation (built once per epoch),
+       this rank's share, gathered on the host (into pinned memory on CUDA) and copied to the
+       device (non_blocking); the step's token count comes from the host copy
     3. corrupt them on the device with the masking generator (fresh masks every step)
     4. forward / backward per micro-batch (gradient accumulation; DDP syncs on the last one);
-       losses are sums divided by the whole step's masked-token count
+       losses are sums divided by the whole step's masked-token count over all ranks
     5. clip the gradient norm, optimizer step, zero the gradients
-    6. events, evaluation, checkpoints, stop conditions (max steps, epochs, time budget,
-       SIGTERM / SIGINT - agreed across ranks)
+    6. events, evaluation, checkpoints, stop conditions (max steps and epochs: known to every
+       rank; time budget and SIGTERM / SIGINT: agreed across ranks every few steps)
+
+Host-device syncs per step (tests/test_train_syncs.py holds them): one per micro-batch for
+the sparse MLM head's masked positions, none for span corruption; under DDP one small
+all-reduce read on the host about every CHECK_S seconds, plus one per `step` event.
 
 Probes (--probes / --probe): evaluated before the first step (step 0, or the resumed
 checkpoint's step when run.json has no entry for it), with every evaluation (so at the end
@@ -17,8 +22,9 @@ too), in eval mode and without randomness, so they change no loss: a `probes` ev
 entry of run.json's `probe_history` each time.
 
 Everything random is seeded: the data order (seed + epoch), the masks (generator seeded with
-seed + rank, saved in checkpoints), dropout (torch's RNG, saved too), so a resumed CPU run
-continues with exactly the losses of an uninterrupted one.
+seed + rank), dropout (torch's RNG); checkpoints carry every rank's generator states (rng.py),
+so a resumed run with the same processes and device type continues with exactly the losses
+of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -30,8 +36,39 @@ from contextlib import nullcontext
 
 import torch
 
-from mlm_explorer.train.run import checkpoint as ckpt
+from mlm_explorer.train import rng
 from mlm_explorer.train.data.packing import BlockSet
+from mlm_explorer.train.run import checkpoint as ckpt
+from mlm_explorer.train.runtime import wrap_module
+
+
+class SharedClock:
+    """Rank 0's elapsed time as every rank knows it: agreed at each stop check, extrapolated
+    between checks from the agreed pace. So a time-budget run gives every rank the same learning
+    rate (DDP never reconciles replicas that took different steps), and the stop checks, one
+    all-reduce read on the host each, come about every CHECK_S seconds instead of every step."""
+
+    CHECK_S = 2.0
+    MAX_STEPS_BETWEEN = 64
+
+    def __init__(self, *, every_step: bool) -> None:
+        self.every_step = every_step  # one process: nothing to agree, so check every step
+        self.step: int | None = None
+        self.elapsed = 0.0
+        self.pace = 0.0  # seconds per step between the last two checks
+
+    def mark(self, step: int, elapsed: float) -> None:
+        if self.step is not None and step > self.step:
+            self.pace = (elapsed - self.elapsed) / (step - self.step)
+        self.step, self.elapsed = step, elapsed
+
+    def at(self, step: int) -> float:
+        return self.elapsed + (step - (self.step or 0)) * self.pace
+
+    def steps_to_next_check(self) -> int:
+        if self.every_step or self.pace <= 0:
+            return 1
+        return int(min(self.MAX_STEPS_BETWEEN, max(1, self.CHECK_S // self.pace)))
 
 
 class Loop:
@@ -44,13 +81,8 @@ class Loop:
         self.stop_signal: int | None = None
 
         # the module that computes the loss sums; DDP wraps it so gradients are averaged
-        module = objective.module
-        if args.compile:
-            module = torch.compile(module)
-        if rt.distributed:
-            ids = [rt.device.index] if rt.cuda else None
-            module = torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
-        self.module = module
+        # (then torch.compile, of the wrapped module: runtime.wrap_module)
+        self.module, self.ddp = wrap_module(objective.module, rt, compile=args.compile)
 
         # optimizer: AdamW, fused (one kernel for all parameters, CPU and CUDA); param groups carry their own peak lr
         from mlm_explorer.train.params import param_groups
@@ -77,6 +109,7 @@ class Loop:
         self.step, self.tokens = 0, 0
         self.best_eval_loss = math.inf
         self.gen = torch.Generator(device=rt.device).manual_seed(args.seed + rt.rank)
+        self._order: tuple[int, torch.Tensor] | None = None  # (epoch, its permutation of the blocks)
         if resume_state is not None:
             self._load_state(resume_state)
 
@@ -99,26 +132,45 @@ class Loop:
         return peak * (1.0 - progress)
 
     # ---- data ----------------------------------------------------------------------------
-    def step_blocks(self, step: int) -> dict:
-        """This rank's blocks for an optimizer step, on the device."""
+    def epoch_order(self, epoch: int, n: int) -> torch.Tensor:
+        """The epoch's seeded permutation of its n blocks, built once per epoch."""
+        if self._order is None or self._order[0] != epoch:
+            gen = torch.Generator().manual_seed(self.args.seed * 7919 + epoch)
+            self._order = (epoch, torch.randperm(n, generator=gen))
+        return self._order[1]
+
+    def host_batch(self, step: int) -> dict:
+        """The CPU side of a step: this rank's blocks, gathered, and the whole step's token count."""
         epoch, k = divmod(step, self.steps_per_epoch)
         blocks: BlockSet = self.data.train(epoch)
         n, bs = len(blocks), self.args.batch_size
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.args.seed * 7919 + epoch))
-        idx = perm[torch.arange(k * bs, (k + 1) * bs) % n]  # (bs,) wraps to the epoch's start: no short batch
-        idx = idx[self.rt.rank::self.rt.world_size]  # (bs / world,) this rank's share
-        return self._to_device(blocks, idx)
+        rows = self.epoch_order(epoch, n)[torch.arange(k * bs, (k + 1) * bs) % n]  # (bs,) wraps: no short batch
+        host = self.gather(blocks, rows[self.rt.rank::self.rt.world_size])  # (bs / world, L) this rank's share
+        host["tokens"] = int(blocks.lengths[rows].sum())  # real tokens of the step, every rank's share
+        return host
 
-    def _to_device(self, blocks: BlockSet, idx: torch.Tensor) -> dict:
-        nb = self.rt.cuda
-        out = {"input_ids": blocks.input_ids[idx], "lengths": blocks.lengths[idx]}  # (B, L), (B,)
+    def gather(self, blocks: BlockSet, rows: torch.Tensor) -> dict:
+        """Rows of the blocks on the host: one gather, straight into pinned memory on CUDA (the
+        caching host allocator reuses those buffers once their copy is done)."""
+        pin = self.rt.cuda
+
+        def take(t: torch.Tensor) -> torch.Tensor:
+            out = torch.empty((len(rows), *t.shape[1:]), dtype=t.dtype, pin_memory=pin)
+            return torch.index_select(t, 0, rows, out=out)
+
+        out = {"input_ids": take(blocks.input_ids), "lengths": take(blocks.lengths)}  # (B, L), (B,)
         for key in ("token_type_ids", "next_sentence_label"):
             if getattr(blocks, key) is not None:
-                out[key] = getattr(blocks, key)[idx]
+                out[key] = take(getattr(blocks, key))
         width = out["input_ids"].shape[1]
-        out["partial"] = [(r, int(n)) for r, n in enumerate(out["lengths"].tolist()) if n < width]
-        return {k: (v.pin_memory().to(self.rt.device, non_blocking=nb) if torch.is_tensor(v) and nb
-                    else v.to(self.rt.device) if torch.is_tensor(v) else v) for k, v in out.items()}
+        out["partial"] = [(r, n) for r, n in enumerate(out["lengths"].tolist()) if n < width]  # padded rows
+        return out
+
+    def to_device(self, host: dict) -> dict:
+        """The host rows on the device (non_blocking from pinned memory on CUDA)."""
+        nb = self.rt.cuda
+        return {k: v.to(self.rt.device, non_blocking=nb) if torch.is_tensor(v) else v
+                for k, v in host.items() if k != "tokens"}
 
     # ---- one optimizer step ----------------------------------------------------------------
     def train_step(self, elapsed: float) -> dict:
@@ -126,10 +178,9 @@ class Loop:
         for group in self.optimizer.param_groups:
             group["lr"] = self.get_lr(self.step, group["peak_lr"], elapsed)
         # 2-3. blocks -> device -> corrupted batch (B, L) with labels -100 where not masked
-        blocks = self.step_blocks(self.step)
-        batch = self.obj.corrupt(blocks, self.gen)
-        counts = self.obj.counts(batch)  # masked tokens of the whole step
-        tokens = int(blocks["lengths"].sum())
+        host = self.host_batch(self.step)
+        batch = self.obj.corrupt(self.to_device(host), self.gen)
+        counts = self.obj.counts(batch, self.rt)  # masked tokens of the whole step, all ranks
         # 4. forward / backward per micro-batch
         B = batch["input_ids"].shape[0]
         starts = list(range(0, B, self.micro))
@@ -137,11 +188,13 @@ class Loop:
         for i, s in enumerate(starts):
             micro = {k: v[s:s + self.micro] for k, v in batch.items()}
             last = i == len(starts) - 1
-            sync = nullcontext() if last or not self.rt.distributed else self.module.no_sync()
+            sync = nullcontext() if last or self.ddp is None else self.ddp.no_sync()
             with sync:
                 with self.rt.autocast():
-                    sums = self.module(**micro)
-                loss = self.obj.loss(sums, counts)
+                    sums = self.module(**self._inputs(micro))
+                # this rank's share of the step's mean loss; DDP averages the ranks' gradients,
+                # so the world size brings the sum of the shares back
+                loss = self.obj.loss(sums, counts) * self.rt.world_size
                 self.scaler.scale(loss).backward()
             for k, v in sums.items():
                 totals[k] = totals.get(k, 0) + v.detach()
@@ -153,8 +206,18 @@ class Loop:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        self.tokens += tokens * self.rt.world_size
+        self.tokens += host["tokens"]
         return {"totals": totals, "counts": counts}
+
+    def _inputs(self, micro: dict) -> dict:
+        """The module's inputs for a micro-batch; under --compile the batch dimension and the
+        masked positions vary, so they are marked dynamic (one graph, no recompiles)."""
+        inputs = self.obj.module_inputs(micro)
+        if self.args.compile:
+            for t in inputs.values():
+                if torch.is_tensor(t):
+                    torch._dynamo.maybe_mark_dynamic(t, 0)
+        return inputs
 
     # ---- evaluation -------------------------------------------------------------------------
     @torch.no_grad()
@@ -168,9 +231,9 @@ class Loop:
         sums: dict[str, float] = {}
         size = max(1, self.micro * 2)
         for s in range(0, n, size):
-            batch = self.obj.corrupt(self._to_device(blocks, torch.arange(s, min(n, s + size))), gen)
+            batch = self.obj.corrupt(self.to_device(self.gather(blocks, torch.arange(s, min(n, s + size)))), gen)
             with self.rt.autocast():
-                out = self.obj.module(**batch)
+                out = self.obj.module(**self.obj.module_inputs(batch))
             counts = self.obj.counts(batch)
             if "nsp_sum" in out:
                 out["nsp_n"] = counts["nsp_n"]
@@ -189,14 +252,15 @@ class Loop:
         return result
 
     # ---- checkpoints --------------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        state = {"step": self.step, "tokens": self.tokens, "best_eval_loss": self.best_eval_loss,
-                 "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
-                 "mask_generator": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
-                 "world_size": self.rt.world_size, "seed": self.args.seed}
-        if self.rt.cuda:
-            state["cuda_rng"] = torch.cuda.get_rng_state(self.rt.device)
-        return state
+    def state_dict(self) -> dict | None:
+        """The trainer state (rank 0; None elsewhere). Every rank takes part: rank 0 gathers
+        each rank's random state (rng.py)."""
+        entries = self.rt.gather_to_main(rng.capture(self.gen, self.rt.device))
+        if not self.rt.is_main:
+            return None
+        return {"step": self.step, "tokens": self.tokens, "best_eval_loss": self.best_eval_loss,
+                "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
+                "seed": self.args.seed, **rng.checkpoint_fields(entries, self.rt.device)}
 
     def _load_state(self, state: dict) -> None:
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
@@ -209,17 +273,17 @@ class Loop:
             group["peak_lr"] = peak
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        if self.rt.rank == 0 or int(state.get("world_size", 1)) == 1:
-            self.gen.set_state(state["mask_generator"].to(self.gen.get_state().device))
-            torch.set_rng_state(state["torch_rng"])
-            if self.rt.cuda and "cuda_rng" in state:
-                torch.cuda.set_rng_state(state["cuda_rng"], self.rt.device)
+        why = rng.restore(state, self.gen, device=self.rt.device, rank=self.rt.rank,
+                          world_size=self.rt.world_size, seed=self.args.seed, step=self.step)
+        if why:
+            self.events.log(f"resumed at step {self.step}: {why}")
 
     def save(self) -> str | None:
+        """Write a checkpoint (rank 0); every rank calls it, at the same steps."""
+        state = self.state_dict()
         if not self.rt.is_main:
             return None
-        path = ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, self.state_dict(),
-                                    keep=self.args.keep)
+        path = ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state, keep=self.args.keep)
         self.events.emit("checkpoint", step=self.step, path=str(path))
         self.record.update(step=self.step, checkpoint=str(path))
         return str(path)
@@ -268,21 +332,25 @@ class Loop:
         start_step, t0 = self.step, time.perf_counter()
         last_log_t, last_log_tokens, last_saved = t0, self.tokens, self.step
         budget = self.args.time_budget * 60 if self.args.time_budget else None
+        clock = SharedClock(every_step=not self.rt.distributed)
+        next_check, reason = self.step, 0.0
         pending: list[dict] = []
         while True:
-            # stop conditions, agreed over ranks (one tiny all-reduce per step when distributed)
-            elapsed = time.perf_counter() - t0
-            reason = 0.0
+            # stop conditions: the step limit is the same on every rank; the time budget and
+            # signals are agreed (rank 0's clock, any rank's signal) every few steps
             if self.max_steps is not None and self.step >= self.max_steps:
                 reason = 1.0
-            elif budget is not None and elapsed >= budget:
-                reason = 1.0
-            if self.stop_signal is not None:
-                reason = 2.0 + self.stop_signal
-            reason = self.rt.all_max(reason)
-            if reason:
                 break
-            out = self.train_step(elapsed)
+            if self.step >= next_check:
+                mine = time.perf_counter() - t0 if self.rt.is_main else 0.0
+                signalled = 2.0 + self.stop_signal if self.stop_signal is not None else 0.0
+                signalled, elapsed = self.rt.agree_max([signalled, mine])
+                clock.mark(self.step, elapsed)
+                if signalled or (budget is not None and elapsed >= budget):
+                    reason = signalled or 1.0
+                    break
+                next_check = self.step + clock.steps_to_next_check()
+            out = self.train_step(clock.at(self.step))
             pending.append(out)
             log_now = self.step % self.args.log_every == 0 or self.step == start_step + 1 or self.step == self.max_steps
             if log_now:
@@ -310,9 +378,15 @@ class Loop:
         return "finished"
 
     def _log_step(self, pending, dt, dtokens, elapsed, start_step, budget) -> None:
-        # the mean loss over the steps since the last event (one sync with the device)
-        losses = [self.obj.loss(p["totals"], p["counts"]) for p in pending]
-        loss = self.rt.all_mean(float(torch.stack(losses).mean()))
+        # the mean loss over the steps since the last event: each rank holds its share of every
+        # step's loss, so the shares are summed over ranks (one all-reduce, one host sync)
+        shares = [torch.stack([self.obj.loss(p["totals"], p["counts"]) for p in pending]).mean()]
+        last = pending[-1]
+        nsp = "nsp_sum" in last["totals"]
+        if nsp:
+            shares += [last["totals"]["mlm_sum"] / last["counts"]["mlm_n"],
+                       last["totals"]["nsp_sum"] / last["counts"]["nsp_n"]]
+        values = self.rt.all_sum_(torch.stack(shares).float()).tolist()
         if not self.rt.is_main:
             return
         per_step = elapsed / max(1, self.step - start_step)
@@ -322,15 +396,13 @@ class Loop:
             eta = max(0.0, budget - elapsed) if budget else None
         groups = self.optimizer.param_groups
         body = [g for g in groups if g["name"].startswith("body")] or groups
-        event = {"step": self.step, "loss": loss, "lr": body[0]["lr"],
+        event = {"step": self.step, "loss": values[0], "lr": body[0]["lr"],
                  "tokens_per_s": dtokens / max(dt, 1e-9), "eta_s": eta, "max_steps": self.max_steps,
                  "epoch": self.step / self.steps_per_epoch, "tokens": self.tokens}
         head = [g for g in groups if g["name"].startswith("head")]
         if head:
             event["head_lr"] = head[0]["lr"]
-        last = pending[-1]
-        if "nsp_sum" in last["totals"]:
-            event["mlm_loss"] = float(last["totals"]["mlm_sum"] / last["counts"]["mlm_n"])
-            event["nsp_loss"] = float(last["totals"]["nsp_sum"] / last["counts"]["nsp_n"])
+        if nsp:
+            event["mlm_loss"], event["nsp_loss"] = values[1], values[2]
         self.events.emit("step", **event)
         self.record.add_step(event)

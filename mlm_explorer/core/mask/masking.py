@@ -154,7 +154,7 @@ def mask_tokens(
     Returns:
         MaskedBatch(input_ids, labels, decisions), each shaped like `input_ids`.
     """
-    if input_ids.device.type != generator.device.type:
+    if not same_device(input_ids.device, generator.device):
         raise ValueError(f"generator is on {generator.device} but input_ids are on {input_ids.device}")
     shape = input_ids.shape
     ids = input_ids.reshape(-1, shape[-1]) if input_ids.dim() != 2 else input_ids  # (B, L)
@@ -203,13 +203,24 @@ def mask_tokens(
     # 4. Labels: the original id where selected, -100 elsewhere (loss only on selected positions).
     labels = torch.where(selected, ids, -100)  # (B, L)
 
-    # 5. MASK -> the mask token; RANDOM -> an ordinary token drawn uniformly (only as many draws
-    #    as there are RANDOM positions); KEEP -> unchanged.
-    out = torch.where(is_mask, vocab.mask_id, ids)  # (B, L)
-    pick = (decisions == Decision.RANDOM).view(-1).nonzero().squeeze(1)  # (n_random,) flat positions
-    draw = torch.randint(len(vocab.replaceable), pick.shape, generator=generator, device=dev)  # (n_random,)
-    out.view(-1).index_copy_(0, pick, vocab.replaceable.gather(0, draw))
+    # 5. MASK -> the mask token; RANDOM -> an ordinary token drawn uniformly; KEEP -> unchanged.
+    #    One draw per position, used only at RANDOM ones: a fixed shape, so no host sync to
+    #    count the RANDOM positions first (as DataCollatorForLanguageModeling draws them too).
+    draw = torch.randint(len(vocab.replaceable), (B, L), generator=generator, device=dev)  # (B, L)
+    random_ids = vocab.replaceable.expand(B, -1).gather(1, draw)  # (B, L) ordinary tokens
+    out = torch.where(is_mask, vocab.mask_id, torch.where(decisions == Decision.RANDOM, random_ids, ids))  # (B, L)
     return MaskedBatch(out.reshape(shape), labels.reshape(shape), decisions.reshape(shape))
+
+
+def same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether two devices are the same one: the type and the index (`cuda` means the current
+    GPU), so a `cuda:0` generator with `cuda:1` ids is refused, not only a CPU one."""
+    def index(d: torch.device) -> int | None:
+        if d.type == "cuda" and d.index is None:
+            return torch.cuda.current_device()
+        return d.index if d.type != "cpu" else None
+
+    return a.type == b.type and index(a) == index(b)
 
 
 def _lookup(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

@@ -84,8 +84,6 @@ def _nsp_data(files, args, tokenizer, width, summary) -> tuple[object, BlockSet]
 
 
 def prepare(args, tm, rt, events) -> TrainData:
-    import torch
-
     from mlm_explorer.paths import cache_dir
 
     # 1. the files
@@ -103,13 +101,11 @@ def prepare(args, tm, rt, events) -> TrainData:
         cls = NSPObjective if tm.objective == "mlm+nsp" else MLMObjective
         objective = cls(tm.model, tm.tokenizer, device=rt.device, rate=args.mask_rate, whole_word=args.whole_word)
         layout = special_layout(tm.tokenizer, width)
-    # 3. tokens: rank 0 fills the cache first, the other ranks then read it
+    # 3. tokens: rank 0 fills the cache first, then the first process of each other machine,
+    #    then the others read it (runtime.Runtime.turn)
     cache_root = None if args.no_cache else cache_dir()
-    if rt.distributed and not rt.is_main:
-        torch.distributed.barrier()
-    files = tokenise_corpus(found.files, tm.tokenizer, cache_root=cache_root)
-    if rt.distributed and rt.is_main:
-        torch.distributed.barrier()
+    with rt.turn("tokens"):
+        files = tokenise_corpus(found.files, tm.tokenizer, cache_root=cache_root)
     if not files:
         raise InputError(f"no usable text in {', '.join(map(str, args.paths))}: the files hold no tokens")
     replaced = {str(f.path): f.replaced_bytes for f in files if f.replaced_bytes}
@@ -131,8 +127,6 @@ def prepare(args, tm, rt, events) -> TrainData:
         summary.update(s)
         if tm.objective == "span":
             summary.update(block_size=width, raw_block_size=raw)  # raw tokens -> `width` after corruption
-        if rt.cuda:
-            train.pin()
         data = TrainData(objective, evals, summary, _fixed=train)
     summary["files"] = len(files)
     summary["tokens"] = sum(f.num_tokens for f in files)
