@@ -42,13 +42,16 @@ class Failure:
     message: str  # one line
     code: int  # exit status: 2 input / environment, 1 crash
     rank: int = 0
+    kind: str = "input"  # input | oom | crash
 
     def line(self) -> str:
         """The message as rank 0 reports it: prefixed with the rank when another rank failed."""
         return self.message if self.rank == 0 else f"rank {self.rank}: {self.message}"
 
 
-def _oom_message(run_dir: Path | None) -> str:
+def oom_message(run_dir: Path | None) -> str:
+    """What to do after CUDA ran out of memory, with the checkpoint that survived (rank 0 says
+    it from its own view of the run directory, which other machines may not share)."""
     from mlm_explorer.train.run.checkpoint import latest_checkpoint
 
     advice = ("use a smaller --micro-batch-size (gradient accumulation keeps --batch-size) "
@@ -67,9 +70,9 @@ def describe(exc: BaseException, *, rank: int = 0, run_dir: Path | None = None) 
     import torch
 
     if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return Failure(_oom_message(run_dir), 2, rank)
+        return Failure(oom_message(run_dir), 2, rank, "oom")
     first = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    return Failure(f"training crashed: {first}", 1, rank)
+    return Failure(f"training crashed: {first}", 1, rank, "crash")
 
 
 class FailureBoard:
@@ -110,8 +113,7 @@ def settle(board: FailureBoard | None, mine: Failure) -> Failure:
     the peer's connection closed). Publishes this rank's failure either way."""
     if board is None:
         return mine
-    input_error = mine.code == 2 and not mine.message.startswith("CUDA ran out of memory")
-    if mine.rank == 0 and not input_error:
+    if mine.rank == 0 and mine.kind != "input":
         peer = board.wait_first(PEER_WAIT_S)  # a dying peer publishes before its sockets close
         if peer is not None and peer.rank != 0:
             return peer

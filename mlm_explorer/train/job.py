@@ -24,12 +24,13 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 from mlm_explorer.errors import InputError, UserError
 
-from mlm_explorer.train.failures import Failure, FailureBoard, Reporter, describe, settle, watch
+from mlm_explorer.train.failures import Failure, FailureBoard, Reporter, describe, oom_message, settle, watch
 from mlm_explorer.train.run.events import Events, protect_stdout
 
 
@@ -138,14 +139,13 @@ def _check_world(args, world: int) -> None:
 def run(argv, events: Events) -> int:
     from mlm_explorer.train.config import parse_args
     from mlm_explorer.train.data.corpus import scan
-    from mlm_explorer.train.runtime import world_size
 
     # 1. options and inputs first: a bad option or an empty folder fails before torch loads
     main_rank = os.environ.get("RANK", "0") == "0"
     events.enabled = events.enabled and main_rank  # only rank 0 speaks, from the first line on
     try:
         args, given = parse_args(argv)
-        _check_world(args, world_size())
+        _check_world(args, int(os.environ.get("WORLD_SIZE", 1)))  # torchrun's; torch is not loaded yet
     except UserError:
         if not main_rank:
             raise Reported(2) from None  # the same options on every rank: rank 0 says it once
@@ -176,7 +176,7 @@ def run(argv, events: Events) -> int:
     # what a failure reports to: run.json once it exists (also the watcher thread's, see failures.py)
     job = SimpleNamespace(run_dir=run_dir, record=None)
     board = FailureBoard(rt.store) if rt.distributed else None
-    reporter = Reporter(lambda failure: _report(events, job.record, failure))
+    reporter = Reporter(lambda failure: _report(events, job, failure))
     stop_watching = threading.Event()
     if board is not None and rt.is_main:
         watch(board, reporter, stop_watching)
@@ -241,9 +241,11 @@ def run(argv, events: Events) -> int:
         rt.close()
 
 
-def _report(events: Events, record, failure: Failure) -> None:
+def _report(events: Events, job, failure: Failure) -> None:
     """Rank 0's report of a failure (its own or another rank's): run.json, the event, stderr."""
-    line = failure.line()
+    if failure.kind == "oom":  # what survived, as rank 0 (which writes the checkpoints) sees it
+        failure = replace(failure, message=oom_message(job.run_dir))
+    line, record = failure.line(), job.record
     if record is not None:
         extra = {"failed_rank": failure.rank} if failure.rank else {}
         record.update(status="failed", error=line, **extra)

@@ -1,7 +1,7 @@
 """The training loop, readable in one sitting (after nanoGPT's train.py).
 
 One optimizer step:
-    1. learning rate for this step: linear warm-up, then linear / cosine decay (get_lr)
+    1. learning rate for this step: linear warm-up, then linear / cosine decay (schedule.py)
     2. the step's blocks: a slice of this epoch's seeded permutation (built once per epoch),
        this rank's share, gathered on the host (into pinned memory on CUDA) and copied to the
        device (non_blocking); the step's token count comes from the host copy
@@ -14,7 +14,7 @@ One optimizer step:
 
 Host-device syncs per step (tests/test_train_syncs.py holds them): one per micro-batch for
 the sparse MLM head's masked positions, none for span corruption; under DDP one small
-all-reduce read on the host about every CHECK_S seconds, plus one per `step` event.
+all-reduce read on the host about every 2 s (schedule.SharedClock), plus one per `step` event.
 
 Probes (--probes / --probe): evaluated before the first step (step 0, or the resumed
 checkpoint's step when run.json has no entry for it), with every evaluation (so at the end
@@ -40,35 +40,7 @@ from mlm_explorer.train import rng
 from mlm_explorer.train.data.packing import BlockSet
 from mlm_explorer.train.run import checkpoint as ckpt
 from mlm_explorer.train.runtime import wrap_module
-
-
-class SharedClock:
-    """Rank 0's elapsed time as every rank knows it: agreed at each stop check, extrapolated
-    between checks from the agreed pace. So a time-budget run gives every rank the same learning
-    rate (DDP never reconciles replicas that took different steps), and the stop checks, one
-    all-reduce read on the host each, come about every CHECK_S seconds instead of every step."""
-
-    CHECK_S = 2.0
-    MAX_STEPS_BETWEEN = 64
-
-    def __init__(self, *, every_step: bool) -> None:
-        self.every_step = every_step  # one process: nothing to agree, so check every step
-        self.step: int | None = None
-        self.elapsed = 0.0
-        self.pace = 0.0  # seconds per step between the last two checks
-
-    def mark(self, step: int, elapsed: float) -> None:
-        if self.step is not None and step > self.step:
-            self.pace = (elapsed - self.elapsed) / (step - self.step)
-        self.step, self.elapsed = step, elapsed
-
-    def at(self, step: int) -> float:
-        return self.elapsed + (step - (self.step or 0)) * self.pace
-
-    def steps_to_next_check(self) -> int:
-        if self.every_step or self.pace <= 0:
-            return 1
-        return int(min(self.MAX_STEPS_BETWEEN, max(1, self.CHECK_S // self.pace)))
+from mlm_explorer.train.schedule import Schedule, SharedClock
 
 
 class Loop:
@@ -95,15 +67,8 @@ class Loop:
         self.per_rank = math.ceil(args.batch_size / rt.world_size)
         self.micro = min(args.micro_batch_size or self.per_rank, self.per_rank)
         self.steps_per_epoch = max(1, math.ceil(len(data.train(0)) / args.batch_size))
-        limits = []
-        if args.max_steps:
-            limits.append(args.max_steps)
-        epochs = args.epochs or (None if args.max_steps or args.time_budget else 3.0)  # nothing given: 3 epochs
-        if epochs:
-            limits.append(max(1, round(epochs * self.steps_per_epoch)))
-        self.max_steps = min(limits) if limits else None  # None: the time budget decides
-        self.warmup = args.warmup_steps if args.warmup_steps is not None else (
-            round(0.06 * self.max_steps) if self.max_steps else 50)
+        self.schedule = Schedule.from_args(args, self.steps_per_epoch)
+        self.max_steps = self.schedule.max_steps  # None: the time budget decides
 
         # state that checkpoints carry
         self.step, self.tokens = 0, 0
@@ -112,24 +77,6 @@ class Loop:
         self._order: tuple[int, torch.Tensor] | None = None  # (epoch, its permutation of the blocks)
         if resume_state is not None:
             self._load_state(resume_state)
-
-    # ---- the schedule ------------------------------------------------------------------
-    def get_lr(self, step: int, peak: float, elapsed: float) -> float:
-        # 1. linear warm-up from peak/warmup to peak
-        if step < self.warmup:
-            return peak * (step + 1) / self.warmup
-        if self.args.schedule == "constant":
-            return peak
-        # 2. progress through the decay: by steps, or by time when only a time budget is set
-        if self.max_steps:
-            progress = (step - self.warmup) / max(1, self.max_steps - self.warmup)
-        else:
-            progress = elapsed / (self.args.time_budget * 60)
-        progress = min(max(progress, 0.0), 1.0)
-        # 3. linear or cosine down to zero
-        if self.args.schedule == "cosine":
-            return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
-        return peak * (1.0 - progress)
 
     # ---- data ----------------------------------------------------------------------------
     def epoch_order(self, epoch: int, n: int) -> torch.Tensor:
@@ -176,7 +123,7 @@ class Loop:
     def train_step(self, elapsed: float) -> dict:
         # 1. learning rate
         for group in self.optimizer.param_groups:
-            group["lr"] = self.get_lr(self.step, group["peak_lr"], elapsed)
+            group["lr"] = self.schedule.lr(self.step, group["peak_lr"], elapsed)
         # 2-3. blocks -> device -> corrupted batch (B, L) with labels -100 where not masked
         host = self.host_batch(self.step)
         batch = self.obj.corrupt(self.to_device(host), self.gen)
@@ -185,8 +132,11 @@ class Loop:
         B = batch["input_ids"].shape[0]
         starts = list(range(0, B, self.micro))
         totals: dict[str, torch.Tensor] = {}
+        padded = [r for r, _ in host["partial"]]  # rows with padding (host-side: no sync)
         for i, s in enumerate(starts):
             micro = {k: v[s:s + self.micro] for k, v in batch.items()}
+            if not any(s <= r < s + self.micro for r in padded):
+                micro.pop("attention_mask", None)  # no padding here: no mask for the model to check
             last = i == len(starts) - 1
             sync = nullcontext() if last or self.ddp is None else self.ddp.no_sync()
             with sync:
@@ -331,7 +281,7 @@ class Loop:
             self.evaluate_probes()  # the model before training (or at the resumed checkpoint)
         start_step, t0 = self.step, time.perf_counter()
         last_log_t, last_log_tokens, last_saved = t0, self.tokens, self.step
-        budget = self.args.time_budget * 60 if self.args.time_budget else None
+        budget = self.schedule.budget_s
         clock = SharedClock(every_step=not self.rt.distributed)
         next_check, reason = self.step, 0.0
         pending: list[dict] = []

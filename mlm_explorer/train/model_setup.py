@@ -70,8 +70,9 @@ def _to_pretraining(mlm_model, source_dir: str | None):
     import torch
     from transformers import BertForPreTraining
 
-    torch.manual_seed(0)  # the fresh NSP head is the same every time
-    model = BertForPreTraining(mlm_model.config)
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(0)
+        model = BertForPreTraining(mlm_model.config)
     model.load_state_dict(mlm_model.state_dict(), strict=False)
     if source_dir and (Path(source_dir) / "model.safetensors").is_file():
         from safetensors.torch import load_file

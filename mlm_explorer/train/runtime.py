@@ -167,17 +167,12 @@ def pick_precision(device: torch.device, precision: str = "auto") -> torch.dtype
     return torch.bfloat16 if precision == "bf16" else None
 
 
-def world_size() -> int:
-    """How many processes torchrun started (1 without torchrun); readable before torch loads."""
-    return int(os.environ.get("WORLD_SIZE", 1))
-
-
 def setup(device_spec: str, threads: int | None = None, precision: str = "auto") -> Runtime:
     """Read torchrun's environment, pick the device, set threads and precision."""
     from mlm_explorer.core.load.models import resolve_device
 
     rank = int(os.environ.get("RANK", 0))
-    world = world_size()
+    world = int(os.environ.get("WORLD_SIZE", 1))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
     node = int(os.environ.get("GROUP_RANK", rank // max(1, local_world)))
@@ -209,9 +204,13 @@ def wrap_module(module: torch.nn.Module, rt: Runtime, *, compile: bool):
     gradients live in DDP's all-reduce buckets instead of beside them (one copy less memory)."""
     ddp = None
     if rt.distributed:
-        ddp = torch.nn.parallel.DistributedDataParallel(
-            module, device_ids=[rt.device.index] if rt.cuda else None,
-            broadcast_buffers=False, gradient_as_bucket_view=True)
+        import inspect
+
+        DDP = torch.nn.parallel.DistributedDataParallel
+        # torch >= 2.13 names it forward_sync_buffers (and still syncs once at init: harmless)
+        sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
+        ddp = DDP(module, device_ids=[rt.device.index] if rt.cuda else None, gradient_as_bucket_view=True,
+                  **{sync: False})
         module = ddp
     if compile:
         module = torch.compile(module)
