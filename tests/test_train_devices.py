@@ -100,7 +100,7 @@ def test_an_earlier_checkpoint_format_still_restores():
 def test_the_job_resumes_a_gpu_checkpoint_on_the_cpu(tmp_path, tiny_bert_dir):
     """A checkpoint as a GPU run writes it (16-byte CUDA generator states), resumed here: one
     line says the masks are drawn afresh, and training goes on."""
-    from mlm_explorer.train.run.checkpoint import TRAINER_STATE
+    from mlm_explorer.rundir import TRAINER_STATE
 
     corpus = small_corpus(tmp_path / "corpus")
     run = tmp_path / "run"

@@ -52,7 +52,7 @@ class Failure:
 def oom_message(run_dir: Path | None) -> str:
     """What to do after CUDA ran out of memory, with the checkpoint that survived (rank 0 says
     it from its own view of the run directory, which other machines may not share)."""
-    from mlm_explorer.train.run.checkpoint import latest_checkpoint
+    from mlm_explorer.rundir import latest_checkpoint
 
     advice = ("use a smaller --micro-batch-size (gradient accumulation keeps --batch-size) "
               "or a smaller --block-size")

@@ -10,11 +10,12 @@ whole step, however the step is split into micro-batches. That module is what DD
 
 Sparse prediction head (mlm, mlm+nsp): the encoder runs on every position, but the vocabulary
 projection only on the masked ones (about 15%): hidden (B, L, H) -> the M masked rows (M, H)
--> head -> (M, V). The masked positions are found once per micro-batch, outside the module
+-> head -> (M, V), with the body / head split of core/infer/forward.py (the same one inference
+uses). The masked positions are found once per micro-batch, outside the module
 (`module_inputs`: one host sync, the only one of an MLM step), and that one index picks both
 the hidden rows and their labels; inside, the shapes follow it (compiled: one dynamic
-dimension). For an architecture whose base model and head we do not know, the full model
-runs instead (same numbers, more work).
+dimension). For an architecture forward.py does not know, the full model runs instead (same
+numbers, more work).
 
 Batches without padding carry no attention mask (None): the model then skips building one,
 and transformers' check that a given mask is all ones (a host sync) never runs.
@@ -26,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mlm_explorer.core.infer.forward import head_split
 from mlm_explorer.core.mask.masking import MaskingPolicy, MaskingVocab, mask_tokens
 from mlm_explorer.errors import ModelError
 
@@ -43,29 +45,31 @@ class MaskedLMLoss(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        base = getattr(model, getattr(model, "base_model_prefix", ""), None)
-        head = getattr(model, "cls", None) or getattr(model, "lm_head", None)
         self.nsp = hasattr(getattr(model, "cls", None), "seq_relationship")
-        self.sparse = base is not None and head is not None and base is not model
-        self.base, self.head = (base, head) if self.sparse else (None, None)
+        self.split = head_split(model)  # core/infer/forward.py: None for a class it does not know
+
+    @property
+    def sparse(self) -> bool:
+        return self.split is not None
 
     def forward(self, input_ids, labels, masked_index, attention_mask=None, token_type_ids=None,
                 next_sentence_label=None):
         # masked_index: (M,) flat positions b * L + l where labels != -100 (module_inputs)
+        inputs = {"input_ids": input_ids}
+        if attention_mask is not None:  # None: no padding in this micro-batch
+            inputs["attention_mask"] = attention_mask
+        if token_type_ids is not None:  # only for models that take them (not DistilBERT, ModernBERT)
+            inputs["token_type_ids"] = token_type_ids
         out: dict[str, torch.Tensor] = {}
         targets = labels.reshape(-1).index_select(0, masked_index)  # (M,)
-        if self.sparse:
-            enc = self.base(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-            hidden = enc.last_hidden_state  # (B, L, H)
-            picked = hidden.flatten(0, 1).index_select(0, masked_index)  # (M, H) only the masked positions
+        if self.split is not None:
+            enc = self.split.body(**inputs)  # [0]: hidden (B, L, H)
+            picked = enc[0].flatten(0, 1).index_select(0, masked_index)  # (M, H) only the masked positions
+            logits = self.split.head(picked)  # (M, V)
             if self.nsp:
-                logits = self.head.predictions(picked)  # (M, V)
-                nsp_logits = self.head.seq_relationship(enc.pooler_output)  # (B, 2)
-            else:
-                logits = self.head(picked)  # (M, V)
+                nsp_logits = self.model.cls.seq_relationship(enc.pooler_output)  # (B, 2)
         else:  # unknown architecture: the full model, every position through the head
-            kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-            full = self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+            full = self.model(**inputs)
             every = full.logits if hasattr(full, "logits") else full.prediction_logits  # (B, L, V)
             logits = every.flatten(0, 1).index_select(0, masked_index)  # (M, V)
             nsp_logits = getattr(full, "seq_relationship_logits", None)
