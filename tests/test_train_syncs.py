@@ -4,8 +4,8 @@ positions; none for span corruption. A micro-batch holding the corpus's padded t
 (one step in an epoch) carries an attention mask, and transformers checks whether it is all
 ones: one more (two for T5: the encoder's and the decoder's cross attention).
 
-The host side of a step (`host_batch`: which blocks, their gather, the token count; and the
-copy to the device, `to_device`) works on host tensors by construction and is not counted;
+The host side of a step (train/batches.py: `Batches.host`, which blocks, their gather, the token
+count; and `Batches.to_device`, the copy) works on host tensors by construction and is not counted;
 everything after it - masking, the forward and backward passes, the optimizer step - is.
 """
 
@@ -26,24 +26,27 @@ def isolated_dirs(tmp_path, monkeypatch):
 def _syncs_per_step(monkeypatch, args) -> tuple[list[list[str]], list[int]]:
     """Run the job in-process; return the counted calls of each training step and the number
     of its micro-batches that hold a padded row."""
+    from mlm_explorer.train.batches import Batches
     from mlm_explorer.train.loop import Loop
 
     steps: list[list[str]] = []
     padded: list[int] = []
     with counting_syncs() as counter:
-        original_step, original_host, original_copy = Loop.train_step, Loop.host_batch, Loop.to_device
+        original_step, original_host, original_copy = Loop.train_step, Batches.host, Batches.to_device
 
         def train_step(self, elapsed):
+            self.batches.micro_for_test = self.micro
             counter.calls = []
             with counter.measuring():
                 out = original_step(self, elapsed)
             steps.append(counter.calls)
             return out
 
-        def host_batch(self, step):
+        def host(self, step):
             with counter.paused():
                 host = original_host(self, step)
-            padded.append(len({row // self.micro for row, _ in host["partial"]}))
+            micro = self.micro_for_test
+            padded.append(len({row // micro for row, _ in host["partial"]}))
             return host
 
         def to_device(self, host):
@@ -51,8 +54,8 @@ def _syncs_per_step(monkeypatch, args) -> tuple[list[list[str]], list[int]]:
                 return original_copy(self, host)
 
         monkeypatch.setattr(Loop, "train_step", train_step)
-        monkeypatch.setattr(Loop, "host_batch", host_batch)
-        monkeypatch.setattr(Loop, "to_device", to_device)
+        monkeypatch.setattr(Batches, "host", host)
+        monkeypatch.setattr(Batches, "to_device", to_device)
         rc, events = run_job([str(a) for a in args] + ["--log-every", "1", "--threads", "1"])
     assert rc == 0, events
     assert len(of(events, "step")) == len(steps) == len(padded)

@@ -2,9 +2,8 @@
 
 One optimizer step:
     1. learning rate for this step: linear warm-up, then linear / cosine decay (schedule.py)
-    2. the step's blocks: a slice of this epoch's seeded permutation (built once per epoch),
-       this rank's share, gathered on the host (into pinned memory on CUDA) and copied to the
-       device (non_blocking); the step's token count comes from the host copy
+    2. the step's blocks (batches.py): a slice of this epoch's seeded permutation, this rank's
+       share, gathered on the host (into pinned memory on CUDA) and copied to the device
     3. corrupt them on the device with the masking generator (fresh masks every step)
     4. forward / backward per micro-batch (gradient accumulation; DDP syncs on the last one);
        losses are sums divided by the whole step's masked-token count over all ranks
@@ -38,7 +37,7 @@ import torch
 
 from mlm_explorer import rundir
 from mlm_explorer.train import rng
-from mlm_explorer.train.data.packing import BlockSet
+from mlm_explorer.train.batches import Batches
 from mlm_explorer.train.run import checkpoint as ckpt
 from mlm_explorer.train.runtime import wrap_module
 from mlm_explorer.train.schedule import Schedule, SharedClock
@@ -68,6 +67,7 @@ class Loop:
         self.per_rank = math.ceil(args.batch_size / rt.world_size)
         self.micro = min(args.micro_batch_size or self.per_rank, self.per_rank)
         self.steps_per_epoch = max(1, math.ceil(len(data.train(0)) / args.batch_size))
+        self.batches = Batches(data, rt, batch_size=args.batch_size, seed=args.seed, steps_per_epoch=self.steps_per_epoch)
         self.schedule = Schedule.from_args(args, self.steps_per_epoch)
         self.max_steps = self.schedule.max_steps  # None: the time budget decides
 
@@ -75,50 +75,8 @@ class Loop:
         self.step, self.tokens = 0, 0
         self.best_eval_loss = math.inf
         self.gen = torch.Generator(device=rt.device).manual_seed(args.seed + rt.rank)
-        self._order: tuple[int, torch.Tensor] | None = None  # (epoch, its permutation of the blocks)
         if resume_state is not None:
             self._load_state(resume_state)
-
-    # ---- data ----------------------------------------------------------------------------
-    def epoch_order(self, epoch: int, n: int) -> torch.Tensor:
-        """The epoch's seeded permutation of its n blocks, built once per epoch."""
-        if self._order is None or self._order[0] != epoch:
-            gen = torch.Generator().manual_seed(self.args.seed * 7919 + epoch)
-            self._order = (epoch, torch.randperm(n, generator=gen))
-        return self._order[1]
-
-    def host_batch(self, step: int) -> dict:
-        """The CPU side of a step: this rank's blocks, gathered, and the whole step's token count."""
-        epoch, k = divmod(step, self.steps_per_epoch)
-        blocks: BlockSet = self.data.train(epoch)
-        n, bs = len(blocks), self.args.batch_size
-        rows = self.epoch_order(epoch, n)[torch.arange(k * bs, (k + 1) * bs) % n]  # (bs,) wraps: no short batch
-        host = self.gather(blocks, rows[self.rt.rank::self.rt.world_size])  # (bs / world, L) this rank's share
-        host["tokens"] = int(blocks.lengths[rows].sum())  # real tokens of the step, every rank's share
-        return host
-
-    def gather(self, blocks: BlockSet, rows: torch.Tensor) -> dict:
-        """Rows of the blocks on the host: one gather, straight into pinned memory on CUDA (the
-        caching host allocator reuses those buffers once their copy is done)."""
-        pin = self.rt.cuda
-
-        def take(t: torch.Tensor) -> torch.Tensor:
-            out = torch.empty((len(rows), *t.shape[1:]), dtype=t.dtype, pin_memory=pin)
-            return torch.index_select(t, 0, rows, out=out)
-
-        out = {"input_ids": take(blocks.input_ids), "lengths": take(blocks.lengths)}  # (B, L), (B,)
-        for key in ("token_type_ids", "next_sentence_label"):
-            if getattr(blocks, key) is not None:
-                out[key] = take(getattr(blocks, key))
-        width = out["input_ids"].shape[1]
-        out["partial"] = [(r, n) for r, n in enumerate(out["lengths"].tolist()) if n < width]  # padded rows
-        return out
-
-    def to_device(self, host: dict) -> dict:
-        """The host rows on the device (non_blocking from pinned memory on CUDA)."""
-        nb = self.rt.cuda
-        return {k: v.to(self.rt.device, non_blocking=nb) if torch.is_tensor(v) else v
-                for k, v in host.items() if k != "tokens"}
 
     # ---- one optimizer step ----------------------------------------------------------------
     def train_step(self, elapsed: float) -> dict:
@@ -126,8 +84,8 @@ class Loop:
         for group in self.optimizer.param_groups:
             group["lr"] = self.schedule.lr(self.step, group["peak_lr"], elapsed)
         # 2-3. blocks -> device -> corrupted batch (B, L) with labels -100 where not masked
-        host = self.host_batch(self.step)
-        batch = self.obj.corrupt(self.to_device(host), self.gen)
+        host = self.batches.host(self.step)
+        batch = self.obj.corrupt(self.batches.to_device(host), self.gen)
         counts = self.obj.counts(batch, self.rt)  # masked tokens of the whole step, all ranks
         # 4. forward / backward per micro-batch
         B = batch["input_ids"].shape[0]
@@ -182,7 +140,8 @@ class Loop:
         sums: dict[str, float] = {}
         size = max(1, self.micro * 2)
         for s in range(0, n, size):
-            batch = self.obj.corrupt(self.to_device(self.gather(blocks, torch.arange(s, min(n, s + size)))), gen)
+            rows = self.batches.gather(blocks, torch.arange(s, min(n, s + size)))
+            batch = self.obj.corrupt(self.batches.to_device(rows), gen)
             with self.rt.autocast():
                 out = self.obj.module(**self.obj.module_inputs(batch))
             counts = self.obj.counts(batch)
