@@ -78,20 +78,26 @@ class Loop:
         if resume_state is not None:
             self._load_state(resume_state)
 
+    def step_blocks(self, step: int) -> dict:
+        """This rank's blocks of a step on the device, with two host-side facts: `partial`, the
+        padded rows as (row, length), and `tokens`, the real tokens of the whole step (all ranks)."""
+        host = self.batches.host(step)
+        return {**self.batches.to_device(host), "tokens": host["tokens"]}
+
     # ---- one optimizer step ----------------------------------------------------------------
     def train_step(self, elapsed: float) -> dict:
         # 1. learning rate
         for group in self.optimizer.param_groups:
             group["lr"] = self.schedule.lr(self.step, group["peak_lr"], elapsed)
         # 2-3. blocks -> device -> corrupted batch (B, L) with labels -100 where not masked
-        host = self.batches.host(self.step)
-        batch = self.obj.corrupt(self.batches.to_device(host), self.gen)
+        blocks = self.step_blocks(self.step)
+        batch = self.obj.corrupt(blocks, self.gen)
         counts = self.obj.counts(batch, self.rt)  # masked tokens of the whole step, all ranks
         # 4. forward / backward per micro-batch
         B = batch["input_ids"].shape[0]
         starts = list(range(0, B, self.micro))
         totals: dict[str, torch.Tensor] = {}
-        padded = [r for r, _ in host["partial"]]  # rows with padding (host-side: no sync)
+        padded = [r for r, _ in blocks["partial"]]  # rows with padding (host-side: no sync)
         for i, s in enumerate(starts):
             micro = {k: v[s:s + self.micro] for k, v in batch.items()}
             if not any(s <= r < s + self.micro for r in padded):
@@ -115,7 +121,7 @@ class Loop:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        self.tokens += host["tokens"]
+        self.tokens += blocks["tokens"]
         return {"totals": totals, "counts": counts}
 
     def _inputs(self, micro: dict) -> dict:
