@@ -172,7 +172,7 @@ async def test_cli_and_app_start_the_job_alike(app_env, tiny_bert_dir, tmp_path,
         await pilot.press("f4")
         await pilot.pause(0.2)
         app.start_training(app.screen, job_args)
-        await wait_for(pilot, lambda: len(_FakeJob.launched) == 2 and app.screen.state == "finished", what="the job")
+        await wait_for(pilot, lambda: len(_FakeJob.launched) == 2 and app.screen.job_state == "finished", what="the job")
     cli_job, app_job = _FakeJob.launched
     assert cli_job.command == app_job.command == [sys.executable, "-m", "mlm_explorer.train", *job_args]
     assert cli_job.env == app_job.env
