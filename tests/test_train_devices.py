@@ -216,3 +216,36 @@ def test_span_loss_is_t5s_loss_without_t5_computing_it(tiny_t5_dir, monkeypatch)
         monkeypatch.setattr(model, "forward", no_labels)
         sums = SpanLoss(model)(input_ids=inputs, labels=labels)
     assert sums["mlm_sum"] == pytest.approx(float(expected), rel=1e-5)
+
+
+@pytest.mark.timeout(300)
+def test_the_sparse_head_compiles_to_one_graph_for_every_shape(tiny_bert_dir):
+    """torch.compile of the MLM loss module (here with a backend that only counts graphs: the
+    CPU needs no compiler for that): one graph - the masked positions are found outside it, so
+    no data-dependent break - and no recompile when the batch or the masked count changes."""
+    from transformers import AutoTokenizer, BertForMaskedLM
+
+    from mlm_explorer.train.objectives import MLMObjective
+    from mlm_explorer.train.runtime import mark_dynamic
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_bert_dir))
+    obj = MLMObjective(BertForMaskedLM.from_pretrained(str(tiny_bert_dir)), tokenizer, device=torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    graphs = []
+
+    def counting(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    torch._dynamo.reset()
+    compiled = torch.compile(obj.module, backend=counting)
+    masked = set()
+    for rows in (4, 4, 3, 6):
+        ids = torch.randint(5, len(tokenizer), (rows, 16), generator=gen)
+        batch = obj.corrupt({"input_ids": ids, "lengths": torch.full((rows,), 16), "partial": []}, gen)
+        inputs = mark_dynamic(obj.module_inputs(batch))
+        masked.add(len(inputs["masked_index"]))
+        eager = obj.module(**inputs)
+        assert compiled(**inputs)["mlm_sum"].item() == pytest.approx(eager["mlm_sum"].item(), rel=1e-5)
+    torch._dynamo.reset()
+    assert len(masked) > 2 and len(graphs) == 1

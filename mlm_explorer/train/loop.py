@@ -39,7 +39,7 @@ from mlm_explorer import rundir
 from mlm_explorer.train import rng
 from mlm_explorer.train.batches import Batches
 from mlm_explorer.train.run import checkpoint as ckpt
-from mlm_explorer.train.runtime import wrap_module
+from mlm_explorer.train.runtime import mark_dynamic, wrap_module
 from mlm_explorer.train.schedule import Schedule, SharedClock
 
 
@@ -125,14 +125,9 @@ class Loop:
         return {"totals": totals, "counts": counts}
 
     def _inputs(self, micro: dict) -> dict:
-        """The module's inputs for a micro-batch; under --compile the batch dimension and the
-        masked positions vary, so they are marked dynamic (one graph, no recompiles)."""
+        """The module's inputs for a micro-batch (under --compile with dynamic shapes)."""
         inputs = self.obj.module_inputs(micro)
-        if self.args.compile:
-            for t in inputs.values():
-                if torch.is_tensor(t):
-                    torch._dynamo.maybe_mark_dynamic(t, 0)
-        return inputs
+        return mark_dynamic(inputs) if self.args.compile else inputs
 
     # ---- evaluation -------------------------------------------------------------------------
     @torch.no_grad()

@@ -215,3 +215,13 @@ def wrap_module(module: torch.nn.Module, rt: Runtime, *, compile: bool):
     if compile:
         module = torch.compile(module)
     return module, ddp
+
+
+def mark_dynamic(inputs: dict) -> dict:
+    """Mark the first dimension of every tensor input dynamic for torch.compile: the batch
+    (the last micro-batch of a step may be shorter) and the masked positions (their count
+    changes every step), so one graph serves every step instead of a recompile per shape."""
+    for t in inputs.values():
+        if torch.is_tensor(t):
+            torch._dynamo.maybe_mark_dynamic(t, 0)
+    return inputs
