@@ -23,6 +23,9 @@ def grads(model) -> torch.Tensor:
 
 
 def main(model_dir: str, out: str) -> None:
+    import faulthandler
+
+    faulthandler.dump_traceback_later(200, exit=True)  # a hang shows where it hangs, then ends
     from transformers import AutoTokenizer, BertForMaskedLM
 
     from mlm_explorer.train.objectives import MLMObjective

@@ -36,6 +36,9 @@ def _rank_step(name: str):
 
 
 def instrument() -> None:
+    import faulthandler
+
+    faulthandler.dump_traceback_later(240, exit=True)  # a hang shows where it hangs, then ends
     import torch
 
     from mlm_explorer.train.data import dataset
