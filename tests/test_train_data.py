@@ -1,12 +1,10 @@
-"""Corpus reading, the token cache, packing, the hold-out and sentence pairs."""
+"""Packing, the hold-out and sentence pairs (reading files and the caches: test_extract_*.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mlm_explorer.errors import InputError
-from mlm_explorer.train.data import corpus
 from mlm_explorer.train.data import token_cache as data
 from mlm_explorer.train.data import packing
 from mlm_explorer.train.data.nsp import build_pairs
@@ -17,59 +15,6 @@ def bert_tok(tiny_bert_dir):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(tiny_bert_dir))
-
-
-def test_scan_finds_text_skips_binary_and_hidden(tmp_path):
-    (tmp_path / "a.txt").write_text("hello world\n")
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "b.md").write_text("# title\n")
-    (tmp_path / "sub" / "c.py").write_text("print()\n")  # not .txt/.md: not picked from a folder
-    (tmp_path / ".git").mkdir()
-    (tmp_path / ".git" / "x.txt").write_text("hidden\n")
-    (tmp_path / "bin.txt").write_bytes(b"abc\x00def")
-    found = corpus.scan([tmp_path])
-    assert [p.name for p in found.files] == ["a.txt", "b.md"]
-    assert [p.name for p in found.binary] == ["bin.txt"]
-    assert "bin.txt" in found.warnings()[0]
-    # a file named explicitly is read whatever its extension
-    assert [p.name for p in corpus.scan([tmp_path / "sub" / "c.py"]).files] == ["c.py"]
-
-
-def test_scan_refuses_empty_or_binary_only(tmp_path):
-    with pytest.raises(InputError, match="no usable text"):
-        corpus.scan([tmp_path])
-    (tmp_path / "x.txt").write_bytes(b"\x00\x01\x02")
-    with pytest.raises(InputError, match="only binary files"):
-        corpus.scan([tmp_path])
-    with pytest.raises(InputError, match="no such file"):
-        corpus.scan([tmp_path / "missing"])
-
-
-def test_read_chunks_streams_and_counts_replaced_bytes(tmp_path):
-    path = tmp_path / "t.txt"
-    line = "h\u00e9llo w\u00f6rld \u2603\n"  # multi-byte characters straddle chunk borders
-    path.write_bytes(("\ufeff" + line * 200).encode() + b"bad \xff\xfe bytes\n")
-    stats = corpus.ReadStats()
-    pieces = list(corpus.read_chunks(path, stats, chunk_bytes=7))
-    assert len(pieces) > 50 and all(p.endswith("\n") for p in pieces)
-    text = "".join(pieces)
-    assert text.startswith("h\u00e9llo")  # BOM dropped
-    assert text.count(line) == 200 and "bad \ufffd\ufffd bytes" in text
-    assert stats.replaced_bytes == 2
-
-
-def test_token_cache_hit_skips_tokenising(tmp_path, bert_tok, monkeypatch):
-    path = tmp_path / "a.txt"
-    path.write_text("Paris is the capital of France. Berlin is the capital of Germany.\n\nA new paragraph.\n")
-    cache = tmp_path / "cache"
-    first = data.tokenise_corpus([path], bert_tok, cache_root=cache)[0]
-    assert not first.cache_hit
-    assert len(first.seg_starts) == 4 and list(first.seg_para) == [0, 0, 1]
-    monkeypatch.setattr(data, "_tokenise", lambda *a: pytest.fail("tokenised again"))
-    second = data.tokenise_corpus([path], bert_tok, cache_root=cache)[0]
-    assert second.cache_hit and np.array_equal(first.ids, second.ids)
-    expected = bert_tok(path.read_text().replace("\n\n", " "), add_special_tokens=False)["input_ids"]
-    assert first.ids.tolist() == expected
 
 
 def _ft(ids, starts=None):

@@ -85,5 +85,5 @@ def test_crash_and_bad_input_reach_the_runner_as_one_line(tmp_path):
     assert proc.stderr.strip().splitlines() == [f"error: {json.loads(proc.stdout.splitlines()[-1])['message']}"]
     runner = _runner(tmp_path, [empty, "--output", tmp_path / "run"])
     events = list(runner.events())
-    assert [e["event"] for e in events] == ["error"] and "no usable text" in events[0]["message"]
-    assert events[0]["stderr"][-1].startswith("error: no usable text")
+    assert [e["event"] for e in events] == ["error"] and "no files to train on" in events[0]["message"]
+    assert events[0]["stderr"][-1].startswith("error: no files to train on")

@@ -164,7 +164,7 @@ def build_parser() -> OneLineParser:
     p = sub.add_parser("models", help="list the models usable now (bundled, cached hub models, runs)")
     add_json(p)
 
-    p = sub.add_parser("train", help="fine-tune a model on your .txt/.md files (runs in its own process)")
+    p = sub.add_parser("train", help="fine-tune a model on your documents: text, PDF, HTML, Word, JSONL, CSV (runs in its own process)")
     from mlm_explorer.train.config import add_train_arguments
 
     add_train_arguments(p)

@@ -6,9 +6,9 @@ CLI (cli/train.py) or the app (ui/app.py); the app's thread workers (ui/workers.
 
 It speaks JSON lines on stdout (events.py); everything else goes to stderr. Exit status:
 
-    0    finished
+    0    finished (or, with --dry-run, the `preview` event sent)
     2    a problem with the input or the environment (one `error` event, one line on stderr:
-         empty folder, only binary files, --block-size above the model's limit, objective
+         no usable file (each skipped one is named with its reason), --block-size above the model's limit, objective
          mismatch, full disk while saving, CUDA out of memory)
     1    an unexpected crash (`error` event, traceback on stderr)
     130  cancelled by SIGINT (Ctrl+C): a checkpoint was saved, then `cancelled`
@@ -125,8 +125,10 @@ def _check_world(args, world: int) -> None:
 
 
 def run(argv, events: Events) -> int:
+    from mlm_explorer.paths import cache_dir
     from mlm_explorer.train.config import parse_args
-    from mlm_explorer.train.data.corpus import scan
+    from mlm_explorer.train.data.extract.base import ReadOptions
+    from mlm_explorer.train.data.extract.collect import collect, require_documents
 
     # 1. options and inputs first: a bad option or an empty folder fails before torch loads
     main_rank = os.environ.get("RANK", "0") == "0"
@@ -141,9 +143,12 @@ def run(argv, events: Events) -> int:
     run_dir = checkpoint = None
     if args.resume:
         run_dir, checkpoint, args = _resume_point(args, given)
-    scan(args.paths)
+    collection = collect(args.paths, options=ReadOptions(text_field=args.text_field),
+                         keep_duplicates=args.keep_duplicates,
+                         cache_root=None if args.no_cache else cache_dir())
+    require_documents(collection, args.paths)
     probes = _probes(args)
-    if main_rank and run_dir is None and args.output:
+    if main_rank and run_dir is None and not args.dry_run and args.output:
         _new_run_dir(args)  # raises if that directory already holds a run
 
     import torch
@@ -173,12 +178,14 @@ def run(argv, events: Events) -> int:
         if args.compile and not rt.cuda:
             raise InputError("--compile needs a CUDA GPU (on the CPU, torch.compile's start-up costs more than it "
                              "saves in a fine-tune); leave --compile out")
-        run_dir = job.run_dir = _agree_run_dir(rt, run_dir, args)
+        run_dir = job.run_dir = None if args.dry_run else _agree_run_dir(rt, run_dir, args)
         torch.manual_seed(args.seed + rt.rank)  # dropout; restored from the checkpoint on resume
         tm = load_for_training(str(checkpoint) if checkpoint else args.model, args.objective, device=rt.device)
         counts = select_trainable(tm.model, args.train_params)
         prepared = _prepare_probes(probes, tm)
-        data = prepare(args, tm, rt, events)
+        data = prepare(args, tm, rt, events, collection)
+        if args.dry_run:
+            return _dry_run(args, tm, rt, data, events, checkpoint, counts, prepared)
         if rt.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         initial = rundir.read_record(run_dir) if checkpoint else {}
@@ -239,6 +246,22 @@ def _report(events: Events, job, failure: Failure) -> None:
         extra = {"failed_rank": failure.rank} if failure.rank else {}
         record.update(status="failed", error=line, **extra)
     _fail(events, line, failure.code, **({"rank": failure.rank} if failure.rank else {}))
+
+
+def _dry_run(args, tm, rt, data, events, checkpoint, counts, probes) -> int:
+    """--dry-run: a `preview` event (train/preview.py) instead of training; nothing is written."""
+    from mlm_explorer.train.loop import Loop
+    from mlm_explorer.train.preview import preview
+    from mlm_explorer.train.run import checkpoint as ckpt
+    from mlm_explorer.train.run.runs import RunRecord
+
+    state = ckpt.load_trainer_state(checkpoint) if checkpoint else None
+    loop = Loop(args=args, model=tm.model, tokenizer=tm.tokenizer, objective=data.objective, data=data, rt=rt,
+                events=events, record=RunRecord(Path("."), enabled=False), resume_state=state, probes=probes)
+    events.emit("preview", model=args.model, resumed_from=str(checkpoint) if checkpoint else None,
+                micro_batch_size=loop.micro, probes=len(probes), **preview(loop, args, tm, rt, data),
+                **rt.describe(), **counts)
+    return 0
 
 
 def main(argv=None, *, stdout=None) -> int:

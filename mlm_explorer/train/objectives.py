@@ -151,7 +151,8 @@ class MLMObjective(Objective):
         self.policy = MaskingPolicy(rate=rate, whole_word=whole_word)
         self.module = MaskedLMLoss(model)
 
-    def corrupt(self, blocks: dict, generator: torch.Generator) -> dict:
+    def corrupt(self, blocks: dict, generator: torch.Generator, *, decisions: bool = False) -> dict:
+        """`decisions`: also return the engine's per-position Decision (B, L) (the dry-run preview)."""
         ids = blocks["input_ids"]  # (B, L)
         padded = bool(blocks.get("partial", True))  # a host-side list: no sync
         attention = _attention(blocks["lengths"], ids.shape[1]) if padded else None  # (B, L) False on padding
@@ -159,6 +160,8 @@ class MLMObjective(Objective):
         batch = {"input_ids": m.input_ids, "labels": m.labels}
         if attention is not None:
             batch["attention_mask"] = attention.long()
+        if decisions:
+            batch["decisions"] = m.decisions
         for key in ("token_type_ids", "next_sentence_label"):
             if blocks.get(key) is not None:
                 batch[key] = blocks[key]
