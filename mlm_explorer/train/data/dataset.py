@@ -108,8 +108,6 @@ def _log_report(events, report: dict) -> None:
 
 def prepare(args, tm, rt, events, collection: Collection) -> TrainData:
     """`collection`: the documents job.py collected (extracted and de-duplicated) before torch loaded."""
-    import torch
-
     from mlm_explorer.paths import cache_dir
 
     # 1. the files: collected (read, de-duplicated) by job.py; reported once tokenised (step 3)
@@ -127,13 +125,11 @@ def prepare(args, tm, rt, events, collection: Collection) -> TrainData:
         cls = NSPObjective if tm.objective == "mlm+nsp" else MLMObjective
         objective = cls(tm.model, tm.tokenizer, device=rt.device, rate=args.mask_rate, whole_word=args.whole_word)
         layout = special_layout(tm.tokenizer, width)
-    # 3. tokens: rank 0 fills the cache first, the other ranks then read it
+    # 3. tokens: rank 0 fills the cache first, then the first process of each other machine,
+    #    then the others read it (runtime.Runtime.turn)
     cache_root = None if args.no_cache else cache_dir()
-    if rt.distributed and not rt.is_main:
-        torch.distributed.barrier()
-    tokens = tokenise_documents(collection.documents, tm.tokenizer, cache_root=cache_root)
-    if rt.distributed and rt.is_main:
-        torch.distributed.barrier()
+    with rt.turn("tokens"):
+        tokens = tokenise_documents(collection.documents, tm.tokenizer, cache_root=cache_root)
     keep, report = data_report(collection, [t.num_tokens for t in tokens])
     files = [tokens[i] for i in keep]
     _log_report(events, report)
@@ -157,8 +153,6 @@ def prepare(args, tm, rt, events, collection: Collection) -> TrainData:
         summary.update(s)
         if tm.objective == "span":
             summary.update(block_size=width, raw_block_size=raw)  # raw tokens -> `width` after corruption
-        if rt.cuda:
-            train.pin()
         data = TrainData(objective, evals, summary, _fixed=train)
     summary["files"] = len(files)
     summary["tokens"] = sum(f.num_tokens for f in files)

@@ -13,7 +13,8 @@ One event per line, each a JSON object with an `event` field (see docs/core-api.
     checkpoint  step, path
     finished    step, run_dir, best (path), best_eval_loss
     cancelled   step, checkpoint (path or null), signal
-    error       message (the runner adds `stderr`, the job's last stderr lines)
+    error       message, rank (under torchrun, when another rank failed first: "rank N: ..."); the
+                runner adds `stderr`, the job's last stderr lines
     log         message (for people: what was used and skipped, replaced bytes, repeated lines, ...)
 
 Only rank 0 of a distributed run speaks. Anything else a library prints goes to stderr:
