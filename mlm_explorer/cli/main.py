@@ -70,7 +70,8 @@ def cmd_infill(args) -> int:
 
     require_text(args.text)
     if not args.model:
-        raise InputError("infill needs a T5-family model: pass --model NAME_OR_DIR (e.g. --model google-t5/t5-small)")
+        raise InputError("infill needs a seq2seq model: pass --model NAME_OR_DIR "
+                         "(e.g. --model google-t5/t5-small or --model facebook/bart-base)")
     if args.num_return > args.num_beams:
         raise InputError(f"--num-return {args.num_return} is more than --num-beams {args.num_beams}; raise --num-beams")
     lm = load_seq2seq(args.model, device=args.device)
@@ -86,15 +87,17 @@ def cmd_compare(args) -> int:
     from mlm_explorer.core.load.models import load_mlm, load_seq2seq
 
     require_text(args.text)
-    if not args.t5:
-        raise InputError("compare needs a T5-family model: pass --t5 NAME_OR_DIR (e.g. --t5 google-t5/t5-small)")
+    if not (args.t5 or args.bart):
+        raise InputError("compare needs a seq2seq model: pass --t5 NAME_OR_DIR (e.g. --t5 google-t5/t5-small) "
+                         "and/or --bart NAME_OR_DIR (e.g. --bart facebook/bart-base)")
     bert = load_mlm(args.bert, device=args.device)
-    t5 = load_seq2seq(args.t5, device=args.device)
+    seq2seq = {role: load_seq2seq(name, device=args.device) for role, name in (("t5", args.t5), ("bart", args.bart))
+               if name}
     filled = predict(bert, args.text, top_k=args.top_k)
-    infilled = infill(t5, args.text)
+    infilled = {role: infill(lm, args.text) for role, lm in seq2seq.items()}
     payload = {"text": args.text, "bert": {"model": bert.to_dict(), **filled.to_dict()},
-               "t5": {"model": t5.to_dict(), **infilled.to_dict()}}
-    emit(args, payload, lambda: render.compare(bert, filled, t5, infilled))
+               **{role: {"model": seq2seq[role].to_dict(), **r.to_dict()} for role, r in infilled.items()}}
+    emit(args, payload, lambda: render.compare(bert, filled, [(seq2seq[r], infilled[r]) for r in infilled]))
     return 0
 
 
