@@ -35,10 +35,10 @@ BEFORE_ANY_MODEL = {
     "predict-not-utf8": ([b"predict", b"caf\xe9 [MASK]"], "the text is not valid UTF-8 (byte 0xe9 at character 4)"),
     "score-empty": (["score", ""], "the text is empty"),
     "score-batch-0": (["score", "x", "--batch-size", "0"], "--batch-size: expected a whole number >= 1, got 0"),
-    "infill-no-model": (["infill", "The [MASK] park."], "infill needs a T5-family model: pass --model"),
+    "infill-no-model": (["infill", "The [MASK] park."], "infill needs a seq2seq model: pass --model"),
     "infill-return-above-beams": (["infill", "a [MASK]", "--model", "{t5}", "--num-return", "3"],
                                   "--num-return 3 is more than --num-beams 1"),
-    "compare-no-t5": (["compare", "The [MASK] park."], "compare needs a T5-family model: pass --t5"),
+    "compare-no-t5": (["compare", "The [MASK] park."], "compare needs a seq2seq model: pass --t5"),
     "mask-rate-above-1": (["mask", "hello", "--rate", "1.5"], "--rate: expected a number between 0 and 1, got 1.5"),
     "mask-rate-negative": (["mask", "hello", "--rate", "-0.1"], "--rate: expected a number between 0 and 1"),
     "mask-count-0": (["mask", "hello", "--count", "0"], "--count: expected a whole number >= 1, got 0"),
@@ -69,8 +69,8 @@ BEFORE_ANY_MODEL = {
     "train-objective": (["train", "{corpus}", "--objective", "clm"], "--objective: invalid choice: 'clm'"),
     "train-seed-negative": (["train", "{corpus}", "--seed", "-1"], "--seed: expected a whole number from 0 to 4294967295"),
     "train-missing-path": (["train", "{missing}"], "no such file or folder"),
-    "train-empty-folder": (["train", "{empty}"], "no usable text"),
-    "train-binary-only": (["train", "{binary}"], "only binary"),
+    "train-empty-folder": (["train", "{empty}"], "no files to train on in"),
+    "train-binary-only": (["train", "{binary}"], "binary (NUL bytes) though named like text"),
     "train-output-is-a-file": (["train", "{corpus}", "--output", "{file}"], "is a file; give a directory"),
     "train-output-under-a-file": (["train", "{corpus}", "--output", "{file}/run"], "cannot create the directory (Not a directory)"),
     "train-resume-not-a-run": (["train", "--resume", "/etc"], "--resume /etc: /etc is not a training run (it has no run.json)"),
@@ -100,7 +100,8 @@ NEEDS_A_MODEL = {
     "attention-layer-missing": (["attention", "the cute dog", "--model", "{bert}", "--token", "1", "--layer", "-7"],
                                 "layer -7 does not exist: the model has 2 layers"),
     "saliency-mask-3": (["saliency", "the [MASK] dog", "--model", "{bert}", "--mask", "3"], "--mask 3: the text has 1 blank; use --mask 1 or leave it out"),
-    "train-one-word": (["train", "{one_word}", "--model", "{bert}", "--threads", "1"], "at least 7 tokens are needed"),
+    "train-five-tokens": (["train", "{five_tokens}", "--model", "{bert}", "--threads", "1"], "at least 7 tokens are needed"),
+    "train-one-word": (["train", "{one_word}", "--model", "{bert}", "--threads", "1"], "too short: 1 token(s), fewer than 5"),
     "train-rate-0": (["train", "{corpus}", "--model", "{bert}", "--mask-rate", "0", "--threads", "1"], "--mask-rate 0 masks no token"),
 }
 
@@ -123,7 +124,8 @@ def world(tmp_path_factory, tiny_bert_dir, tiny_t5_dir):
     plain.mkdir()
     rundir.write_record(plain, {"status": "finished", "model": "bundled", "config": {}})
     names = {"bert": tiny_bert_dir, "t5": tiny_t5_dir, "corpus": small_corpus(root / "corpus"),
-             "one_word": write_corpus(root / "one-word", ["Paris"]), "file": root / "file.txt",
+             "one_word": write_corpus(root / "one-word", ["Paris"]),
+             "five_tokens": write_corpus(root / "five-tokens", ["the cute dog walks in"]), "file": root / "file.txt",
              "empty": root / "empty", "binary": root / "binary", "missing": root / "missing",
              "damaged_run": damaged, "run_without_probes": plain}
     env = subprocess_env(root)

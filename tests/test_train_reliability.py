@@ -73,9 +73,11 @@ def test_a_diverging_loss_stops_the_job_and_keeps_the_last_good_checkpoint(tmp_p
     assert json.loads((run / "run.json").read_text())["status"] == "failed"
 
 
-@pytest.mark.parametrize("case", ["one-word", "rate-0", "span-one-word"])
+@pytest.mark.parametrize("case", ["five-tokens", "rate-0", "span-six-tokens"])
 def test_a_corpus_or_rate_that_masks_nothing_is_refused(case, tmp_path, tiny_bert_dir, tiny_t5_dir, capsys):
-    text = {"one-word": "Paris", "rate-0": "The cute dog walks in the green park.", "span-one-word": "Paris"}[case]
+    """(A file of fewer than 5 tokens is skipped on its own, as too short: train/data/extract.)"""
+    text = {"five-tokens": "the cute dog walks in", "rate-0": "The cute dog walks in the green park.",
+            "span-six-tokens": "the dog walks"}[case]
     corpus = write_corpus(tmp_path / "corpus", [text])
     model = tiny_t5_dir if case.startswith("span") else tiny_bert_dir
     extra = ["--mask-rate", 0] if case == "rate-0" else []
@@ -83,11 +85,11 @@ def test_a_corpus_or_rate_that_masks_nothing_is_refused(case, tmp_path, tiny_ber
     assert rc == 2 and not of(events, "started")
     message = of(events, "error")[0]["message"]
     assert message == {
-        "one-word": "the training text has 1 token(s); --mask-rate 0.15 masks about 0.1 of them, "
-                    "so at least 7 tokens are needed; add more text",
+        "five-tokens": "the training text has 5 token(s); --mask-rate 0.15 masks about 0.8 of them, "
+                       "so at least 7 tokens are needed; add more text",
         "rate-0": "--mask-rate 0 masks no token, so there is nothing to learn; use a rate above 0, e.g. 0.15",
-        "span-one-word": "the training text has 4 token(s); --noise-density 0.15 masks about 0.6 of them, "
-                          "so at least 7 tokens are needed; add more text",
+        "span-six-tokens": "the training text has 6 token(s); --noise-density 0.15 masks about 0.9 of them, "
+                           "so at least 7 tokens are needed; add more text",
     }[case]
     assert not (tmp_path / "run" / "best").exists()
 
