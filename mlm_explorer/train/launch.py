@@ -6,6 +6,9 @@
         ...
     runner.cancel()                     # from another thread: SIGTERM -> checkpoint, `cancelled`
 
+`TrainingRunner(args, module=AUDIT_MODULE)` runs the masking audit (train/audit.py) the same way:
+its events are `log`, then one `audit` (or `error`).
+
 A crash (a non-zero exit without an `error` or `cancelled` event, e.g. killed by the OOM
 killer) becomes one last `error` event; every `error` event carries `stderr`, the job's
 last stderr lines. A killed job's stdout may end mid-line: that line becomes a `log` event.
@@ -26,9 +29,15 @@ from mlm_explorer.train.run.events import parse_line
 STDERR_LINES = 40
 
 
+TRAIN_MODULE = "mlm_explorer.train"
+AUDIT_MODULE = "mlm_explorer.train.audit"   # the masking audit: the job's data and masking, no training
+
+
 class TrainingRunner:
-    def __init__(self, args: Sequence[str], *, env: dict | None = None, python: str | None = None) -> None:
+    def __init__(self, args: Sequence[str], *, env: dict | None = None, python: str | None = None,
+                 module: str = TRAIN_MODULE) -> None:
         self.args = list(args)
+        self.module = module
         self.env = env
         self.python = python or sys.executable
         self.process: subprocess.Popen | None = None
@@ -38,7 +47,7 @@ class TrainingRunner:
 
     @property
     def command(self) -> list[str]:
-        return [self.python, "-m", "mlm_explorer.train", *self.args]
+        return [self.python, "-m", self.module, *self.args]
 
     @property
     def returncode(self) -> int | None:

@@ -110,15 +110,7 @@ class Loop:
         return self._to_device(blocks, idx)
 
     def _to_device(self, blocks: BlockSet, idx: torch.Tensor) -> dict:
-        nb = self.rt.cuda
-        out = {"input_ids": blocks.input_ids[idx], "lengths": blocks.lengths[idx]}  # (B, L), (B,)
-        for key in ("token_type_ids", "next_sentence_label"):
-            if getattr(blocks, key) is not None:
-                out[key] = getattr(blocks, key)[idx]
-        width = out["input_ids"].shape[1]
-        out["partial"] = [(r, int(n)) for r, n in enumerate(out["lengths"].tolist()) if n < width]
-        return {k: (v.pin_memory().to(self.rt.device, non_blocking=nb) if torch.is_tensor(v) and nb
-                    else v.to(self.rt.device) if torch.is_tensor(v) else v) for k, v in out.items()}
+        return blocks.batch(idx, self.rt.device, non_blocking=self.rt.cuda)  # pinned + non_blocking on CUDA
 
     # ---- one optimizer step ----------------------------------------------------------------
     def train_step(self, elapsed: float) -> dict:

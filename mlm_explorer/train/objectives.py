@@ -119,10 +119,15 @@ class MLMObjective(Objective):
         self.policy = MaskingPolicy(rate=rate, whole_word=whole_word)
         self.module = MaskedLMLoss(model)
 
-    def corrupt(self, blocks: dict, generator: torch.Generator) -> dict:
+    def mask(self, blocks: dict, generator: torch.Generator):
+        """The engine on the blocks: (MaskedBatch with its decisions, attention (B, L) bool).
+        `corrupt` builds the batch from it; the masking audit (train/audit.py) counts it."""
         ids = blocks["input_ids"]  # (B, L)
         attention = _attention(blocks["lengths"], ids.shape[1])  # (B, L) False on padding
-        m = mask_tokens(ids, vocab=self.vocab, policy=self.policy, generator=generator, maskable=attention)
+        return mask_tokens(ids, vocab=self.vocab, policy=self.policy, generator=generator, maskable=attention), attention
+
+    def corrupt(self, blocks: dict, generator: torch.Generator) -> dict:
+        m, attention = self.mask(blocks, generator)
         batch = {"input_ids": m.input_ids, "attention_mask": attention.long(), "labels": m.labels}
         for key in ("token_type_ids", "next_sentence_label"):
             if blocks.get(key) is not None:

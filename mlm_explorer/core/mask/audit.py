@@ -208,3 +208,59 @@ class SpanTally:
                                   "min": self.min_spans, "max": self.max_spans},
             "truncated_tokens": self.truncated, **self.extra,
         }
+
+
+# ---------------------------------------------------------------------------------------------
+# Where two reports differ, and why
+
+
+def _apart(a: float | None, b: float | None, n: int, sigmas: float = 4.0) -> bool:
+    """Two rates further apart than sampling noise explains (`sigmas` binomial standard errors)."""
+    if a is None or b is None or n <= 0:
+        return False
+    p = min(max((a + b) / 2, 1e-6), 1 - 1e-6)
+    return abs(a - b) > sigmas * (2 * p * (1 - p) / n) ** 0.5
+
+
+def mlm_differences(ours: dict, ref: dict) -> list[str]:
+    """One line per real difference between the engine's report and a reference's."""
+    out = []
+    if ref["random_drew_special"] > ours["random_drew_special"]:
+        out.append(f"{ref['engine']} drew {ref['random_drew_special']} special/unused tokens as random "
+                   "replacements: it draws from the whole vocabulary (transformers #15342); "
+                   f"{ours['engine']} draws ordinary tokens only ({ours['random_drew_special']})")
+    for what in ("special_touched", "padding_touched"):
+        if ref[what] != ours[what]:
+            out.append(f"{what.replace('_', ' ')}: {ref['engine']} {ref[what]}, {ours['engine']} {ours[what]}")
+    o, r = ours["overall"], ref["overall"]
+    if _apart(o["rate"], r["rate"], min(o["tokens"], r["tokens"])):
+        out.append(f"selection rate {o['rate']:.4f} vs {r['rate']:.4f}: more than sampling noise")
+    for share in ("mask_share", "random_share", "keep_share"):
+        if _apart(o[share], r[share], min(o["selected"], r["selected"])):
+            out.append(f"{share.replace('_', ' ')} of the selected: {ours['engine']} {o[share]:.3f}, "
+                       f"{ref['engine']} {r[share]:.3f}"
+                       + (" (its whole-word mode puts [MASK] on every selected token)"
+                          if ref["policy"].get("whole_word") and r["mask_share"] == 1.0 else ""))
+    ow, rw = ours["words"], ref["words"]
+    if rw["mixed_decisions"] > ow["mixed_decisions"] and ours["policy"].get("whole_word"):
+        out.append(f"{ref['engine']} gave {rw['mixed_decisions']} selected words mixed decisions "
+                   "([MASK] beside the word's own pieces: the answer leaks); the engine decides once per word")
+    if rw["partly_selected"] != ow["partly_selected"] and ours["policy"].get("whole_word"):
+        out.append(f"partly selected words: {ref['engine']} {rw['partly_selected']}, "
+                   f"{ours['engine']} {ow['partly_selected']}")
+    return out
+
+
+def span_differences(ours: dict, ref: dict) -> list[str]:
+    out = []
+    if ref["truncated_tokens"] > ours["truncated_tokens"]:
+        out.append(f"{ref['engine']} drops the corpus's last {ref['truncated_tokens']} tokens (group_texts keeps "
+                   f"whole rows only); {ours['engine']} corrupts its padded tail block alone")
+    if ref.get("sentinels_match") is False:
+        out.append(f"{ref['engine']} writes <extra_id_k> as id len(tokenizer) - 1 - k, which is not this "
+                   "tokenizer's numbering: its sentinels would be wrong ids")
+    for key in ("noise_density", "mean_span_length"):
+        a, b = ours[key], ref[key]
+        if a is not None and b is not None and abs(a - b) > 0.01 * max(abs(a), abs(b), 1e-9):
+            out.append(f"{key.replace('_', ' ')}: {ours['engine']} {a:.4f}, {ref['engine']} {b:.4f}")
+    return out

@@ -80,6 +80,19 @@ class BlockSet:
     def num_tokens(self) -> int:
         return int(self.lengths.sum())
 
+    def batch(self, idx: torch.Tensor, device, *, non_blocking: bool = False) -> dict:
+        """Blocks `idx` as the objectives take them, on `device`: input_ids (B, L), lengths (B,),
+        token_type_ids / next_sentence_label when present, and `partial`: [(row, length)] of the
+        rows shorter than L (a corpus's padded tail block)."""
+        out = {"input_ids": self.input_ids[idx], "lengths": self.lengths[idx]}  # (B, L), (B,)
+        for key in ("token_type_ids", "next_sentence_label"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)[idx]
+        width = out["input_ids"].shape[1]
+        out["partial"] = [(r, int(n)) for r, n in enumerate(out["lengths"].tolist()) if n < width]
+        return {k: (v.pin_memory().to(device, non_blocking=True) if torch.is_tensor(v) and non_blocking
+                    else v.to(device) if torch.is_tensor(v) else v) for k, v in out.items()}
+
 
 def pack(files: list[FileTokens], layout: Layout) -> BlockSet:
     """Concatenate the files (separator between them) and cut into blocks."""
