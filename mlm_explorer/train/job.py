@@ -112,6 +112,29 @@ def _prepare_probes(probes, tm):
     return prepare_probes(tm.tokenizer, probes, max_length=tm.max_length)
 
 
+def _prepare_meter(args, tm, events):
+    """The forgetting meter's probes for this model (core/explain/forgetting.py), or [] when off."""
+    if args.no_forgetting:
+        return [], None
+    from mlm_explorer.core.explain.forgetting import meter_probes, prepare_meter
+
+    if args.forgetting_probes:
+        args.forgetting_probes = str(Path(args.forgetting_probes).expanduser().resolve())
+    probes = meter_probes(args.forgetting_probes)   # a user's file: InputError with the line
+    if tm.objective == "span":
+        events.log("forgetting meter off: it probes [MASK] and span corruption (T5) has none")
+        return [], None
+    prepared, skipped = prepare_meter(tm.tokenizer, probes, max_length=tm.max_length)
+    if skipped:
+        events.log(f"forgetting meter: {len(skipped)} of {len(probes)} probes left out for this tokenizer "
+                   f"(first: {skipped[0]})")
+    if not prepared:
+        events.log("forgetting meter off: none of its probes fits this tokenizer")
+        return [], None
+    return prepared, {"probes": args.forgetting_probes or "general (shipped)", "n": len(prepared),
+                      "skipped": skipped}
+
+
 def run(argv, events: Events) -> int:
     from mlm_explorer.train.config import parse_args
     from mlm_explorer.train.data.corpus import scan
@@ -149,6 +172,7 @@ def run(argv, events: Events) -> int:
         tm = load_for_training(str(checkpoint) if checkpoint else args.model, args.objective, device=rt.device)
         counts = select_trainable(tm.model, args.train_params)
         prepared = _prepare_probes(probes, tm)
+        meter, meter_info = _prepare_meter(args, tm, events)
         data = prepare(args, tm, rt, events)
         if rt.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -162,14 +186,17 @@ def run(argv, events: Events) -> int:
             created=initial.get("created", time.time()), **rt.describe(), **counts,
         )
         record.data.pop("error", None)
+        if meter_info:
+            record.data["forgetting"] = meter_info
         record.save()
         state = ckpt.load_trainer_state(checkpoint) if checkpoint else None
         loop = Loop(args=args, model=tm.model, tokenizer=tm.tokenizer, objective=data.objective, data=data,
-                    rt=rt, events=events, record=record, resume_state=state, probes=prepared)
+                    rt=rt, events=events, record=record, resume_state=state, probes=prepared, meter=meter)
         events.emit("started", run_dir=str(run_dir), model=record.data["model"], objective=tm.objective,
                     data=data.summary, resumed_from=str(checkpoint) if checkpoint else None, step=loop.step,
                     max_steps=loop.max_steps, steps_per_epoch=loop.steps_per_epoch, batch_size=args.batch_size,
-                    micro_batch_size=loop.micro, probes=len(prepared), **rt.describe(), **counts)
+                    micro_batch_size=loop.micro, probes=len(prepared), forgetting_probes=len(meter),
+                    **rt.describe(), **counts)
         try:
             outcome = loop.run()
         except BaseException as exc:
