@@ -82,12 +82,18 @@ def build_parser() -> OneLineParser:
                    help="score these words at a blank (several subwords: jointly) and list the best fills of 1-3 subwords")
     p.add_argument("--mask", type=positive_int, default=None, metavar="N",
                    help="which blank --candidates is for, 1 = the first (needed when there are several)")
+    from mlm_explorer.cli.kbest import add_kbest_arguments
+
+    add_kbest_arguments(p, positive_int)
 
     p = sub.add_parser("score", help="pseudo-log-likelihood of a text: each token's surprisal, PLL, pseudo-perplexity")
     p.add_argument("text", help="the sentence to score")
     common(p)
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="masked copies per forward pass (default: about 2048 tokens per pass)")
+    p.add_argument("--pll", choices=("word-l2r", "original"), default="word-l2r",
+                   help="word-l2r (default): a piece is scored with the later pieces of its word masked too "
+                        "(Kauf & Ivanova 2023); original: each token masked alone (Salazar et al. 2020)")
     p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
 
     p = sub.add_parser("infill", help="fill blanks with a T5 model (sentinel spans)")
@@ -104,14 +110,17 @@ def build_parser() -> OneLineParser:
     p.add_argument("--top-k", type=positive_int, default=5)
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
-    p = sub.add_parser("mask", help="show the masking engine's 80/10/10 decisions for a text")
-    p.add_argument("text")
+    p = sub.add_parser("mask", help="show the masking engine's 80/10/10 decisions for a text, or audit a corpus (--audit)")
+    p.add_argument("text", nargs="?", default=None, help="the text (or --audit FILES instead)")
     p.add_argument("--model", default=None, help="whose tokenizer to use (default: bundled)")
     p.add_argument("--rate", type=probability, default=0.15, help="share of tokens (words) picked (0.15)")
     p.add_argument("--count", type=positive_int, default=None, help="pick exactly this many instead")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--whole-word", action="store_true", help="pick whole words, not subwords")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    from mlm_explorer.cli.audit import add_audit_arguments
+
+    add_audit_arguments(p, positive_int)
 
     p = sub.add_parser("attention", help="how much one token attends to every token (a layer/head, or the mean)")
     p.add_argument("text")
@@ -185,6 +194,11 @@ def cmd_predict(args) -> int:
     result = predict(lm, args.text, top_k=args.top_k, joint=args.joint,
                      temperature=args.temperature, truncate=args.truncate)
     payload = {"model": lm.to_dict(), "text": args.text, **result.to_dict()}
+    from mlm_explorer.cli.kbest import kbest_for, render_kbest
+
+    kbest = kbest_for(lm, args)
+    if kbest is not None:
+        payload["k_best"] = kbest.to_dict()
     blank = None
     if words is not None:
         from mlm_explorer.core.infer.candidates import score_blank
@@ -195,6 +209,8 @@ def cmd_predict(args) -> int:
 
     def show():
         render.fill_result(lm, args.text, result)
+        if kbest is not None:
+            render_kbest(kbest)
         if blank is not None:
             render.blank_scores(blank)
 
@@ -209,7 +225,7 @@ def cmd_score(args) -> int:
 
     _require_text(args.text)
     lm = load_mlm(args.model, device=args.device)
-    result = score_text(lm, args.text, truncate=args.truncate, batch_size=args.batch_size)
+    result = score_text(lm, args.text, truncate=args.truncate, batch_size=args.batch_size, pll=args.pll)
     _emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.sentence_score(lm, result))
     return 0
 
@@ -253,7 +269,13 @@ def cmd_mask(args) -> int:
     from mlm_explorer.core.mask.preview import preview_masking
     from mlm_explorer.core.mask.text import tokenize
 
-    _require_text(args.text)
+    if args.audit:
+        if args.text is not None:
+            raise InputError("give either a text or --audit FILES, not both")
+        from mlm_explorer.cli.audit import cmd_mask_audit
+
+        return cmd_mask_audit(args)
+    _require_text(args.text or "")
     tokenizer = load_mlm(args.model, device="cpu").tokenizer
     tt = tokenize(tokenizer, args.text, max_length=tokenizer.model_max_length)
     preview = preview_masking(tokenizer, tt, rate=args.rate, seed=args.seed,

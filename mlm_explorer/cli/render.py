@@ -182,6 +182,9 @@ def sentence_score(lm, result) -> None:
                       f"{t.probability:.4f}", str(t.rank), t.top_text,
                       Text(_bar(t.surprisal / top, 16), style=_surprisal_style(t.surprisal).split(" on ")[-1]))
     console.print(table)
+    from mlm_explorer.core.infer.score import PLL_NAMES
+
+    console.print(Text(PLL_NAMES.get(result.pll_variant, result.pll_variant), style="dim"))
     console.print(Text(f"PLL {result.pll:.3f} nats over {result.n_tokens} tokens · pseudo-perplexity "
                        f"{result.pseudo_perplexity:.2f} · mean surprisal {result.mean_surprisal:.3f} nats · "
                        f"{result.forward_passes} forward pass(es) of up to {result.batch_size} masked copies",

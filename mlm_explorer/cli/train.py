@@ -86,6 +86,10 @@ class _ProgressView:
             ranks = " · ".join(f"{r.get('answer')} #{r.get('rank')}" for r in results[:6])
             more = f" · +{len(results) - 6}" if len(results) > 6 else ""
             self.console.print(f"[dim]probes @ {event.get('step')}: {ranks}{more}[/dim]")
+        elif kind == "forgetting":
+            self.console.print(f"[dim]forgetting meter @ {event.get('step')}: top-1 {event.get('top1', 0):.0%} · "
+                               f"top-5 {event.get('top5', 0):.0%} · mean rank {event.get('mean_rank', 0):.1f} "
+                               f"({event.get('n')} general-knowledge probes)[/dim]")
         elif kind == "checkpoint":
             self.console.print(f"[dim]checkpoint {event.get('path')}[/dim]")
         elif kind in ("log", "warning"):

@@ -106,16 +106,17 @@ def run(argv: list[str], events: Events) -> int:
     args, _ = parse_args(job_argv)
     if args.resume:
         raise InputError("the masking audit reads text files: name them instead of --resume")
+    from mlm_explorer.train.data.corpus import scan
+
+    scan(args.paths)   # a bad path fails before torch and the model load
 
     import torch
 
     from mlm_explorer.core.mask.audit import mlm_differences, span_differences
-    from mlm_explorer.train.data.corpus import scan
     from mlm_explorer.train.data.dataset import prepare
     from mlm_explorer.train.model_setup import load_for_training
     from mlm_explorer.train.runtime import setup
 
-    scan(args.paths)   # a bad path fails before the model loads
     rt = setup(args.device, args.threads, "fp32")
     try:
         tm = load_for_training(args.model, args.objective, device=rt.device)
