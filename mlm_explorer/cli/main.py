@@ -71,6 +71,8 @@ def build_parser() -> OneLineParser:
         p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
         p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
+    from mlm_explorer.cli.exports import add_export_arguments
+
     p = sub.add_parser("predict", help="fill [MASK]/___ blanks with an encoder MLM (top-k, entropy, decode)")
     p.add_argument("text", help="text with one or more [MASK] or ___")
     common(p)
@@ -85,6 +87,7 @@ def build_parser() -> OneLineParser:
     from mlm_explorer.cli.kbest import add_kbest_arguments
 
     add_kbest_arguments(p, positive_int)
+    add_export_arguments(p)
 
     p = sub.add_parser("score", help="pseudo-log-likelihood of a text: each token's surprisal, PLL, pseudo-perplexity")
     p.add_argument("text", help="the sentence to score")
@@ -94,6 +97,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--pll", choices=("word-l2r", "original"), default="word-l2r",
                    help="word-l2r (default): a piece is scored with the later pieces of its word masked too "
                         "(Kauf & Ivanova 2023); original: each token masked alone (Salazar et al. 2020)")
+    add_export_arguments(p)
     p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
 
     p = sub.add_parser("infill", help="fill blanks with a T5 model (sentinel spans)")
@@ -129,6 +133,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--layer", type=int, default=None, metavar="L", help="0-based, -1 = last (default: mean over layers)")
     p.add_argument("--head", type=int, default=None, metavar="H", help="0-based (default: mean over heads)")
     p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
+    add_export_arguments(p)
 
     p = sub.add_parser("saliency", help="which tokens made the prediction at a blank (integrated gradients, grad x input)")
     p.add_argument("text", help="text with one or more [MASK] or ___")
@@ -140,6 +145,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--baseline", choices=("mask", "pad", "zero"), default="mask",
                    help="integrated-gradients start: every token [MASK] (default), [PAD], or zero embeddings")
     p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
+    add_export_arguments(p)
 
     p = sub.add_parser("models", help="list the models usable now (bundled, cached hub models, runs)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -154,6 +160,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--probes", default=None, metavar="RUN",
                    help="instead: the probe history of RUN (a run name or directory), by evaluation")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    add_export_arguments(p)   # with --probes RUN: the run's loss, probe and forgetting curves
 
     p = sub.add_parser("diff", help="before/after: base and fine-tuned distributions at the blanks, change per candidate")
     p.add_argument("text", help="text with one or more [MASK] or ___")
@@ -164,6 +171,7 @@ def build_parser() -> OneLineParser:
                    help="delta: largest change first (default); tuned / base: by that model's probability")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    add_export_arguments(p)
     return parser
 
 
@@ -215,6 +223,12 @@ def cmd_predict(args) -> int:
             render.blank_scores(blank)
 
     _emit(args, payload, show)
+    from mlm_explorer.cli.exports import export_if_asked
+    from mlm_explorer.core.mask.text import tokenize
+    from mlm_explorer.report.views import predict_view
+
+    export_if_asked(args, lambda: predict_view(
+        lm.to_dict(), tokenize(lm.tokenizer, args.text, max_length=lm.max_length, truncate=args.truncate), result, kbest))
     return 0
 
 
@@ -227,6 +241,12 @@ def cmd_score(args) -> int:
     lm = load_mlm(args.model, device=args.device)
     result = score_text(lm, args.text, truncate=args.truncate, batch_size=args.batch_size, pll=args.pll)
     _emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.sentence_score(lm, result))
+    from mlm_explorer.cli.exports import export_if_asked
+    from mlm_explorer.core.mask.text import tokenize
+    from mlm_explorer.report.views import score_view
+
+    export_if_asked(args, lambda: score_view(
+        lm.to_dict(), tokenize(lm.tokenizer, args.text, max_length=lm.max_length, truncate=args.truncate), result))
     return 0
 
 
@@ -327,6 +347,10 @@ def cmd_attention(args) -> int:
     lm = load_mlm(args.model, device=args.device)
     result = attention(lm, args.text, args.token, layer=args.layer, head=args.head, truncate=args.truncate)
     _emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.attention_row(lm, result))
+    from mlm_explorer.cli.exports import export_if_asked
+    from mlm_explorer.report.views import attention_view
+
+    export_if_asked(args, lambda: attention_view(lm.to_dict(), result))
     return 0
 
 
@@ -348,6 +372,10 @@ def cmd_saliency(args) -> int:
                       method=args.method, baseline=args.baseline)
     _emit(args, {"model": lm.to_dict(), "mask": args.mask, **result.to_dict()},
           lambda: render.saliency_result(lm, result))
+    from mlm_explorer.cli.exports import export_if_asked
+    from mlm_explorer.report.views import saliency_view
+
+    export_if_asked(args, lambda: saliency_view(lm.to_dict(), result))
     return 0
 
 
