@@ -35,3 +35,10 @@ def bundled_lm():
     from mlm_explorer.core.load.models import load_mlm
 
     return load_mlm(None, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_bart_dir(tmp_path_factory):
+    from tiny import build_tiny_bart
+
+    return build_tiny_bart(tmp_path_factory.mktemp("tiny-bart"))

@@ -1,5 +1,7 @@
 """T5 infill: the blanks in a text become sentinels, T5 writes what goes in each.
 
+(A BART-style model, loaded with info["infill"] == "mask", goes to core/infer/mask_infill.py.)
+
 1. Blanks ([MASK], ___, <mask>, explicit <extra_id_N>) become <extra_id_0>, <extra_id_1>, ...
    (consecutive blanks are one span: `core.text.blanks_to_sentinels`).
 2. `generate` (greedy, or beam search with several candidates) writes the target
@@ -34,6 +36,7 @@ class InfillCandidate:
     text: str               # the input text with every blank filled
     score: float            # log p of the whole target up to the stop (sum over tokens)
     finished: bool          # False when max_new_tokens ran out before the last blank was closed
+    aligned: bool = True    # BART-style (core/infer/mask_infill.py): False when the fills could not be read off
 
 
 @dataclass
@@ -78,6 +81,10 @@ def infill(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_to
 
     if getattr(lm, "kind", "seq2seq") != "seq2seq":
         raise ModelError(f"'{lm.name}' is an encoder masked-LM; infill needs a T5 model (use predict for it)")
+    if getattr(lm, "info", {}).get("infill") == "mask":   # BART-style: <mask>, the whole text regenerated
+        from mlm_explorer.core.infer.mask_infill import infill_masked
+
+        return infill_masked(lm, text, num_beams=num_beams, num_return=num_return, max_new_tokens=max_new_tokens)
     if not (isinstance(num_beams, int) and num_beams >= 1):
         raise InputError(f"--num-beams {num_beams!r}: use a whole number of at least 1")
     if not (isinstance(num_return, int) and 1 <= num_return <= num_beams):
@@ -116,7 +123,7 @@ def infill(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_to
     for row in out.tolist():
         target = _cut(row[1:] if row and row[0] == start else row, stop_ids, tok.pad_token_id)
         finished = bool(target) and target[-1] in stop_ids
-        token_lp = _rescore(lm, input_ids, attention, target)
+        token_lp = rescore(lm, input_ids, attention, target)
         fills = _split_fills(tok, target, token_lp, blank_of, n, stop_ids)
         key = tuple(f.text for f in fills)
         if key in seen:
@@ -136,7 +143,7 @@ def _cut(ids: list[int], stop_ids: list[int], pad_id: int) -> list[int]:
     return ids
 
 
-def _rescore(lm, input_ids, attention, target: list[int]) -> list[float]:
+def rescore(lm, input_ids, attention, target: list[int]) -> list[float]:
     """log p of each target token given the input and the target before it (teacher forcing)."""
     import torch
 

@@ -259,12 +259,17 @@ def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
         raise ModelError(
             f"'{src.name}' has no mask token in its tokenizer, so it cannot fill masks; pick a masked-LM such as BERT"
         )
+    infill_style = None
     if want == "seq2seq":
         sentinel_id = tokenizer.convert_tokens_to_ids(SENTINEL)
-        if sentinel_id is None or sentinel_id == tokenizer.unk_token_id:
+        if sentinel_id is not None and sentinel_id != tokenizer.unk_token_id:
+            infill_style = "sentinels"   # T5: <extra_id_N> spans (core/infer/infill.py)
+        elif tokenizer.mask_token is not None and tokenizer.mask_token_id is not None:
+            infill_style = "mask"        # BART: <mask>, the decoder rewrites the text (core/infer/mask_infill.py)
+        else:
             raise ModelError(
-                f"'{src.name}' has no T5 sentinel tokens ({SENTINEL}, ...) in its tokenizer, so it cannot infill blanks; "
-                "pick a T5 model"
+                f"'{src.name}' has no T5 sentinel tokens ({SENTINEL}, ...) nor a mask token in its tokenizer, so it "
+                "cannot infill blanks; pick a T5 or BART model"
             )
 
     # 4. The weights.
@@ -282,6 +287,8 @@ def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
     model.to(dev).eval()
     missing = sorted(loading.get("missing_keys", []) or [])
     info = {"model_type": model_type, "head_trained": not missing, "missing_keys": missing}
+    if infill_style:
+        info["infill"] = infill_style
     path = str(src.path) if src.path is not None else _snapshot_dir(src.repo_id)
     return LoadedModel(model, tokenizer, want, src.name, path, dev, src.source, info)
 
