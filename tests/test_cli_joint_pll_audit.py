@@ -56,3 +56,18 @@ def test_mask_audit_through_the_real_command(cli, tmp_path, tiny_bert_dir, monke
                               env_extra=env), "no such file")
     assert_one_line_error(cli("mask", "a text", "--audit", str(corpus)), "not both")
     assert_one_line_error(cli("mask", "--audit", str(corpus), "--count", "2"), "--count")
+
+
+def test_compare_takes_two_to_four_models(cli, tiny_bert_dir, tiny_t5_dir, tiny_bart_dir, tmp_path):
+    text = "The cute [MASK] walks in the [MASK] park."
+    proc = cli("compare", text, "--model", str(tiny_bert_dir), "--model", str(tiny_t5_dir), "--model",
+               str(tiny_bart_dir), "--json", "--html", str(tmp_path / "c.html"))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert [c["family"] for c in out["columns"]] == ["encoder", "t5", "bart"] and out["n_blanks"] == 2
+    assert all(len(c["blanks"]) == 2 for c in out["columns"])
+    assert "bert" not in out and (tmp_path / "c.html").read_text().count('class="column"') == 3
+    people = cli("compare", text, "--model", str(tiny_bert_dir), "--model", str(tiny_bart_dir))
+    assert people.returncode == 0 and "(bart)" in people.stdout and "(encoder)" in people.stdout
+    assert_one_line_error(cli("compare", text, "--model", str(tiny_bert_dir)), "2 to 4 models")
+    assert_one_line_error(cli("compare", text, *["--model", str(tiny_bert_dir)] * 5), "2 to 4 models")

@@ -106,13 +106,18 @@ def build_parser() -> OneLineParser:
     p.add_argument("--num-beams", type=positive_int, default=1, help="beam search width (1: greedy)")
     p.add_argument("--num-return", type=positive_int, default=1, help="candidates to return (<= beams)")
 
-    p = sub.add_parser("compare", help="the same blanks filled by an encoder MLM and by T5, side by side")
+    p = sub.add_parser("compare", help="the same blanks filled by 2-4 models (encoders, T5, BART), one column each")
     p.add_argument("text", help="text with one or more [MASK] or ___")
-    p.add_argument("--bert", default=None, help="encoder MLM (default: bundled)")
-    p.add_argument("--t5", required=True, help="seq2seq model (T5 family)")
+    p.add_argument("--model", action="append", default=None, metavar="M",
+                   help="a model to compare (2-4 times): an encoder MLM, a T5 or a BART model, a run, or 'bundled'")
+    p.add_argument("--bert", default=None, help="(older form) an encoder MLM, first column")
+    p.add_argument("--t5", default=None, help="(older form) a seq2seq model, next column")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--top-k", type=positive_int, default=5)
+    p.add_argument("--joint", action="store_true", help="encoders: fill several masks jointly, most confident first")
+    p.add_argument("--num-beams", type=positive_int, default=1, help="T5 / BART: beam search width (1: greedy)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    add_export_arguments(p)
 
     p = sub.add_parser("mask", help="show the masking engine's 80/10/10 decisions for a text, or audit a corpus (--audit)")
     p.add_argument("text", nargs="?", default=None, help="the text (or --audit FILES instead)")
@@ -267,20 +272,9 @@ def cmd_infill(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from mlm_explorer.cli import render
-    from mlm_explorer.core.infer.fill import predict
-    from mlm_explorer.core.infer.infill import infill
-    from mlm_explorer.core.load.models import load_mlm, load_seq2seq
+    from mlm_explorer.cli.compare import cmd_compare as run_compare
 
-    _require_text(args.text)
-    bert = load_mlm(args.bert, device=args.device)
-    t5 = load_seq2seq(args.t5, device=args.device)
-    filled = predict(bert, args.text, top_k=args.top_k)
-    infilled = infill(t5, args.text)
-    payload = {"text": args.text, "bert": {"model": bert.to_dict(), **filled.to_dict()},
-               "t5": {"model": t5.to_dict(), **infilled.to_dict()}}
-    _emit(args, payload, lambda: render.compare(bert, filled, t5, infilled))
-    return 0
+    return run_compare(args)
 
 
 def cmd_mask(args) -> int:

@@ -213,6 +213,19 @@ def load_seq2seq(name_or_path: str | os.PathLike, *, device: str = "auto") -> Lo
     return _load(name_or_path, want="seq2seq", device=device)
 
 
+def load_any(name_or_path: str | os.PathLike | None, *, device: str = "auto") -> LoadedModel:
+    """An encoder MLM or a seq2seq model (T5, BART), whichever the config says (compare takes both)."""
+    src = resolve_source(name_or_path)
+    if src.source == "bundled":
+        return load_mlm(name_or_path, device=device)
+    config = load_config(src)
+    model_type = getattr(config, "model_type", None) or "unknown"
+    kind = kind_of(model_type, bool(getattr(config, "is_encoder_decoder", False)))
+    if kind == "other":
+        raise _kind_mismatch(src.name, model_type, kind, "mlm")
+    return _load(name_or_path, want=kind, device=device)
+
+
 def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
     dev = resolve_device(device)
     src = resolve_source(name_or_path)
