@@ -150,12 +150,12 @@ def infill(lm: Any, text: str) -> Any:
 SALIENCY_STEPS = 32  # integrated-gradients intervals (the CLI's default)
 
 
-def sentence_score(lm: Any, input_ids: list[int], positions: list[int], *,
-                   stale: Callable[[], bool] = lambda: False) -> Any:
-    """core.score.score_ids: each position masked in turn, batched -> SentenceScore."""
+def sentence_score(lm: Any, input_ids: list[int], positions: list[int], *, pll: str = "word-l2r",
+                   word_ids: list | None = None, stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.score.score_ids: each position masked in turn (with the variant's pieces), batched -> SentenceScore."""
     from mlm_explorer.core.infer.score import score_ids
 
-    return on_model_thread(lambda: score_ids(lm, input_ids, positions=positions), stale)
+    return on_model_thread(lambda: score_ids(lm, input_ids, positions=positions, pll=pll, word_ids=word_ids), stale)
 
 
 def attention_maps(lm: Any, input_ids: list[int], *, stale: Callable[[], bool] = lambda: False) -> Any:

@@ -41,6 +41,8 @@ LENS_BINDINGS = [
     Binding("left_curly_bracket,less_than_sign", "attention_step('head', -1)", "Head -", show=False),
     Binding("right_curly_bracket,greater_than_sign", "attention_step('head', 1)", "Head +", show=False),
     Binding("i", "saliency_method", "IG / grad×input", show=False),
+    Binding("v", "pll_variant", "PLL variant", show=False,
+            tooltip="Surprisal lens: PLL-word-l2r (a token and the rest of its word masked) or the original PLL"),
     Binding("k", "candidates", "Candidates", show=False,
             tooltip="Score your own words at the selected mask; the best fills of 1-3 pieces"),
 ]
@@ -123,6 +125,14 @@ class LensScreenMixin:
         else:
             self.notify(f"saliency (g) will show {METHOD_NAMES[lens.method]}", timeout=3)
 
+    def action_pll_variant(self) -> None:
+        lens = self.lens
+        lens.pll = "original" if lens.pll == "word-l2r" else "word-l2r"
+        if lens.kind == "surprisal":
+            self._draw_strip()  # another key: scored again
+        else:
+            self.notify(f"the surprisal lens (s) will use the {lens.pll} PLL", timeout=3)
+
     def action_candidates(self) -> None:
         box = self.query_one(CandidateBox)
         self.candidates_open = not self.candidates_open
@@ -168,12 +178,14 @@ class LensScreenMixin:
         if kind == "surprisal":
             positions = [t.index for t in st.tt.tokens if t.maskable and not t.typed_mask]
             ids = list(st.tt.input_ids)
+            words = [t.word if t.maskable and not t.typed_mask else None for t in st.tt.tokens]
+            pll = lens.pll
             if not positions:
                 self.post_message(LensReady(kind, key, error="nothing to score: the text has only blanks"))
                 return
 
             def work() -> Any:
-                return jobs.sentence_score(lm, ids, positions, stale=stale)
+                return jobs.sentence_score(lm, ids, positions, pll=pll, word_ids=words, stale=stale)
         elif kind == "attention":
             ids = self._model_ids()
 
