@@ -219,3 +219,19 @@ def test_explore_before_after(app_env, fixed_cwd, fixed_bert_dir, tmp_path, snap
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(130, 40), run_before=run_before)
+
+
+def test_explore_kbest(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
+    """The k best joint fills (J) under the distribution, beside the most-confident-first fill."""
+    app = make_app(fixed_bert_dir, text="The cute [MASK] walks in the [MASK] park.", top_k=4)
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        screen = app.explore
+        screen.strip.focus()
+        await pilot.press("J")
+        await wait_for(pilot, lambda: screen.kbest.data is not None and screen.kbest.data[0] == screen.kbest.key(),
+                       what="the k best fills")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

@@ -57,12 +57,18 @@ def _greedy_by_hand(lm, ids, positions):
     return [filled[p] for p in positions]
 
 
+def _ordinary(lm) -> set[int]:
+    """The ids a fill may use: no special token, no [unusedN] (the vocabulary's own pieces otherwise)."""
+    pieces = lm.tokenizer.convert_ids_to_tokens(list(range(len(lm.tokenizer))))
+    return {i for i, p in enumerate(pieces) if i not in lm.tokenizer.all_special_ids and not p.startswith("[unused")}
+
+
 def _candidates_by_hand(lm, ids, positions, n, greedy):
-    specials = set(lm.tokenizer.all_special_ids)
+    ordinary = _ordinary(lm)
     out = []
     for m, p in enumerate(positions):
         lp = _logprobs(lm, ids, p)
-        order = [int(i) for i in lp.argsort(descending=True).tolist() if int(i) not in specials][:n]
+        order = [int(i) for i in lp.argsort(descending=True).tolist() if int(i) in ordinary][:n]
         if greedy[m] not in order:
             order.append(greedy[m])
         out.append(order)
@@ -84,7 +90,8 @@ def test_exact_search_equals_the_exhaustive_loop(tiny_lm, text, n):
     result = kbest_text(tiny_lm, text, k=k, top_n=n)
     ids, positions = _masked(tiny_lm, text)
     greedy = _greedy_by_hand(tiny_lm, ids, positions)
-    cands = _candidates_by_hand(tiny_lm, ids, positions, n, greedy)
+    in_search = set(greedy) <= _ordinary(tiny_lm)
+    cands = _candidates_by_hand(tiny_lm, ids, positions, n, greedy if in_search else [-1] * len(greedy))
     scored = {fill: sum(_pll_by_hand(tiny_lm, ids, positions, fill)) for fill in itertools.product(*cands)}
     expected = sorted(scored.values(), reverse=True)
 
@@ -96,11 +103,14 @@ def test_exact_search_equals_the_exhaustive_loop(tiny_lm, text, n):
         assert fill.rank == rank
         assert fill.pll == pytest.approx(scored[tuple(fill.token_ids)], abs=1e-4)
         assert fill.logprobs == pytest.approx(_pll_by_hand(tiny_lm, ids, positions, fill.token_ids), abs=1e-4)
-        assert not set(fill.token_ids) & set(tiny_lm.tokenizer.all_special_ids)
+        assert set(fill.token_ids) <= _ordinary(tiny_lm)
     # the most-confident-first fill: the same tokens as fill_masks(joint=True), its exact rank
     assert result.greedy.token_ids == greedy
-    assert result.greedy.pll == pytest.approx(scored[tuple(greedy)], abs=1e-4)
-    assert result.greedy_rank == 1 + sum(v > scored[tuple(greedy)] + 1e-6 for v in scored.values())
+    assert result.greedy.pll == pytest.approx(sum(_pll_by_hand(tiny_lm, ids, positions, greedy)), abs=1e-4)
+    if in_search:
+        assert result.greedy_rank == 1 + sum(v > scored[tuple(greedy)] + 1e-6 for v in scored.values())
+    else:   # it took an [unusedN] piece: outside the search, and said so
+        assert result.greedy_rank is None and result.note
     assert result.agrees == (result.fills[0].token_ids == greedy)
     json.dumps(result.to_dict())
 
@@ -115,9 +125,10 @@ def test_beam_search_rescores_by_the_exact_pll(tiny_lm):
     assert plls == sorted(plls, reverse=True)
     for fill in result.fills:
         assert fill.logprobs == pytest.approx(_pll_by_hand(tiny_lm, ids, positions, fill.token_ids), abs=1e-4)
-    # the greedy fill is in the pool, so the best fill is never worse than it
+    # the greedy fill is in the pool (unless it took an [unusedN] piece), so the best is never worse
     assert result.greedy.token_ids == _greedy_by_hand(tiny_lm, ids, positions)
-    assert result.greedy_rank is not None and result.fills[0].pll >= result.greedy.pll - 1e-6
+    if set(result.greedy.token_ids) <= _ordinary(tiny_lm):
+        assert result.greedy_rank is not None and result.fills[0].pll >= result.greedy.pll - 1e-6
 
 
 def test_masks_typed_together_are_one_word(tiny_lm):
@@ -149,7 +160,7 @@ def test_one_mask_is_the_distribution(tiny_lm):
     text = "The cute dog [MASK] in the green park."
     result = kbest_text(tiny_lm, text, k=5)
     top = [c for c in predict(tiny_lm, text, top_k=12).predictions[0].candidates
-           if c.token_id not in tiny_lm.tokenizer.all_special_ids][:5]
+           if c.token_id in _ordinary(tiny_lm)][:5]
     assert [f.token_ids[0] for f in result.fills] == [c.token_id for c in top]
     assert [f.pll for f in result.fills] == pytest.approx([c.logprob for c in top], abs=1e-4)
     assert result.agrees == (result.fills[0].token_ids == result.greedy.token_ids)

@@ -36,7 +36,7 @@ def view_dict(app: Any) -> dict:
     out["probes"] = [dict(p) for p in app.settings.probes]
     out["probe_history"] = list(train.probe_history) if train is not None else []
     # the active lens (per-token values + caption) and the candidate box: ui/screens/explore/lenses.py
-    out.update(explore.lens_export() if explore is not None else {"lens": None, "candidates": None})
+    out.update(explore.lens_export() if explore is not None else {"lens": None, "candidates": None, "k_best": None})
     return out
 
 

@@ -197,3 +197,12 @@ def candidates(lm: Any, input_ids: list[int], position: int, words: list[str], *
         return out
 
     return on_model_thread(run, stale)
+
+
+def kbest(lm: Any, input_ids: list[int], positions: list[int], words: list[list[int]], shapes: dict, *, k: int,
+          temperature: float, stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.infer.kbest.kbest_fills: the k best joint fills of the masks by PLL -> KBestResult."""
+    from mlm_explorer.core.infer.kbest import kbest_fills
+
+    return on_model_thread(lambda: kbest_fills(lm, input_ids, positions, k=k, words=words, shapes=shapes,
+                                               temperature=temperature), stale)

@@ -22,7 +22,8 @@ exact rank among the fills searched, and `agrees` says whether it is the best on
 Multi-piece words: masks typed with nothing between them ("[MASK][MASK]") are one word
 (`blank_words`): its first piece starts a word (when a space or the text's start comes
 before it) and the others continue it (WordPiece `##x`, no `▁`/`Ġ`). A lone mask may be any
-ordinary piece, as in fill_masks. Special tokens are never candidates. Every position to fill
+ordinary piece, as in fill_masks. Only the ordinary vocabulary is searched (no special, [unusedN],
+sentinel or added token: MaskingVocab.replaceable). Every position to fill
 is masked (a RANDOM / KEEP token of the masking engine is a blank here too).
 
 Public API (results are dataclasses with `to_dict()`):
@@ -164,17 +165,18 @@ class _Rows:
 
 
 def _allowed(lm, width: int, positions: list[int], rules: dict[int, str]):
-    """(M, V) bool: which tokens each mask may take (no specials; word shape in multi-mask words)."""
+    """(M, V) bool: which tokens each mask may take: the ordinary vocabulary (MaskingVocab.replaceable:
+    no special, [unusedN], sentinel or added token), and the word shape in multi-mask words."""
     import torch
 
     from mlm_explorer.core.mask.masking import MaskingVocab
 
-    tokenizer = lm.tokenizer
-    specials = [i for i in set(tokenizer.all_special_ids) if 0 <= i < width]
-    allowed = torch.ones((len(positions), width), dtype=torch.bool)
-    allowed[:, specials] = False
+    vocab = MaskingVocab.from_tokenizer(lm.tokenizer)
+    ordinary = torch.zeros(width, dtype=torch.bool)
+    ordinary[vocab.replaceable[vocab.replaceable < width]] = True
+    allowed = ordinary.repeat(len(positions), 1)
     if rules:
-        cont = MaskingVocab.from_tokenizer(tokenizer).continuation[:width]
+        cont = vocab.continuation[:width]
         cont = torch.cat([cont, torch.zeros(width - len(cont), dtype=torch.bool)])  # padded embedding rows
         style_known = bool(cont.any())
         for m, p in enumerate(positions):

@@ -71,6 +71,13 @@ A word of one piece gets its probability and rank; a word of several pieces fill
 many masks, scored jointly, most confident first (its rank is not computed: n/a). Below,
 the best fills of 1, 2 and 3 pieces, ranked by log-probability per piece.
 
+## The k best joint fills
+`J` lists, under the distribution, the best fills of all masks together, each scored by the
+masks' pseudo-log-likelihood: the sum over masks of log p(its token | the other masks filled).
+Up to three masks the search is exact over each mask's top candidates; above, a beam. Masks
+typed or clicked together ("[MASK][MASK]", the pieces of one word) fill one word. Beside it,
+the most-confident-first fill (`j`): its PLL, its rank, and whether the two agree.
+
 ## Keys
 | key | where | does |
 |---|---|---|
@@ -91,6 +98,7 @@ the best fills of 1, 2 and 3 pieces, ranked by log-probability per piece.
 | i | Explore | saliency: integrated gradients / gradient × input |
 | v | Explore | surprisal: PLL-word-l2r / original PLL |
 | k | Explore | candidate words for the selected mask |
+| J | Explore | the k best joint fills of all masks (by PLL) |
 | F2 F3 F4 | anywhere | Explore, Compare, Train |
 | ctrl+p | anywhere | command palette: switch models |
 | ctrl+t | anywhere | dark / light theme |

@@ -21,6 +21,7 @@ from textual.message import Message
 
 from mlm_explorer.errors import UserError
 from mlm_explorer.ui import workers as jobs
+from mlm_explorer.ui.screens.explore.kbest import KBestReady
 from mlm_explorer.ui.screens.explore.lens import METHOD_NAMES, Lens, LensView
 from mlm_explorer.ui.widgets.candidate_box import CandidateBox
 from mlm_explorer.ui.widgets.heat import COLORS
@@ -45,6 +46,8 @@ LENS_BINDINGS = [
             tooltip="Surprisal lens: PLL-word-l2r (a token and the rest of its word masked) or the original PLL"),
     Binding("k", "candidates", "Candidates", show=False,
             tooltip="Score your own words at the selected mask; the best fills of 1-3 pieces"),
+    Binding("J", "kbest", "K best fills", show=False,
+            tooltip="The k best joint fills of all masks by PLL, beside the most-confident-first fill"),
 ]
 
 
@@ -125,6 +128,12 @@ class LensScreenMixin:
         else:
             self.notify(f"saliency (g) will show {METHOD_NAMES[lens.method]}", timeout=3)
 
+    def action_kbest(self) -> None:
+        self.kbest.toggle()  # ui/screens/explore/kbest.py
+
+    def on_kbest_ready(self, message: KBestReady) -> None:
+        self.kbest.ready(message)
+
     def action_pll_variant(self) -> None:
         lens = self.lens
         lens.pll = "original" if lens.pll == "word-l2r" else "word-l2r"
@@ -154,6 +163,7 @@ class LensScreenMixin:
         bar.show(view, method=self.lens.method)
         self._lens_sync()
         self.candidates_sync()
+        self.kbest.sync()
         return {"heat": view.heat, "heat_colors": COLORS.get(view.kind, COLORS["surprisal"])}
 
     def lens_cursor_moved(self, index: int) -> None:
@@ -346,4 +356,4 @@ class LensScreenMixin:
         lens = None if view.kind == "off" else view.to_dict(tokens)
         if lens is not None and view.kind == "saliency":
             lens["method"] = self.lens.method
-        return {"lens": lens, "candidates": self.candidates_view()}
+        return {"lens": lens, "candidates": self.candidates_view(), "k_best": self.kbest.export()}

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Label, TextArea
 from mlm_explorer.errors import UserError
 from mlm_explorer.ui import workers as jobs
 from mlm_explorer.ui.screens.explore.draw import ExploreDrawing
+from mlm_explorer.ui.screens.explore.kbest import KBestPart
 from mlm_explorer.ui.screens.explore.lenses import LENS_BINDINGS, LensScreenMixin
 from mlm_explorer.ui.messages import PredictionFailed, PredictionReady, RandomMasked
 from mlm_explorer.ui.state import ExploreState, remap_positions
@@ -29,6 +30,7 @@ from mlm_explorer.ui.widgets.controls import Controls
 from mlm_explorer.ui.widgets.decode_line import DecodeLine, Legend
 from mlm_explorer.ui.widgets.diff_panel import DiffPanel
 from mlm_explorer.ui.widgets.distribution import Distribution, shown
+from mlm_explorer.ui.widgets.kbest_list import KBestList
 from mlm_explorer.ui.widgets.lens_bar import LensBar
 from mlm_explorer.ui.widgets.mask_table import MaskTable
 from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
@@ -69,6 +71,7 @@ class ExploreScreen(ExploreDrawing, LensScreenMixin, Screen):  # drawing: ui/scr
         self._busy_timer = None
         self._busy_text = ""
         self.lens_setup()
+        self.kbest = KBestPart(self)  # the k best joint fills (J): ui/screens/explore/kbest.py
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -92,10 +95,12 @@ class ExploreScreen(ExploreDrawing, LensScreenMixin, Screen):  # drawing: ui/scr
                 yield MaskTable(id="mask-table")
                 yield DiffPanel(id="diff-panel", classes="hidden")
                 yield CandidateBox(id="cand-box", classes="hidden")
-            with Horizontal(id="dist-box") as dist:
-                dist.border_title = "Distribution"
-                yield Distribution(id="dist")
-                yield Distribution("base", id="dist-base", classes="hidden")
+            with Vertical(id="dist-column"):
+                with Horizontal(id="dist-box") as dist:
+                    dist.border_title = "Distribution"
+                    yield Distribution(id="dist")
+                    yield Distribution("base", id="dist-base", classes="hidden")
+                yield KBestList(id="kbest", classes="hidden")
         yield Footer()
 
     def on_mount(self) -> None:
