@@ -245,7 +245,7 @@ async def test_export_has_lens_and_candidates(app_env, tiny_bert_dir, tmp_path):
         await settle(pilot)
         view = screen.lens_view()
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: (tmp_path / "out").exists() and len(list((tmp_path / "out").iterdir())) == 3,
+        await wait_for(pilot, lambda: (tmp_path / "out").exists() and len(list((tmp_path / "out").iterdir())) == 5,
                        what="the export")
         files = sorted((tmp_path / "out").iterdir())
         data = json.loads(next(f for f in files if f.suffix == ".json").read_text())

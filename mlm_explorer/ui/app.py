@@ -56,7 +56,7 @@ class MLMExplorerApp(App[None]):
         Binding("f3", "switch_mode('compare')", "Compare", tooltip="The same blanks filled by BERT and by T5"),
         Binding("f4", "switch_mode('train')", "Train", tooltip="Fine-tune on your files in the background"),
         Binding("ctrl+t", "toggle_theme", "Theme", tooltip="Switch between the dark and the light theme"),
-        Binding("ctrl+s", "export", "Export", tooltip="Save the current view as JSON, Markdown and SVG"),
+        Binding("ctrl+s", "export", "Export", tooltip="Save the current view as JSON, Markdown, HTML and SVG (offline)"),
         Binding("ctrl+q", "quit", "Quit", tooltip="Quit (asks first if a training job is running)", priority=True),
     ]
 
@@ -268,12 +268,7 @@ class MLMExplorerApp(App[None]):
         """Run `python -m mlm_explorer.train ARGS`; every event goes to `target` as a TrainEvent."""
         from mlm_explorer.train.launch import TrainingRunner
 
-        # The job must import this very package, installed or not (a source checkout).
-        env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-        env.setdefault("TOKENIZERS_PARALLELISM", "false")
-        runner = TrainingRunner(args, env=env)
+        runner = TrainingRunner(args, env=_job_env())
         self.train_runner = runner
 
         def body() -> None:
@@ -286,6 +281,25 @@ class MLMExplorerApp(App[None]):
                 target.post_message(TrainEvent({"event": "exited", "returncode": runner.returncode}))
 
         self.run_worker(body, name="train", group="train", thread=True, exit_on_error=False)
+
+    def start_audit(self, panel: MessagePump, args: list[str]) -> None:
+        """The masking audit (`python -m mlm_explorer.train.audit ARGS`, train/audit.py): its events go
+        to `panel` (ui/widgets/audit_panel.py) as AuditPanel.Event, then an `exited` one."""
+        from mlm_explorer.train.launch import AUDIT_MODULE, TrainingRunner
+        from mlm_explorer.ui.widgets.audit_panel import AuditPanel
+
+        runner = TrainingRunner(args, env=_job_env(), module=AUDIT_MODULE)
+
+        def body() -> None:
+            try:
+                runner.start()
+                _lower_priority(runner)
+                for event in runner.events():
+                    panel.post_message(AuditPanel.Event(event))
+            finally:
+                panel.post_message(AuditPanel.Event({"event": "exited", "returncode": runner.returncode}))
+
+        self.run_worker(body, name="audit", group="audit", thread=True, exclusive=True, exit_on_error=False)
 
     # -- settings, theme, export ------------------------------------------------------------
     def save_settings(self) -> None:
@@ -324,7 +338,7 @@ class MLMExplorerApp(App[None]):
         yield SystemCommand("Compare", "BERT vs T5 on the same blanks (F3)", lambda: self.switch_mode("compare"))
         yield SystemCommand("Train", "Fine-tune on your files (F4)", lambda: self.switch_mode("train"))
         yield SystemCommand("Toggle dark/light theme", "ctrl+t", self.action_toggle_theme)
-        yield SystemCommand("Export view", "JSON, Markdown and SVG of the current view (ctrl+s)", self.action_export)
+        yield SystemCommand("Export view", "JSON, Markdown, HTML and SVG of the current view (ctrl+s)", self.action_export)
 
     # -- quitting -----------------------------------------------------------------------------
     @property
@@ -348,6 +362,15 @@ class MLMExplorerApp(App[None]):
             "A training job is running. Cancel it (its last checkpoint is kept) and quit?",
             [("cancel", "Cancel job & quit"), ("wait", "Keep waiting")], default="wait",
         ), answer)
+
+
+def _job_env() -> dict:
+    """The environment of the job's processes: they must import this very package, installed or not."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
 
 
 def _lower_priority(runner: Any) -> None:

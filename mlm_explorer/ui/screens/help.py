@@ -102,7 +102,7 @@ the most-confident-first fill (`j`): its PLL, its rank, and whether the two agre
 | F2 F3 F4 | anywhere | Explore, Compare, Train |
 | ctrl+p | anywhere | command palette: switch models |
 | ctrl+t | anywhere | dark / light theme |
-| ctrl+s | anywhere | export the view (JSON, Markdown, SVG) |
+| ctrl+s | anywhere | export the view (JSON, Markdown, HTML, SVG: offline) |
 | ctrl+q | anywhere | quit |
 """
 
