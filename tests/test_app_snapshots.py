@@ -56,13 +56,20 @@ def test_explore_random_masking(app_env, fixed_cwd, fixed_bert_dir, snap_compare
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-def test_compare(app_env, fixed_cwd, fixed_bert_dir, fixed_t5_dir, snap_compare):
-    app = make_app(fixed_bert_dir, t5=fixed_t5_dir, text="The cute [MASK] walks in the [MASK] park.")
+def test_compare(app_env, fixed_cwd, fixed_bert_dir, fixed_t5_dir, tmp_path, snap_compare):
+    """Three columns: Explore's encoder, the T5, and an encoder added by name (the same blanks)."""
+    from tiny import build_tiny_bert
+
+    from app_support import fixed_bert_tokenizer
+
+    other = build_tiny_bert(tmp_path / "other-bert", seed=1, with_tokenizer=fixed_bert_tokenizer())
+    app = make_app(fixed_bert_dir, t5=fixed_t5_dir, text="The cute [MASK] walks in the [MASK] park.",
+                   compare_models=[str(other)])
 
     async def run_before(pilot):
         await wait_ready(pilot)
         await pilot.press("f3")
-        await wait_for(pilot, lambda: app.screen.last is not None and app.screen.last.t5 is not None,
+        await wait_for(pilot, lambda: app.screen.result is not None and len(app.screen.result.columns) == 3,
                        what="the fills")
         await settle(pilot)
 

@@ -65,6 +65,7 @@ class MLMExplorerApp(App[None]):
     t5_status: reactive[str] = reactive("")
     t5_version: reactive[int] = reactive(0)
     probes_version: reactive[int] = reactive(0)  # bumps when the pinned probes change
+    compare_version: reactive[int] = reactive(0)  # bumps when a Compare column's model loads or fails
 
     def __init__(self, model: str | None = None, t5: str | None = None, device: str = "auto", *,
                  text: str | None = None, settings: Settings | None = None, persist: bool = True) -> None:
@@ -90,6 +91,9 @@ class MLMExplorerApp(App[None]):
         self._targets: dict[str, MessagePump] = {}
         self.explore: ExploreScreen | None = None  # set by the Explore screen when mounted
         self.train_screen: TrainScreen | None = None  # set by the Train screen when mounted
+        self.compare_screen: CompareScreen | None = None  # set by the Compare screen when mounted
+        self.compare_lms: dict[str, Any] = {}  # Compare's added columns: name -> LoadedModel
+        self.compare_status: dict[str, str] = {}  # name -> "loading…" / the error
 
     # -- start-up ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -138,9 +142,29 @@ class MLMExplorerApp(App[None]):
 
         self.run_worker(body, name="load-t5", group="load-t5", thread=True, exclusive=True, exit_on_error=False)
 
+    def load_compare_model(self, name: str) -> None:
+        """Load a Compare column's model (an encoder, a T5 or a BART) unless it is loaded or loading."""
+        if name in self.compare_lms or self.compare_status.get(name, "").startswith("loading"):
+            return
+        self.compare_status[name] = f"loading {name}…"
+        device = self.device
+
+        def body() -> None:
+            lm, seconds = jobs.load_model("compare", name, device)
+            self.post_message(ModelReady(f"compare:{name}", lm, seconds))
+
+        self.run_worker(body, name=f"load-compare:{name}", group=f"load-compare:{name}", thread=True,
+                        exclusive=True, exit_on_error=False)
+
     def on_model_ready(self, message: ModelReady) -> None:
         lm = message.lm
         device = getattr(lm, "device", "cpu")
+        if message.role.startswith("compare:"):
+            name = message.role.removeprefix("compare:")
+            self.compare_lms[name] = lm
+            self.compare_status[name] = f"{short_name(lm.name)} ({device})"
+            self.compare_version += 1
+            return
         if message.role == "t5":
             self.t5_lm, self.t5_missing = lm, False
             self.t5_status = f"{short_name(lm.name)} ({device})"
@@ -162,6 +186,10 @@ class MLMExplorerApp(App[None]):
         self.model_version += 1
 
     def on_model_failed(self, message: ModelFailed) -> None:
+        if message.role.startswith("compare:"):
+            self.compare_status[message.role.removeprefix("compare:")] = f"not loaded: {message.error}"
+            self.compare_version += 1
+            return
         if message.role == "t5":
             self.t5_missing = message.error == T5_HOWTO
             self.t5_status = message.error

@@ -54,16 +54,6 @@ class PredictionFailed(Message):
 
 
 @dataclass
-class CompareReady(Message):
-    request: int
-    bert: Any = None  # core.fill.FillResult or None
-    t5: Any = None  # core.infill.InfillResult or None
-    bert_error: str | None = None
-    t5_error: str | None = None
-    t5_text: str = ""  # the T5 input with sentinels, for display
-
-
-@dataclass
 class TrainEvent(Message):
     """One JSON-lines event of the training job ({"event": NAME, ...})."""
 

@@ -66,6 +66,8 @@ def load_model(role: str, name: str | None, device: str) -> tuple[Any, float]:
 
     if role == "t5":
         lm = models.load_seq2seq(name, device=device)
+    elif role.startswith("compare"):  # a Compare column: an encoder, a T5 or a BART model
+        lm = models.load_any(name, device=device)
     else:
         lm = models.load_mlm(name, device=device)
     return lm, time.perf_counter() - started
@@ -206,3 +208,10 @@ def kbest(lm: Any, input_ids: list[int], positions: list[int], words: list[list[
 
     return on_model_thread(lambda: kbest_fills(lm, input_ids, positions, k=k, words=words, shapes=shapes,
                                                temperature=temperature), stale)
+
+
+def compare_columns(lms: list, text: str, *, top_k: int, joint: bool) -> list:
+    """core.infer.compare.fill_column for each model on the same blanks -> [ModelColumn] (errors inside)."""
+    from mlm_explorer.core.infer.compare import fill_column
+
+    return on_model_thread(lambda: [fill_column(lm, text, top_k=top_k, joint=joint) for lm in lms])

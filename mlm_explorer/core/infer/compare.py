@@ -111,6 +111,16 @@ def seq2seq_column(lm, text: str, *, num_beams: int = 1) -> ModelColumn:
     return ModelColumn(lm.name, family, blanks, best.text, note)
 
 
+def fill_column(lm, text: str, *, top_k: int = 5, joint: bool = False, num_beams: int = 1) -> ModelColumn:
+    """One model's column; a UserError (no blank for it, too long...) becomes the column's error."""
+    try:
+        if family_of(lm) == "encoder":
+            return encoder_column(lm, text, joint=joint, top_k=top_k)
+        return seq2seq_column(lm, text, num_beams=num_beams)
+    except UserError as exc:
+        return ModelColumn(lm.name, family_of(lm), error=str(exc))
+
+
 def compare_models(lms: list, text: str, *, top_k: int = 5, joint: bool = False, num_beams: int = 1) -> CompareResult:
     """Every model's fill of the blanks of `text` (2-4 models; see the module doc)."""
     from mlm_explorer.core.mask.text import blanks_to_sentinels
@@ -123,13 +133,4 @@ def compare_models(lms: list, text: str, *, top_k: int = 5, joint: bool = False,
     _, n = blanks_to_sentinels(text)
     if n == 0:
         raise InputError("no blank in the text: put [MASK] or ___ where words are missing")
-    columns = []
-    for lm in lms:
-        try:
-            if family_of(lm) == "encoder":
-                columns.append(encoder_column(lm, text, joint=joint, top_k=top_k))
-            else:
-                columns.append(seq2seq_column(lm, text, num_beams=num_beams))
-        except UserError as exc:
-            columns.append(ModelColumn(lm.name, family_of(lm), error=str(exc)))
-    return CompareResult(text, n, columns)
+    return CompareResult(text, n, [fill_column(lm, text, top_k=top_k, joint=joint, num_beams=num_beams) for lm in lms])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +41,10 @@ SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "vocab.json")
 SENTINEL = "<extra_id_0>"
+# One load at a time: transformers builds a model on the meta device under process-wide state, and two
+# loads in two threads (the app loads its T5 and a Compare column at once) fail with "Cannot copy out of
+# meta tensor". Loads are rare and slow anyway; inference is not serialised by this.
+_LOAD_LOCK = threading.RLock()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +205,8 @@ def quiet_transformers():
 
 def load_mlm(name_or_path: str | os.PathLike | None = None, *, device: str = "auto") -> LoadedModel:
     """An encoder masked-LM (AutoModelForMaskedLM) in eval mode. None / "bundled" -> the bundled default."""
-    return _load(name_or_path, want="mlm", device=device)
+    with _LOAD_LOCK:
+        return _load(name_or_path, want="mlm", device=device)
 
 
 def load_seq2seq(name_or_path: str | os.PathLike, *, device: str = "auto") -> LoadedModel:
@@ -210,7 +216,8 @@ def load_seq2seq(name_or_path: str | os.PathLike, *, device: str = "auto") -> Lo
             "infill needs a T5 model and the bundled default is an encoder masked-LM; "
             "pass --model with a T5 model (a hub name such as google-t5/t5-small, or a local directory)"
         )
-    return _load(name_or_path, want="seq2seq", device=device)
+    with _LOAD_LOCK:
+        return _load(name_or_path, want="seq2seq", device=device)
 
 
 def load_any(name_or_path: str | os.PathLike | None, *, device: str = "auto") -> LoadedModel:
@@ -223,7 +230,8 @@ def load_any(name_or_path: str | os.PathLike | None, *, device: str = "auto") ->
     kind = kind_of(model_type, bool(getattr(config, "is_encoder_decoder", False)))
     if kind == "other":
         raise _kind_mismatch(src.name, model_type, kind, "mlm")
-    return _load(name_or_path, want=kind, device=device)
+    with _LOAD_LOCK:
+        return _load(name_or_path, want=kind, device=device)
 
 
 def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
