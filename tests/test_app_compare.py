@@ -11,7 +11,7 @@ TEXT = "The cute [MASK] walks in the [MASK] park."
 
 
 def _filled(screen, n: int) -> bool:
-    return screen.result is not None and len(screen.result.columns) == n
+    return screen.result is not None and screen.result.done and len(screen.result.columns) == n
 
 
 @sync

@@ -35,7 +35,7 @@ def test_bart_infill_scores_its_output_by_teacher_forcing(tiny_bart_dir):
     from mlm_explorer.core.load.models import load_seq2seq
 
     lm = load_seq2seq(str(tiny_bart_dir), device="cpu")
-    assert lm.info["infill"] == "mask"
+    assert lm.spec.infill == "mask"
     result = infill(lm, TEXT, num_beams=2, num_return=2)
     assert result.n_blanks == 2 and result.input_text == "The cute <mask> walks in the <mask> park."
     enc = lm.tokenizer(result.input_text, return_tensors="pt")

@@ -7,17 +7,16 @@ command line from `mask`'s options, reads its events and prints the report (or `
 
 from __future__ import annotations
 
-import json
+import sys
 
-from rich.table import Table
-from rich.text import Text
+from mlm_explorer.cli.emit import emit
 
-from mlm_explorer.cli.render import console
 from mlm_explorer.errors import InputError, UserError
 
 
-def add_audit_arguments(p, positive_int) -> None:
-    """`mask`'s audit options (positive_int: the CLI's argument type)."""
+def add_audit_arguments(p) -> None:
+    """`mask`'s audit options."""
+    from mlm_explorer.option_types import positive_int
     from mlm_explorer.train.config import OBJECTIVES
 
     g = p.add_argument_group("masking audit (--audit FILES: the training job's masking over your files)")
@@ -58,92 +57,10 @@ def cmd_mask_audit(args) -> int:
         elif event.get("event") == "error":
             raise UserError(event.get("message", "the masking audit failed"))
         elif event.get("event") == "log" and not args.json:
-            console.print(Text(str(event.get("message", "")), style="dim"))
+            print(event.get("message", ""), file=sys.stderr)
     if audit is None:
         raise UserError(f"the masking audit ended without a report (status {runner.returncode})")
-    if args.json:
-        print(json.dumps(audit, ensure_ascii=False, indent=2))
-    else:
-        render_audit(audit)
+    from mlm_explorer.cli import render_reports
+
+    emit(args, audit, lambda: render_reports.audit(audit))
     return 0
-
-
-SHORT = {"DataCollatorForLanguageModeling": "HF collator"}   # engine names in the tables
-
-
-def _pct(value) -> str:
-    return "–" if value is None else f"{value:.1%}"
-
-
-def render_audit(audit: dict) -> None:
-    ours, ref = audit["ours"], audit["reference"]
-    data = audit.get("data", {})
-    console.print(Text(f"model {audit['model']} · objective {audit['objective']} · {audit['blocks']} of "
-                       f"{audit['total_blocks']} training blocks of {data.get('block_size', '?')} tokens "
-                       f"({data.get('files', '?')} files)", style="bold"))
-    if audit["objective"] == "span":
-        _span_table(ours, ref)
-    else:
-        _mlm_tables(ours, ref)
-    if audit["differences"]:
-        console.print(Text("where they differ:", style="bold yellow"))
-        for line in audit["differences"]:
-            console.print(Text(f"  · {line}", style="yellow"))
-    else:
-        console.print(Text("no difference beyond sampling noise", style="green"))
-
-
-def _mlm_tables(ours: dict, ref: dict) -> None:
-    policy = ours["policy"]
-    console.print(Text(f"policy: rate {policy['rate']} of the {'words' if policy['whole_word'] else 'tokens'}, "
-                       f"then {policy['mask']:.0%} [MASK] / {policy['random']:.0%} random / {policy['keep']:.0%} kept",
-                       style="dim"))
-    table = Table(show_edge=False, pad_edge=False)
-    for col, justify in (("tokens", "left"), ("n", "right"), ("selected", "right"), ("[MASK]", "right"),
-                         ("random", "right"), ("kept", "right"), ("engine", "left")):
-        table.add_column(col, justify=justify)
-    rows = [("all", "overall")] + [(name.replace("_", " "), name) for name in ours["classes"]]
-    for label, key in rows:
-        for side in (ours, ref):
-            c = side["overall"] if key == "overall" else side["classes"][key]
-            table.add_row(label if side is ours else "", str(c["tokens"]), _pct(c["rate"]), _pct(c["mask_share"]),
-                          _pct(c["random_share"]), _pct(c["keep_share"]),
-                          Text(SHORT.get(side["engine"], side["engine"]), style="bold" if side is ours else "dim"))
-    console.print(table)
-    checks = Table(show_edge=False, pad_edge=False)
-    for col in ("", ours["engine"], SHORT.get(ref["engine"], ref["engine"])):
-        checks.add_column(col, justify="left" if not col else "right")
-    for label, key in (("special tokens selected", "special_touched"), ("padding selected", "padding_touched"),
-                       ("random draws that are special tokens", "random_drew_special")):
-        checks.add_row(label, _count(ours[key], must_be_zero=True), _count(ref[key]))
-    for label, key in (("words", "words"), ("multi-piece words", "multi_piece"), ("words selected", "selected"),
-                       ("words partly selected", "partly_selected"), ("selected words with mixed decisions",
-                                                                      "mixed_decisions")):
-        checks.add_row(label, str(ours["words"][key]), str(ref["words"][key]))
-    console.print(checks)
-
-
-def _count(value: int, *, must_be_zero: bool = False) -> Text:
-    return Text(str(value), style=("green" if value == 0 else "bold red") if must_be_zero else "")
-
-
-def _span_table(ours: dict, ref: dict) -> None:
-    table = Table(show_edge=False, pad_edge=False)
-    for col in ("", ours["engine"], ref["engine"]):
-        table.add_column(col, justify="left" if not col else "right")
-    fmt = lambda v, spec: "–" if v is None else format(v, spec)  # noqa: E731
-    rows = [("rows", "rows", "d"), ("raw tokens", "raw_tokens", "d"), ("noise tokens", "noise_tokens", "d"),
-            ("noise density", "noise_density", ".4f"), ("mean span length", "mean_span_length", ".3f"),
-            ("tokens dropped (truncation)", "truncated_tokens", "d")]
-    for label, key, spec in rows:
-        table.add_row(label, fmt(ours[key], spec), fmt(ref[key], spec))
-    for side_label, key in (("sentinels per row (mean)", "mean"), ("sentinels per row (min-max)", None)):
-        if key:
-            table.add_row(side_label, fmt(ours["sentinels_per_row"]["mean"], ".2f"), fmt(ref["sentinels_per_row"]["mean"], ".2f"))
-        else:
-            spread = lambda s: f"{s['sentinels_per_row']['min']}-{s['sentinels_per_row']['max']}"  # noqa: E731
-            table.add_row(side_label, spread(ours), spread(ref))
-    console.print(Text(f"asked: noise density {ours['expected_density']}, mean span {ours['expected_mean_span']}",
-                       style="dim"))
-    console.print(table)
-

@@ -6,18 +6,13 @@ their `bert` / `t5` entries beside the columns.
 
 from __future__ import annotations
 
-import json
-
-from rich.table import Table
-from rich.text import Text
-
-from mlm_explorer.cli.render import console
+from mlm_explorer.cli.emit import emit
 from mlm_explorer.errors import InputError
 
 
 def model_names(args) -> list[str]:
-    names = ([args.bert] if args.bert else []) + list(args.model or []) + ([args.t5] if args.t5 else [])
-    if args.t5 and not args.bert and not args.model:
+    names = ([args.bert] if args.bert else []) + list(args.models or []) + ([args.t5] if args.t5 else [])
+    if args.t5 and not args.bert and not args.models:
         names = ["bundled"] + names   # the older form's default encoder
     if not 2 <= len(names) <= 4:
         raise InputError(f"compare takes 2 to 4 models, got {len(names)}: give each with --model NAME "
@@ -38,10 +33,9 @@ def cmd_compare(args) -> int:
     payload = {"models": [lm.to_dict() for lm in lms], **result.to_dict()}
     if args.bert or args.t5:   # the older form's entries
         _legacy(args, lms, payload)
-    if args.json:
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
-    else:
-        render_compare(result)
+    from mlm_explorer.cli import render_reports
+
+    emit(args, payload, lambda: render_reports.compare_columns(result))
     export_if_asked(args, lambda: compare_view(result))
     return 0
 
@@ -55,24 +49,3 @@ def _legacy(args, lms, payload: dict) -> None:
             payload["bert"] = {"model": lm.to_dict(), **predict(lm, args.text, top_k=args.top_k).to_dict()}
         elif lm.kind == "seq2seq" and "t5" not in payload:
             payload["t5"] = {"model": lm.to_dict(), **infill(lm, args.text).to_dict()}
-
-
-def render_compare(result) -> None:
-    table = Table(show_lines=True)
-    table.add_column("blank", justify="right", style="dim")
-    for col in result.columns:
-        table.add_column(f"{col.model} ({col.family})")
-    for i in range(result.n_blanks):
-        cells = []
-        for col in result.columns:
-            if col.error:
-                cells.append(Text(col.error if i == 0 else "", style="red"))
-            elif i < len(col.blanks):
-                b = col.blanks[i]
-                cells.append(f"{b.text}  p={b.probability:.3f}" if b.probability is not None else b.text)
-            else:
-                cells.append("")
-        table.add_row(str(i + 1), *cells)
-    table.add_row("text", *[Text(col.text, style="bold") for col in result.columns])
-    table.add_row("", *[Text(col.note, style="dim") for col in result.columns])
-    console.print(table)

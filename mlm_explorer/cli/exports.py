@@ -1,4 +1,4 @@
-"""`--html FILE` / `--svg FILE` on the commands that show a view: one self-contained page or picture.
+"""`--html FILE` / `--svg FILE` (cli/parser.py add_exports) on the commands that show a view.
 
 The view is built only when asked (`report/views.py`), rendered by `report/html.py` / `report/svg.py`,
 written to a temporary name and renamed; the paths go to stderr, so `--json` output stays clean.
@@ -12,11 +12,6 @@ from pathlib import Path
 from typing import Callable
 
 from mlm_explorer.errors import InputError
-
-
-def add_export_arguments(p) -> None:
-    p.add_argument("--html", default=None, metavar="FILE", help="also write the view as one self-contained HTML page")
-    p.add_argument("--svg", default=None, metavar="FILE", help="also write the view as one SVG picture")
 
 
 def write_text(path: str, text: str) -> Path:

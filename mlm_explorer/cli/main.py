@@ -8,186 +8,13 @@ imported inside the commands so `--help` and the app's first frame stay fast.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 from typing import Sequence
 
-from mlm_explorer import __version__
+from mlm_explorer.cli.emit import EXIT_INTERRUPTED, EXIT_USER_ERROR, emit
+from mlm_explorer.cli.parser import parse, require_text
 from mlm_explorer.errors import InputError, UserError
-
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line that says where to look."""
-
-    def error(self, message: str):  # noqa: D401 - argparse API
-        self.exit(EXIT_USER_ERROR, f"error: {message} (see `{self.prog} --help`)\n")
-
-
-# -- argument types ---------------------------------------------------------------------------
-
-
-def _number(convert, accept, wanted: str):
-    """An argparse type: `convert` the string, then require `accept(number)`."""
-
-    def parse(value: str):
-        try:
-            number = convert(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {wanted}, got {value!r}") from None
-        if not accept(number):
-            raise argparse.ArgumentTypeError(f"expected {wanted}, got {number}")
-        return number
-
-    return parse
-
-
-positive_int = _number(int, lambda n: n >= 1, "a whole number >= 1")
-probability = _number(float, lambda n: 0.0 <= n <= 1.0, "a number between 0 and 1")
-positive_float = _number(float, lambda n: n > 0, "a number > 0")
-
-
-# -- the parser -------------------------------------------------------------------------------
-
-
-def build_parser() -> OneLineParser:
-    parser = OneLineParser(
-        prog="mlm-explorer",
-        description="Look inside masked language models (BERT, T5) and fine-tune them on your documents. "
-        "With no subcommand, opens the app.",
-    )
-    parser.add_argument("--version", action="version", version=f"mlm-explorer {__version__}")
-    parser.add_argument("--model", default=None, help="encoder MLM for the app (default: the bundled model)")
-    parser.add_argument("--t5", default=None, help="seq2seq model for the app's Compare pane")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=OneLineParser)
-
-    def common(p, *, model_help="encoder MLM: hub name, local directory, fine-tuned run, or 'bundled' (default)"):
-        p.add_argument("--model", default=None, help=model_help)
-        p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-        p.add_argument("--json", action="store_true", help="print JSON for scripts")
-
-    from mlm_explorer.cli.exports import add_export_arguments
-
-    p = sub.add_parser("predict", help="fill [MASK]/___ blanks with an encoder MLM (top-k, entropy, decode)")
-    p.add_argument("text", help="text with one or more [MASK] or ___")
-    common(p)
-    p.add_argument("--top-k", type=positive_int, default=5, help="candidates per mask (5)")
-    p.add_argument("--joint", action="store_true", help="fill several masks jointly, most confident first")
-    p.add_argument("--temperature", type=positive_float, default=1.0, help="divide logits by T (1.0)")
-    p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
-    p.add_argument("--candidates", default=None, metavar="W1,W2",
-                   help="score these words at a blank (several subwords: jointly) and list the best fills of 1-3 subwords")
-    p.add_argument("--mask", type=positive_int, default=None, metavar="N",
-                   help="which blank --candidates is for, 1 = the first (needed when there are several)")
-    from mlm_explorer.cli.kbest import add_kbest_arguments
-
-    add_kbest_arguments(p, positive_int)
-    add_export_arguments(p)
-
-    p = sub.add_parser("score", help="pseudo-log-likelihood of a text: each token's surprisal, PLL, pseudo-perplexity")
-    p.add_argument("text", help="the sentence to score")
-    common(p)
-    p.add_argument("--batch-size", type=positive_int, default=None,
-                   help="masked copies per forward pass (default: about 2048 tokens per pass)")
-    p.add_argument("--pll", choices=("word-l2r", "original"), default="word-l2r",
-                   help="word-l2r (default): a piece is scored with the later pieces of its word masked too "
-                        "(Kauf & Ivanova 2023); original: each token masked alone (Salazar et al. 2020)")
-    add_export_arguments(p)
-    p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
-
-    p = sub.add_parser("infill", help="fill blanks with a T5 model (sentinel spans)")
-    p.add_argument("text", help="text with one or more [MASK], ___ or <extra_id_N>")
-    common(p, model_help="seq2seq model (T5 family): hub name or local directory (required)")
-    p.add_argument("--num-beams", type=positive_int, default=1, help="beam search width (1: greedy)")
-    p.add_argument("--num-return", type=positive_int, default=1, help="candidates to return (<= beams)")
-
-    p = sub.add_parser("compare", help="the same blanks filled by 2-4 models (encoders, T5, BART), one column each")
-    p.add_argument("text", help="text with one or more [MASK] or ___")
-    p.add_argument("--model", action="append", default=None, metavar="M",
-                   help="a model to compare (2-4 times): an encoder MLM, a T5 or a BART model, a run, or 'bundled'")
-    p.add_argument("--bert", default=None, help="(older form) an encoder MLM, first column")
-    p.add_argument("--t5", default=None, help="(older form) a seq2seq model, next column")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--top-k", type=positive_int, default=5)
-    p.add_argument("--joint", action="store_true", help="encoders: fill several masks jointly, most confident first")
-    p.add_argument("--num-beams", type=positive_int, default=1, help="T5 / BART: beam search width (1: greedy)")
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    add_export_arguments(p)
-
-    p = sub.add_parser("mask", help="show the masking engine's 80/10/10 decisions for a text, or audit a corpus (--audit)")
-    p.add_argument("text", nargs="?", default=None, help="the text (or --audit FILES instead)")
-    p.add_argument("--model", default=None, help="whose tokenizer to use (default: bundled)")
-    p.add_argument("--rate", type=probability, default=0.15, help="share of tokens (words) picked (0.15)")
-    p.add_argument("--count", type=positive_int, default=None, help="pick exactly this many instead")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--whole-word", action="store_true", help="pick whole words, not subwords")
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    from mlm_explorer.cli.audit import add_audit_arguments
-
-    add_audit_arguments(p, positive_int)
-
-    p = sub.add_parser("attention", help="how much one token attends to every token (a layer/head, or the mean)")
-    p.add_argument("text")
-    common(p)
-    p.add_argument("--token", type=int, required=True, metavar="I", help="the attending token's index (0 = [CLS])")
-    p.add_argument("--layer", type=int, default=None, metavar="L", help="0-based, -1 = last (default: mean over layers)")
-    p.add_argument("--head", type=int, default=None, metavar="H", help="0-based (default: mean over heads)")
-    p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
-    add_export_arguments(p)
-
-    p = sub.add_parser("saliency", help="which tokens made the prediction at a blank (integrated gradients, grad x input)")
-    p.add_argument("text", help="text with one or more [MASK] or ___")
-    common(p)
-    p.add_argument("--mask", type=positive_int, default=1, metavar="N", help="which blank, 1 = the first (1)")
-    p.add_argument("--target", default=None, metavar="WORD", help="explain this word (one piece), not the top prediction")
-    p.add_argument("--steps", type=positive_int, default=32, help="integrated-gradients steps (32)")
-    p.add_argument("--method", choices=("ig", "grad-x-input", "both"), default="both")
-    p.add_argument("--baseline", choices=("mask", "pad", "zero"), default="mask",
-                   help="integrated-gradients start: every token [MASK] (default), [PAD], or zero embeddings")
-    p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
-    add_export_arguments(p)
-
-    p = sub.add_parser("models", help="list the models usable now (bundled, cached hub models, runs)")
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
-
-    p = sub.add_parser("train", help="fine-tune a model on your .txt/.md files (runs in its own process)")
-    from mlm_explorer.train.config import add_train_arguments
-
-    add_train_arguments(p)
-    p.add_argument("--json", action="store_true", help="print the job's JSON events instead of a progress bar")
-
-    p = sub.add_parser("runs", help="list fine-tuning runs with status and best metrics")
-    p.add_argument("--probes", default=None, metavar="RUN",
-                   help="instead: the probe history of RUN (a run name or directory), by evaluation")
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    add_export_arguments(p)   # with --probes RUN: the run's loss, probe and forgetting curves
-
-    p = sub.add_parser("diff", help="before/after: base and fine-tuned distributions at the blanks, change per candidate")
-    p.add_argument("text", help="text with one or more [MASK] or ___")
-    p.add_argument("--model", required=True, help="the fine-tuned model: a run (name, run:NAME, directory) or any MLM")
-    p.add_argument("--base", default=None, help="the model before fine-tuning (default: the run's base model, from run.json)")
-    p.add_argument("--top-k", type=positive_int, default=5, help="each model's top-k; the union is shown (5)")
-    p.add_argument("--sort", choices=("delta", "tuned", "base"), default="delta",
-                   help="delta: largest change first (default); tuned / base: by that model's probability")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    add_export_arguments(p)
-    return parser
-
-
-# -- commands ---------------------------------------------------------------------------------
-
-
-def _emit(args, payload: dict, render) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
-    else:
-        render()
 
 
 def cmd_predict(args) -> int:
@@ -195,7 +22,7 @@ def cmd_predict(args) -> int:
     from mlm_explorer.core.infer.fill import predict
     from mlm_explorer.core.load.models import load_mlm
 
-    _require_text(args.text)
+    require_text(args.text)
     words = None
     if args.candidates is not None:
         from mlm_explorer.core.infer.candidates import parse_candidates
@@ -207,7 +34,8 @@ def cmd_predict(args) -> int:
     result = predict(lm, args.text, top_k=args.top_k, joint=args.joint,
                      temperature=args.temperature, truncate=args.truncate)
     payload = {"model": lm.to_dict(), "text": args.text, **result.to_dict()}
-    from mlm_explorer.cli.kbest import kbest_for, render_kbest
+    from mlm_explorer.cli import render_reports
+    from mlm_explorer.cli.kbest import kbest_for
 
     kbest = kbest_for(lm, args)
     if kbest is not None:
@@ -223,11 +51,11 @@ def cmd_predict(args) -> int:
     def show():
         render.fill_result(lm, args.text, result)
         if kbest is not None:
-            render_kbest(kbest)
+            render_reports.kbest(kbest)
         if blank is not None:
             render.blank_scores(blank)
 
-    _emit(args, payload, show)
+    emit(args, payload, show)
     from mlm_explorer.cli.exports import export_if_asked
     from mlm_explorer.core.mask.text import tokenize
     from mlm_explorer.report.views import predict_view
@@ -242,10 +70,10 @@ def cmd_score(args) -> int:
     from mlm_explorer.core.load.models import load_mlm
     from mlm_explorer.core.infer.score import score_text
 
-    _require_text(args.text)
+    require_text(args.text)
     lm = load_mlm(args.model, device=args.device)
     result = score_text(lm, args.text, truncate=args.truncate, batch_size=args.batch_size, pll=args.pll)
-    _emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.sentence_score(lm, result))
+    emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.sentence_score(lm, result))
     from mlm_explorer.cli.exports import export_if_asked
     from mlm_explorer.core.mask.text import tokenize
     from mlm_explorer.report.views import score_view
@@ -260,14 +88,14 @@ def cmd_infill(args) -> int:
     from mlm_explorer.core.infer.infill import infill
     from mlm_explorer.core.load.models import load_seq2seq
 
-    _require_text(args.text)
+    require_text(args.text)
     if not args.model:
         raise InputError("infill needs a T5-family model: pass --model NAME_OR_DIR (e.g. --model google-t5/t5-small)")
     if args.num_return > args.num_beams:
         raise InputError(f"--num-return {args.num_return} is more than --num-beams {args.num_beams}; raise --num-beams")
     lm = load_seq2seq(args.model, device=args.device)
     result = infill(lm, args.text, num_beams=args.num_beams, num_return=args.num_return)
-    _emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.infill_result(lm, result))
+    emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.infill_result(lm, result))
     return 0
 
 
@@ -289,12 +117,12 @@ def cmd_mask(args) -> int:
         from mlm_explorer.cli.audit import cmd_mask_audit
 
         return cmd_mask_audit(args)
-    _require_text(args.text or "")
+    require_text(args.text or "")
     tokenizer = load_mlm(args.model, device="cpu").tokenizer
     tt = tokenize(tokenizer, args.text, max_length=tokenizer.model_max_length)
     preview = preview_masking(tokenizer, tt, rate=args.rate, seed=args.seed,
                               whole_word=args.whole_word, count=args.count)
-    _emit(args, {"text": tt.text, **preview.to_dict(tt)}, lambda: render.mask_preview(tt, preview))
+    emit(args, {"text": tt.text, **preview.to_dict(tt)}, lambda: render.mask_preview(tt, preview))
     return 0
 
 
@@ -303,26 +131,26 @@ def cmd_models(args) -> int:
     from mlm_explorer.core.load.models import list_models
 
     entries = list_models()
-    _emit(args, {"models": [e.to_dict() for e in entries]}, lambda: render.models(entries))
+    emit(args, {"models": [e.to_dict() for e in entries]}, lambda: render.models(entries))
     return 0
 
 
-def cmd_train(args, argv: Sequence[str]) -> int:
+def cmd_train(args) -> int:
     from mlm_explorer.cli.train import run_training
 
-    return run_training(args, argv)
+    return run_training(args)
 
 
 def cmd_runs(args) -> int:
     from mlm_explorer.cli import render
-    from mlm_explorer.train.run.runs import list_runs
+    from mlm_explorer.rundir import list_runs
 
     if args.probes:
         from mlm_explorer.cli.probes import cmd_run_probes
 
         return cmd_run_probes(args)
     runs = list_runs()
-    _emit(args, {"runs": [r.to_dict() for r in runs]}, lambda: render.runs(runs))
+    emit(args, {"runs": [r.to_dict() for r in runs]}, lambda: render.runs(runs))
     return 0
 
 
@@ -337,10 +165,10 @@ def cmd_attention(args) -> int:
     from mlm_explorer.core.explain.attention import attention
     from mlm_explorer.core.load.models import load_mlm
 
-    _require_text(args.text)
+    require_text(args.text)
     lm = load_mlm(args.model, device=args.device)
     result = attention(lm, args.text, args.token, layer=args.layer, head=args.head, truncate=args.truncate)
-    _emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.attention_row(lm, result))
+    emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.attention_row(lm, result))
     from mlm_explorer.cli.exports import export_if_asked
     from mlm_explorer.report.views import attention_view
 
@@ -350,32 +178,23 @@ def cmd_attention(args) -> int:
 
 def cmd_saliency(args) -> int:
     from mlm_explorer.cli import render
+    from mlm_explorer.core.explain.saliency import WHAT, saliency
+    from mlm_explorer.core.infer.forward import pick_blank
     from mlm_explorer.core.load.models import load_mlm
-    from mlm_explorer.core.explain.saliency import saliency
     from mlm_explorer.core.mask.text import tokenize
 
-    _require_text(args.text)
+    require_text(args.text)
     lm = load_mlm(args.model, device=args.device)
     tt = tokenize(lm.tokenizer, args.text, max_length=lm.max_length, truncate=args.truncate)
-    blanks = [t.index for t in tt.tokens if t.typed_mask]
-    if not blanks:
-        raise InputError("no mask in the text: put [MASK] or ___ where the word to explain should be")
-    if args.mask > len(blanks):
-        raise InputError(f"--mask {args.mask}: the text has {len(blanks)} blank(s); use 1-{len(blanks)}")
-    result = saliency(lm, tt, position=blanks[args.mask - 1], target=args.target, steps=args.steps,
+    result = saliency(lm, tt, position=pick_blank(tt, args.mask, WHAT), target=args.target, steps=args.steps,
                       method=args.method, baseline=args.baseline)
-    _emit(args, {"model": lm.to_dict(), "mask": args.mask, **result.to_dict()},
+    emit(args, {"model": lm.to_dict(), "mask": args.mask, **result.to_dict()},
           lambda: render.saliency_result(lm, result))
     from mlm_explorer.cli.exports import export_if_asked
     from mlm_explorer.report.views import saliency_view
 
     export_if_asked(args, lambda: saliency_view(lm.to_dict(), result))
     return 0
-
-
-def _require_text(text: str) -> None:
-    if not text or not text.strip():
-        raise InputError("the text is empty: give a sentence, e.g. \"The capital of France is [MASK].\"")
 
 
 def cmd_app(args) -> int:
@@ -388,19 +207,16 @@ def cmd_app(args) -> int:
 COMMANDS = {
     "predict": cmd_predict, "infill": cmd_infill, "compare": cmd_compare, "mask": cmd_mask,
     "models": cmd_models, "runs": cmd_runs, "score": cmd_score,
-    "diff": cmd_diff,
+    "diff": cmd_diff, "train": cmd_train,
     "attention": cmd_attention, "saliency": cmd_saliency,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    args = parse(sys.argv[1:] if argv is None else argv)
     try:
         if args.command is None:
             return cmd_app(args)
-        if args.command == "train":
-            return cmd_train(args, argv[argv.index("train") + 1:])
         return COMMANDS[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

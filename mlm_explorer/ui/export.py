@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mlm_explorer.core.mask.decision import NONE
 from mlm_explorer.ui.state import ExploreState
 
 
@@ -41,8 +42,10 @@ def view_dict(app: Any) -> dict:
     compare = getattr(app, "compare_screen", None)
     last = getattr(compare, "result", None)
     out["compare"] = last.to_dict() if last is not None and hasattr(last, "to_dict") else None
-    # the active lens (per-token values + caption) and the candidate box: ui/screens/explore/lenses.py
-    out.update(explore.lens_export() if explore is not None else {"lens": None, "candidates": None, "k_best": None})
+    # the active lens (per-token values + caption) and the candidate box: ui/screens/explore/{lenses,candidates}.py
+    out["lens"] = explore.lenses.export() if explore is not None else None
+    out["candidates"] = explore.candidates.view() if explore is not None else None
+    out["k_best"] = explore.kbest.export() if explore is not None else None   # ui/screens/explore/kbest.py
     return out
 
 
@@ -103,7 +106,7 @@ def to_markdown(data: dict) -> str:
                   f"{c['mask']} [MASK], {c['random']} random, {c['keep']} kept.", ""]
         lines += ["| position | token | decision | replacement |", "|---:|---|---|---|"]
         for t in rm.get("tokens", []):
-            if t["decision"] != "none":
+            if t["decision"] != NONE.label:
                 lines.append(f"| {t['index']} | {t['token']} | {t['decision']} | {t.get('replacement') or ''} |")
         lines.append("")
     result = data.get("result")

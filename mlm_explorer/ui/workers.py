@@ -2,7 +2,9 @@
 
 Every function here runs in a worker thread (or, queued with `submit`, on the model thread),
 so this is where torch and transformers get imported (inside the functions, never at module
-level: the first frame must not wait for torch). None of them touches a widget; they return core objects and the app posts messages.
+level: the first frame must not wait for torch). None of them touches a widget; they return
+core objects, and the worker body that called them posts a message. (A "job" in this app is
+only ever the training job, `python -m mlm_explorer.train`; what runs here is "work".)
 """
 
 from __future__ import annotations
@@ -59,18 +61,16 @@ def submit(fn: Callable[[], Any], *, done: Callable[[Any], None], failed: Callab
     return _MODEL_THREAD.submit(run)
 
 
-def load_model(role: str, name: str | None, device: str) -> tuple[Any, float]:
-    """Load the model for `role` ("mlm"/"base" -> encoder MLM, "t5" -> seq2seq); (lm, seconds)."""
-    started = time.perf_counter()
+def load_model(role: str, name: str | None, device: str) -> Any:
+    """Load the model for `role` (enums.Role: "t5" -> seq2seq, "compare" -> whichever the config says:
+    an encoder, a T5 or a BART; any other -> encoder MLM)."""
     from mlm_explorer.core.load import models
 
     if role == "t5":
-        lm = models.load_seq2seq(name, device=device)
-    elif role.startswith("compare"):  # a Compare column: an encoder, a T5 or a BART model
-        lm = models.load_any(name, device=device)
-    else:
-        lm = models.load_mlm(name, device=device)
-    return lm, time.perf_counter() - started
+        return models.load_seq2seq(name, device=device)
+    if role == "compare":
+        return models.load_any(name, device=device)
+    return models.load_mlm(name, device=device)
 
 
 def find_cached_t5() -> str | None:
@@ -148,7 +148,7 @@ def infill(lm: Any, text: str) -> Any:
     return on_model_thread(lambda: core_infill(lm, text))
 
 
-# -- the Explore lenses and the candidate box (ui/screens/explore/lenses.py) ---------------------------------
+# -- the Explore lenses and the candidate box (ui/screens/explore/lenses.py, candidates.py) ------
 SALIENCY_STEPS = 32  # integrated-gradients intervals (the CLI's default)
 
 
@@ -210,8 +210,8 @@ def kbest(lm: Any, input_ids: list[int], positions: list[int], words: list[list[
                                                temperature=temperature), stale)
 
 
-def compare_columns(lms: list, text: str, *, top_k: int, joint: bool) -> list:
-    """core.infer.compare.fill_column for each model on the same blanks -> [ModelColumn] (errors inside)."""
+def compare_column(lm: Any, text: str, *, top_k: int, joint: bool) -> Any:
+    """core.infer.compare.fill_column: one model's fill of the blanks -> ModelColumn (its UserError inside)."""
     from mlm_explorer.core.infer.compare import fill_column
 
-    return on_model_thread(lambda: [fill_column(lm, text, top_k=top_k, joint=joint) for lm in lms])
+    return on_model_thread(lambda: fill_column(lm, text, top_k=top_k, joint=joint))

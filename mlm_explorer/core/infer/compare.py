@@ -54,7 +54,9 @@ def family_of(lm) -> str:
     """"encoder" (masked LM), "t5" (sentinels) or "bart" (mask-token infilling)."""
     if getattr(lm, "kind", "mlm") == "mlm":
         return "encoder"
-    return "bart" if (getattr(lm, "info", None) or {}).get("infill") == "mask" else "t5"
+    from mlm_explorer.core.infer.infill import infill_style
+
+    return "bart" if infill_style(lm) == "mask" else "t5"
 
 
 def blank_groups(tt, positions: list[int]) -> list[list[int]]:

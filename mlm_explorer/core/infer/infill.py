@@ -1,6 +1,6 @@
 """T5 infill: the blanks in a text become sentinels, T5 writes what goes in each.
 
-(A BART-style model, loaded with info["infill"] == "mask", goes to core/infer/mask_infill.py.)
+(A BART-style model, `lm.spec.infill == "mask"` (core/load/hf.py ModelSpec), goes to core/infer/mask_infill.py.)
 
 1. Blanks ([MASK], ___, <mask>, explicit <extra_id_N>) become <extra_id_0>, <extra_id_1>, ...
    (consecutive blanks are one span: `core.text.blanks_to_sentinels`).
@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from mlm_explorer.core.mask.text import INFILL_BLANKS, blanks_to_sentinels, too_long
 from mlm_explorer.errors import InputError, ModelError
 
 _SPACED_SENTINEL_RE = re.compile(r"( ?)<extra_id_(\d+)>")
@@ -51,11 +52,9 @@ class InfillResult:
 
 def build_input(lm, text: str) -> tuple[str, int, list[int]]:
     """(t5_text, n_blanks, the sentinel ids of blanks 0..n-1)."""
-    from mlm_explorer.core.mask.text import blanks_to_sentinels
-
     if not text or not text.strip():
         raise InputError("text is empty: type a sentence with ___ or [MASK] where words are missing")
-    aliases = ("[MASK]", "___", "<mask>")
+    aliases = INFILL_BLANKS
     if lm.tokenizer.mask_token and lm.tokenizer.mask_token not in aliases:
         aliases = aliases + (lm.tokenizer.mask_token,)
     t5_text, n = blanks_to_sentinels(text, aliases)
@@ -70,6 +69,12 @@ def build_input(lm, text: str) -> tuple[str, int, list[int]]:
     return t5_text, n, ids
 
 
+def infill_style(lm) -> str | None:
+    """How a seq2seq model infills: "sentinels" (T5 spans) or "mask" (BART regenerates the text)."""
+    spec = getattr(lm, "spec", None)
+    return getattr(spec, "infill", None) if spec is not None else None
+
+
 def infill(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_tokens: int | None = None) -> InfillResult:
     """Fill the blanks of `text` with a T5 model (lm from `load_seq2seq`).
 
@@ -81,7 +86,7 @@ def infill(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_to
 
     if getattr(lm, "kind", "seq2seq") != "seq2seq":
         raise ModelError(f"'{lm.name}' is an encoder masked-LM; infill needs a T5 model (use predict for it)")
-    if getattr(lm, "info", {}).get("infill") == "mask":   # BART-style: <mask>, the whole text regenerated
+    if infill_style(lm) == "mask":   # BART-style: <mask>, the whole text regenerated
         from mlm_explorer.core.infer.mask_infill import infill_masked
 
         return infill_masked(lm, text, num_beams=num_beams, num_return=num_return, max_new_tokens=max_new_tokens)
@@ -94,7 +99,7 @@ def infill(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_to
     enc = tok(t5_text, return_tensors="pt")
     length = enc["input_ids"].shape[1]
     if length > lm.max_length:
-        raise InputError(f"text is {length} tokens, the model takes at most {lm.max_length}; shorten it")
+        raise too_long(length, lm.max_length, truncate_hint=False)
     if max_new_tokens is None:
         max_new_tokens = 4 + 16 * n
     elif not (isinstance(max_new_tokens, int) and max_new_tokens >= 1):

@@ -13,7 +13,7 @@ three pieces in view, so the word looks easy. word-l2r (the default) scores a wo
 right, as a chain rule over its pieces. For a one-piece word both are the same.
 
 The copies are stacked into chunks of `batch_size` rows (B, L), one forward per chunk, with the
-MLM head run only at each row's scored position (`fill.mask_logits_rows`). So a sentence of N
+MLM head run only at each row's scored position (`forward.mask_logits_rows`). So a sentence of N
 tokens costs ceil(N / B) forward calls, not N (the work is still N sequences; see
 benchmarks/bench_score.py for the times).
 
@@ -39,6 +39,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from mlm_explorer.core.infer import forward
+from mlm_explorer.core.mask.text import TokenStrings, tokenize
 from mlm_explorer.errors import InputError, ModelError
 
 PLL_VARIANTS = ("original", "word-l2r")
@@ -146,14 +148,10 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
     """
     import torch
 
-    _check_model(lm)
+    forward.require_encoder(lm, "scoring")
+    forward.check_ids(lm, input_ids)
     if pll not in PLL_VARIANTS:
         raise InputError(f"--pll {pll!r}: use {' or '.join(PLL_VARIANTS)}")
-    if not input_ids:
-        raise InputError("text is empty: type a sentence to score")
-    if len(input_ids) > lm.max_length:
-        raise InputError(f"text is {len(input_ids)} tokens, the model takes at most {lm.max_length}; "
-                         "shorten it or pass --truncate")
     if batch_size is not None and not (isinstance(batch_size, int) and batch_size >= 1):
         raise InputError(f"--batch-size {batch_size!r}: use a whole number of at least 1")
     tokenizer = lm.tokenizer
@@ -174,8 +172,6 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
         chunks = -(-len(positions) // rows_per_forward)
         rows_per_forward = -(-len(positions) // chunks)
 
-    from mlm_explorer.core.infer.fill import _Vocab, mask_logits_rows
-
     base = torch.tensor(input_ids, dtype=torch.long)                      # (L,)
     if word_ids is None:
         word_ids = word_ids_of(tokenizer, input_ids) if pll == "word-l2r" else [None] * length
@@ -190,7 +186,7 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
         where = where_all[start:start + rows_per_forward]                  # (B,)
         rows = base.repeat(len(where), 1)                                  # (B, L): one copy per scored token
         rows[_masked_copies(where, word, pll)] = mask_id             # copy b masks its token (+ the variant's)
-        logits = mask_logits_rows(lm, rows, where.unsqueeze(1))[:, 0].cpu()  # (B, V)
+        logits = forward.mask_logits_rows(lm, rows, where.unsqueeze(1))[:, 0].cpu()  # (B, V)
         passes += 1
         logp = torch.log_softmax(logits, dim=-1)                           # (B, V)
         true = true_all[start:start + len(where)]                          # (B,)
@@ -199,7 +195,7 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
         rank += ((logp > lp_true).sum(dim=1) + 1).tolist()                 # (B,): 1 = first choice
         top += logp.argmax(dim=1).tolist()                                 # (B,)
 
-    vocab = _Vocab(tokenizer)
+    vocab = TokenStrings(tokenizer)
     tokens = []
     for pos, lp, r, top_id in zip(positions, logprob, rank, top):
         piece, text = vocab.strings(input_ids[pos])
@@ -223,9 +219,7 @@ def score_text(lm, text: str, *, truncate: bool = False, batch_size: int | None 
     Typed blanks ([MASK], ___) stay masked in every copy and are not scored. The words are the
     tokenizer's (`core.text.tokenize`).
     """
-    from mlm_explorer.core.mask.text import tokenize
-
-    _check_model(lm)
+    forward.require_encoder(lm, "scoring")
     tt = tokenize(lm.tokenizer, text, max_length=lm.max_length, truncate=truncate)
     positions = [t.index for t in tt.tokens if t.maskable and not t.typed_mask]
     if not positions:
@@ -248,7 +242,3 @@ def score_text(lm, text: str, *, truncate: bool = False, batch_size: int | None 
     result.truncated = tt.truncated
     return result
 
-
-def _check_model(lm) -> None:
-    if getattr(lm, "kind", "mlm") != "mlm":
-        raise ModelError(f"'{lm.name}' is a seq2seq model; scoring needs an encoder MLM")

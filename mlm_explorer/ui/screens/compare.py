@@ -10,7 +10,7 @@ directory, a run, `bundled`: encoders, T5-family or BART), kept in the settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rich.console import Group
@@ -20,11 +20,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
-from mlm_explorer.ui import workers as jobs
+from mlm_explorer.ui import workers
+from mlm_explorer.ui.messages import ColumnFilled, WorkFailed
 from mlm_explorer.ui.names import short_name
 
 MAX_COLUMNS = 4
@@ -44,22 +44,25 @@ def masked_text(tt: Any, positions: list[int]) -> str:
 
 
 @dataclass
-class ColumnsReady(Message):
+class CompareView:
+    """One request's columns as they come in (each column is its own work on the model thread)."""
+
     request: int
-    text: str
-    columns: list = field(default_factory=list)   # core.infer.compare.ModelColumn, one per model asked
+    text: str                                   # what every model read: one [MASK] per masked token
+    asked: list[int] = field(default_factory=list)   # the columns that had a model to ask
+    filled: dict[int, Any] = field(default_factory=dict)   # column -> core.infer.compare.ModelColumn
+    errors: dict[int, str] = field(default_factory=dict)   # column -> why its work raised
 
+    @property
+    def done(self) -> bool:
+        return all(i in self.filled or i in self.errors for i in self.asked)
 
-@dataclass
-class _Shown:
-    """What the screen last showed: the text and the columns (for the export)."""
-
-    text: str
-    columns: list
+    @property
+    def columns(self) -> list:
+        return [self.filled[i] for i in sorted(self.filled)]
 
     def to_dict(self) -> dict:
-        from dataclasses import asdict
-
+        """The export's `compare`: the text and the filled columns (core ModelColumn dicts)."""
         return {"text": self.text, "columns": [asdict(c) for c in self.columns]}
 
 
@@ -73,7 +76,7 @@ class CompareScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.request = 0
-        self.result: _Shown | None = None
+        self.result: CompareView | None = None   # the latest request's columns (the export reads it)
         self.slots: list[tuple[str, Any, str]] = []   # (title, lm or None, status) per column, left to right
 
     def compose(self) -> ComposeResult:
@@ -167,33 +170,40 @@ class CompareScreen(Screen):
         self.request += 1
         request, settings = self.request, self.app.settings
         self.query_one("#busy", Label).update("filling…")
-        self._draw({})
+        self.result = CompareView(request, text, asked=[i for i, _ in ready])
+        self._draw(self.result)
+        for i, lm in ready:   # one work per column: a slow or failing model does not hold the others
 
-        def body() -> None:
-            columns = jobs.compare_columns([lm for _, lm in ready], text, top_k=settings.top_k, joint=settings.joint)
-            self.post_message(ColumnsReady(request, text, list(zip([i for i, _ in ready], columns))))
+            def fill(i=i, lm=lm) -> None:
+                column = workers.compare_column(lm, text, top_k=settings.top_k, joint=settings.joint)
+                self.post_message(ColumnFilled(request, i, column))
 
-        self.app.run_job(self, "compare", request, body)
+            self.app.run_work(self, f"compare-{i}", request, fill)
 
     def _message(self, text: str) -> None:
         self.query_one("#compare-input", Static).update(Text(text, style="italic dim"))
         for i in range(MAX_COLUMNS):
             self.query_one(f"#col-body-{i}", Static).update("")
 
-    def job_failed(self, kind: str, request: int, error: str) -> None:
-        if request == self.request:
-            self.query_one("#busy", Label).update("")
-            self.query_one("#col-body-0", Static).update(Text(error, style="red"))
-
-    def on_columns_ready(self, message: ColumnsReady) -> None:
-        if message.request != self.request:
+    def on_work_failed(self, message: WorkFailed) -> None:
+        """A column's work raised (the app has notified): its error in that column."""
+        view = self.result
+        if view is None or message.request != view.request or not message.kind.startswith("compare-"):
             return
-        self.query_one("#busy", Label).update("")
-        filled = dict(message.columns)
-        self.result = _Shown(message.text, [filled[i] for i in sorted(filled)])
-        self._draw(filled)
+        view.errors[int(message.kind.removeprefix("compare-"))] = message.error
+        self._draw(view)
 
-    def _draw(self, filled: dict) -> None:
+    def on_column_filled(self, message: ColumnFilled) -> None:
+        view = self.result
+        if view is None or message.request != view.request:
+            return
+        view.filled[message.index] = message.column
+        self._draw(view)
+
+    def _draw(self, view: CompareView) -> None:
+        if view.done:
+            self.query_one("#busy", Label).update("")
+        filled = view.filled
         for i, (title, lm, status) in enumerate(self.slots):
             pane = self.query_one(f"#col-{i}")
             pane.border_title = title
@@ -201,6 +211,8 @@ class CompareScreen(Screen):
             if lm is None:
                 missing = i == 1 and self.app.t5_missing
                 body.update(Text(status, style="yellow" if missing or "not" in status else "italic dim"))
+            elif i in view.errors:
+                body.update(Text(view.errors[i], style="red"))
             elif i in filled:
                 body.update(_column_view(filled[i]))
             else:

@@ -15,8 +15,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import Button, Static
+
+from mlm_explorer.ui.messages import AuditAsked, AuditEvent
 
 SHORT = {"DataCollatorForLanguageModeling": "HF collator"}
 CLASSES = (("word_start", "word starts"), ("continuation", "continuations"), ("digit", "digits"),
@@ -34,17 +35,8 @@ class AuditPanel(Vertical):
     AuditPanel #audit-body { height: auto; }
     """
 
-    class Asked(Message):
-        """Audit the masking of the form's files and options."""
-
-    class Event(Message):
+    def on_audit_event(self, message: AuditEvent) -> None:
         """One event of the audit process (the app's start_audit posts them here)."""
-
-        def __init__(self, event: dict) -> None:
-            super().__init__()
-            self.event = event
-
-    def on_audit_panel_event(self, message: "AuditPanel.Event") -> None:
         e = message.event
         name = e.get("event")
         if name == "audit":
@@ -64,7 +56,7 @@ class AuditPanel(Vertical):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "audit-start":
             event.stop()
-            self.post_message(self.Asked())
+            self.post_message(AuditAsked())
 
     def busy(self, running: bool) -> None:
         self.query_one("#audit-start", Button).disabled = running
