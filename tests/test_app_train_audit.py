@@ -40,7 +40,7 @@ async def test_the_audit_button_runs_the_jobs_masking_over_the_form(app_env, tin
         text = " ".join(screen_text(app).split())
         assert "special tokens selected" in text and "HF collator" in text
         assert f"{audit['ours']['overall']['rate']:.1%}" in text
-        assert screen.state == "idle"   # an audit is not a job
+        assert screen.job_state == "idle"   # an audit is not a job
 
 
 FORGETTING = [{"event": "forgetting", "step": s, "n": 42, "top1": t1, "top5": t5, "mean_rank": r, "median_rank": 5.0,

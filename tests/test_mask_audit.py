@@ -146,7 +146,8 @@ def test_span_counts_and_the_t5_recipe():
     batch = span_corrupt(rows, sentinel_ids=sentinels, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id,
                          generator=torch.Generator().manual_seed(1))
     noise, spans = span_counts(batch.labels, sentinels)
-    assert noise.tolist() == batch.noise_mask.sum(1).tolist()            # the targets say what was noise
+    spans_drawn = batch.noise_spans                                       # (B, S, 2) [start, end) per span
+    assert noise.tolist() == (spans_drawn[:, :, 1] - spans_drawn[:, :, 0]).sum(1).tolist()   # the targets say it
     assert spans.tolist() == [int((batch.input_ids[b, :, None] == sentinels).any(1).sum()) for b in range(B)]
     ours = SpanTally(engine="ours", noise_density=0.15, mean_span=3.0).add(torch.full((B,), L), noise, spans).report()
     assert ours["noise_density"] == pytest.approx(round(L * 0.15) / L)

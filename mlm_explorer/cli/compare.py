@@ -16,7 +16,7 @@ def model_names(args) -> list[str]:
         names = ["bundled"] + names   # the older form's default encoder
     if not 2 <= len(names) <= 4:
         raise InputError(f"compare takes 2 to 4 models, got {len(names)}: give each with --model NAME "
-                         "(e.g. --model bundled --model google-t5/t5-small)")
+                         "(e.g. --model bundled --model google-t5/t5-small), or --bert M --t5 M")
     return names
 
 

@@ -15,39 +15,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 
+from mlm_explorer.core.infer.infill_result import BlankFill, InfillCandidate, InfillResult, rescore  # noqa: F401
 from mlm_explorer.core.mask.text import INFILL_BLANKS, blanks_to_sentinels, too_long
 from mlm_explorer.errors import InputError, ModelError
 
 _SPACED_SENTINEL_RE = re.compile(r"( ?)<extra_id_(\d+)>")
-
-
-@dataclass
-class BlankFill:
-    index: int              # blank number (0 = <extra_id_0>)
-    text: str               # the fill, readable ("" when T5 left it empty)
-    logprob: float          # log p of the fill's tokens and of the token that ends it
-    token_ids: list[int]
-
-
-@dataclass
-class InfillCandidate:
-    fills: list[BlankFill]  # one per blank, in order
-    text: str               # the input text with every blank filled
-    score: float            # log p of the whole target up to the stop (sum over tokens)
-    finished: bool          # False when max_new_tokens ran out before the last blank was closed
-    aligned: bool = True    # BART-style (core/infer/mask_infill.py): False when the fills could not be read off
-
-
-@dataclass
-class InfillResult:
-    input_text: str         # the text as T5 saw it (blanks as <extra_id_N>)
-    n_blanks: int
-    candidates: list[InfillCandidate]   # in generate's order (beam search: best first)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def build_input(lm, text: str) -> tuple[str, int, list[int]]:
@@ -146,19 +119,6 @@ def _cut(ids: list[int], stop_ids: list[int], pad_id: int) -> list[int]:
     while ids and ids[-1] == pad_id:
         ids = ids[:-1]
     return ids
-
-
-def rescore(lm, input_ids, attention, target: list[int]) -> list[float]:
-    """log p of each target token given the input and the target before it (teacher forcing)."""
-    import torch
-
-    if not target:
-        return []
-    labels = torch.tensor([target], dtype=torch.long, device=lm.device)                  # (1, T)
-    with torch.inference_mode():
-        logits = lm.model(input_ids=input_ids, attention_mask=attention, labels=labels).logits  # (1, T, V)
-    logprobs = torch.log_softmax(logits[0].float(), dim=-1)                              # (T, V)
-    return logprobs.gather(1, labels[0, :, None])[:, 0].tolist()
 
 
 def _split_fills(tok, target, token_lp, blank_of: dict[int, int], n: int, stop_ids) -> list[BlankFill]:

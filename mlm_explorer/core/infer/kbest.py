@@ -42,7 +42,8 @@ import itertools
 import math
 from dataclasses import asdict, dataclass, field
 
-from mlm_explorer.errors import InputError, ModelError
+from mlm_explorer.core.infer import forward
+from mlm_explorer.errors import InputError
 
 EXACT_MAX_MASKS = 3          # above this many masks: beam search
 AUTO_TOP_N = {1: 10, 2: 50, 3: 10}   # exact search: candidates per mask (rows: M * N^(M-1))
@@ -139,12 +140,10 @@ class _Rows:
         """rows (R, L) long, where (R,) long -> log-probabilities (R, V) at each row's `where`."""
         import torch
 
-        from mlm_explorer.core.infer.fill import mask_logits_rows
-
         chunk = max(1, ROWS_TOKENS // rows.shape[1])
         out = []
         for s in range(0, rows.shape[0], chunk):
-            logits = mask_logits_rows(self.lm, rows[s:s + chunk], where[s:s + chunk].unsqueeze(1))[:, 0].cpu()
+            logits = forward.mask_logits_rows(self.lm, rows[s:s + chunk], where[s:s + chunk].unsqueeze(1))[:, 0].cpu()
             out.append(torch.log_softmax(logits / self.temperature, dim=-1))   # (B, V)
             self.passes += 1
         self.rows += rows.shape[0]
@@ -205,7 +204,7 @@ def kbest_fills(lm, input_ids: list[int], positions: list[int], *, k: int = 5, t
     """
     import torch
 
-    from mlm_explorer.core.infer.fill import fill_masks, mask_logits
+    from mlm_explorer.core.infer.fill import fill_masks
 
     _check(lm, input_ids, positions, k, top_n, beam, method, temperature)
     positions = sorted(set(int(p) for p in positions))
@@ -227,7 +226,7 @@ def kbest_fills(lm, input_ids: list[int], positions: list[int], *, k: int = 5, t
     runner = _Rows(lm, float(temperature))
 
     # 1. The first pass: every mask masked; each mask's allowed candidates.
-    first = torch.log_softmax(mask_logits(lm, masked, positions).cpu() / temperature, dim=-1)   # (M, V)
+    first = torch.log_softmax(forward.mask_logits(lm, masked, positions).cpu() / temperature, dim=-1)   # (M, V)
     runner.rows, runner.passes = 1, 1
     allowed = _allowed(lm, first.shape[-1], positions, rules)                    # (M, V)
     pickable = first.masked_fill(~allowed, -math.inf)
@@ -322,8 +321,6 @@ def _beam(runner: _Rows, base, positions: list[int], allowed, width: int, temper
     """Complete fills left in a most-confident-first beam (their order of discovery is not kept)."""
     import torch
 
-    from mlm_explorer.core.infer.fill import mask_logits_rows
-
     M = len(positions)
     states = [({}, 0.0)]                              # (position -> token, sum of log p when filled)
     for _ in range(M):
@@ -336,7 +333,7 @@ def _beam(runner: _Rows, base, positions: list[int], allowed, width: int, temper
             where.append([p for p in positions if p not in filled])
         rows_t = torch.stack(rows)                                                    # (S, L)
         where_t = torch.tensor(where, dtype=torch.long)                               # (S, R)
-        logits = mask_logits_rows(runner.lm, rows_t, where_t).cpu() / temperature     # (S, R, V)
+        logits = forward.mask_logits_rows(runner.lm, rows_t, where_t).cpu() / temperature     # (S, R, V)
         runner.rows += len(rows)
         runner.passes += 1
         lp = torch.log_softmax(logits, dim=-1)
@@ -381,24 +378,16 @@ def _fill(lm, masked: list[int], positions: list[int], words: list[list[int]], i
 
 
 def _check(lm, input_ids, positions, k, top_n, beam, method, temperature) -> None:
-    if getattr(lm, "kind", "mlm") != "mlm":
-        raise ModelError(f"'{lm.name}' is a seq2seq model; joint fills need an encoder MLM")
-    if not input_ids:
-        raise InputError("text is empty: type a sentence with [MASK] or ___ where words should go")
-    if len(input_ids) > lm.max_length:
-        raise InputError(f"text is {len(input_ids)} tokens, the model takes at most {lm.max_length}; "
-                         "shorten it or pass --truncate")
-    if not positions:
-        raise InputError("no mask in the text: put [MASK] or ___ where a word should be predicted")
-    if any(not 0 <= int(p) < len(input_ids) for p in positions):
-        raise InputError(f"a mask position is outside the text ({len(input_ids)} tokens)")
+    forward.require_encoder(lm, "a joint fill")
+    forward.check_ids(lm, input_ids)
+    for p in forward.require_masks(positions):
+        forward.check_position(int(p), len(input_ids), "mask position")
     for name, value in (("--k-best", k), ("--top-n", top_n), ("--beam", beam)):
         if value is not None and not (isinstance(value, int) and value >= 1):
             raise InputError(f"{name} {value!r}: use a whole number of at least 1")
     if method not in ("auto", "exact", "beam"):
         raise InputError(f"search method {method!r}: use auto, exact or beam")
-    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
-        raise InputError(f"--temperature {temperature!r}: use a number above 0 (1.0 = the model's own distribution)")
+    forward.check_temperature(temperature)
 
 
 def kbest_text(lm, text: str, *, k: int = 5, top_n: int | None = None, beam: int | None = None,
@@ -406,12 +395,9 @@ def kbest_text(lm, text: str, *, k: int = 5, top_n: int | None = None, beam: int
     """Tokenize `text` and find the k best joint fills of its typed masks (words found in the text)."""
     from mlm_explorer.core.mask.text import tokenize
 
-    if getattr(lm, "kind", "mlm") != "mlm":
-        raise ModelError(f"'{lm.name}' is a seq2seq model; joint fills need an encoder MLM")
+    forward.require_encoder(lm, "a joint fill")
     tt = tokenize(lm.tokenizer, text, max_length=lm.max_length, truncate=truncate)
-    positions = [t.index for t in tt.tokens if t.typed_mask]
-    if not positions:
-        raise InputError("no mask in the text: put [MASK] or ___ where a word should be predicted")
+    positions = forward.typed_masks(tt)
     words = blank_words(tt, positions)
     return kbest_fills(lm, tt.input_ids, positions, k=k, top_n=top_n, beam=beam, method=method,
                        words=words, shapes=word_shapes(tt, words), temperature=temperature)

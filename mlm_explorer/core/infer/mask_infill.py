@@ -29,9 +29,9 @@ _SENTINEL_RE = re.compile(r"<extra_id_\d+>")
 
 def anchors_of(text: str, mask_token: str) -> tuple[list[str], str]:
     """(the text between the blanks, the model's input with one mask token per blank)."""
-    from mlm_explorer.core.mask.text import blanks_to_sentinels
+    from mlm_explorer.core.mask.text import INFILL_BLANKS, blanks_to_sentinels
 
-    aliases = ("[MASK]", "___", "<mask>") + ((mask_token,) if mask_token not in ("[MASK]", "___", "<mask>") else ())
+    aliases = INFILL_BLANKS + ((mask_token,) if mask_token not in INFILL_BLANKS else ())
     marked, n = blanks_to_sentinels(text, aliases)
     if n == 0:
         raise InputError("no blank in the text: put ___ or [MASK] where words are missing")
@@ -79,7 +79,7 @@ def infill_masked(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max
     """Fill the blanks of `text` with a BART-style model (a seq2seq model with a mask token)."""
     import torch
 
-    from mlm_explorer.core.infer.infill import BlankFill, InfillCandidate, InfillResult, rescore
+    from mlm_explorer.core.infer.infill_result import BlankFill, InfillCandidate, InfillResult, rescore
 
     if getattr(lm, "kind", "seq2seq") != "seq2seq" or lm.tokenizer.mask_token is None:
         raise ModelError(f"'{lm.name}' is not a BART-style model (an encoder-decoder with a mask token)")

@@ -63,7 +63,7 @@ def collator_batch(tokenizer, ids: torch.Tensor, lengths: torch.Tensor, policy: 
 
     from transformers import DataCollatorForLanguageModeling
 
-    from mlm_explorer.core.load.models import quiet_transformers
+    from mlm_explorer.core.load.hf import quiet_transformers
 
     vocab = vocab or MaskingVocab.from_tokenizer(tokenizer)
     rows = [ids[b, :int(lengths[b])].tolist() for b in range(ids.shape[0])]
