@@ -30,7 +30,7 @@ async def test_the_list_is_the_cores_search_on_the_screens_masks(app_env, tiny_b
         text = screen_text(app)
         assert "k best joint fills" in text and "most confident first" in text
         assert f"{result.fills[0].pll:.2f}" in text
-        assert screen.lens_export()["k_best"]["fills"][0]["pll"] == pytest.approx(result.fills[0].pll)
+        assert screen.kbest.export()["fills"][0]["pll"] == pytest.approx(result.fills[0].pll)
         # a click on another token: a new input, searched again
         dog = next(t.index for t in st.tt.tokens if t.text == "walks")
         screen.toggle(dog)
@@ -38,4 +38,4 @@ async def test_the_list_is_the_cores_search_on_the_screens_masks(app_env, tiny_b
         assert len(screen.kbest.data[1].positions) == 3
         await pilot.press("J")
         await settle(pilot)
-        assert screen.query_one("#kbest").has_class("hidden") and screen.lens_export()["k_best"] is None
+        assert screen.query_one("#kbest").has_class("hidden") and screen.kbest.export() is None

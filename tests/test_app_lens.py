@@ -305,11 +305,11 @@ async def test_surprisal_lens_names_and_switches_the_pll_variant(app_env, tiny_b
         await pilot.press("s")
         await _lens_ready(pilot, screen, "surprisal")
         l2r = score_text(app.lm, text)                        # the default: word-l2r, the tokenizer's words
-        assert _close(screen.lens_view().values, {t.position: t.surprisal for t in l2r.tokens})
-        assert "(PLL-word-l2r)" in screen.lens_view().caption and f"PLL {l2r.pll:.2f}" in screen_text(app)
+        assert _close(screen.lenses.view().values, {t.position: t.surprisal for t in l2r.tokens})
+        assert "(PLL-word-l2r)" in screen.lenses.view().caption and f"PLL {l2r.pll:.2f}" in screen_text(app)
         await pilot.press("v")
         await _lens_ready(pilot, screen, "surprisal")
         original = score_text(app.lm, text, pll="original")
-        assert _close(screen.lens_view().values, {t.position: t.surprisal for t in original.tokens})
-        assert "(original PLL)" in screen.lens_view().caption
-        assert screen.lens_export()["lens"]["details"]["pll_variant"] == "original"
+        assert _close(screen.lenses.view().values, {t.position: t.surprisal for t in original.tokens})
+        assert "(original PLL)" in screen.lenses.view().caption
+        assert screen.lenses.export()["details"]["pll_variant"] == "original"

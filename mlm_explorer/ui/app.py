@@ -270,7 +270,7 @@ class MLMExplorerApp(App[None]):
         if event.state in (WorkerState.SUCCESS, WorkerState.CANCELLED):
             self._targets.pop(worker.name, None)
         elif event.state == WorkerState.ERROR:
-            kind, _, request = worker.name.partition(":")
+            kind, _, request = worker.name.rpartition(":")   # the kind may hold ":" (a Compare column's model name)
             self.work_failed(self._targets.pop(worker.name, None), kind, int(request or 0), worker.error)
 
     def on_work_failed(self, message: WorkFailed) -> None:
