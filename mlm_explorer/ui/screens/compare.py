@@ -100,6 +100,7 @@ class CompareScreen(Screen):
         self.watch(self.app, "compare_version", lambda _: self.action_refresh(), init=False)
 
     def on_screen_resume(self) -> None:
+        self.query_one("#col-0").focus()   # the columns, not the "add a model" box (a gets there)
         self.app.load_t5()
         for name in self.app.settings.compare_models:
             self.app.load_compare_model(name)
