@@ -15,9 +15,10 @@ def _filled(screen, n: int) -> bool:
 
 
 @sync
-async def test_compare_columns_are_the_cores_fills(app_env, tiny_bert_dir, tiny_t5_dir, tiny_bart_dir):
+async def test_compare_columns_are_the_cores_fills(app_env, tiny_bert_dir, tiny_t5_dir, family_dir):
     from mlm_explorer.core.infer.compare import compare_models
 
+    tiny_bart_dir = family_dir("BART")
     app = make_app(tiny_bert_dir, t5=tiny_t5_dir, text=TEXT)
     async with app.run_test(size=(150, 40)) as pilot:
         await wait_ready(pilot)

@@ -58,7 +58,8 @@ def test_mask_audit_through_the_real_command(cli, tmp_path, tiny_bert_dir, monke
     assert_one_line_error(cli("mask", "--audit", str(corpus), "--count", "2"), "--count")
 
 
-def test_compare_takes_two_to_four_models(cli, tiny_bert_dir, tiny_t5_dir, tiny_bart_dir, tmp_path):
+def test_compare_takes_two_to_four_models(cli, tiny_bert_dir, tiny_t5_dir, family_dir, tmp_path):
+    tiny_bart_dir = family_dir("BART")
     text = "The cute [MASK] walks in the [MASK] park."
     proc = cli("compare", text, "--model", str(tiny_bert_dir), "--model", str(tiny_t5_dir), "--model",
                str(tiny_bart_dir), "--json", "--html", str(tmp_path / "c.html"))
@@ -68,6 +69,10 @@ def test_compare_takes_two_to_four_models(cli, tiny_bert_dir, tiny_t5_dir, tiny_
     assert all(len(c["blanks"]) == 2 for c in out["columns"])
     assert "bert" not in out and (tmp_path / "c.html").read_text().count('class="column"') == 3
     people = cli("compare", text, "--model", str(tiny_bert_dir), "--model", str(tiny_bart_dir))
-    assert people.returncode == 0 and "(bart)" in people.stdout and "(encoder)" in people.stdout
+    assert people.returncode == 0 and "BART: rewrites the text" in people.stdout and "MLM" in people.stdout
+    named = json.loads(cli("compare", text, "--bert", str(tiny_bert_dir), "--bart", str(tiny_bart_dir),
+                           "--model", str(tiny_t5_dir), "--json").stdout)
+    assert [c["family"] for c in named["columns"]] == ["encoder", "t5", "bart"]
+    assert named["bart"]["style"] == "mask" and named["bert"]["predictions"] and "t5" not in named
     assert_one_line_error(cli("compare", text, "--model", str(tiny_bert_dir)), "2 to 4 models")
     assert_one_line_error(cli("compare", text, *["--model", str(tiny_bert_dir)] * 5), "2 to 4 models")

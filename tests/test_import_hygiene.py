@@ -14,8 +14,8 @@ CORE_MODULES = [
     "mlm_explorer.core.infer.candidates", "mlm_explorer.core.infer.score",
     "mlm_explorer.core.explain.attention", "mlm_explorer.core.explain.saliency",
     "mlm_explorer.core.load.hf", "mlm_explorer.core.infer.forward", "mlm_explorer.core.mask.decision",
-    "mlm_explorer.core.infer.kbest", "mlm_explorer.core.infer.compare", "mlm_explorer.core.infer.mask_infill",
-    "mlm_explorer.core.infer.infill_result", "mlm_explorer.core.mask.audit", "mlm_explorer.core.mask.audit_reference",
+    "mlm_explorer.core.infer.kbest", "mlm_explorer.core.infer.compare",
+    "mlm_explorer.core.mask.audit", "mlm_explorer.core.mask.audit_reference",
     "mlm_explorer.core.explain.forgetting",
 ]
 

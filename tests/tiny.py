@@ -123,38 +123,3 @@ def build_tiny_t5(out_dir: Path, *, seed: int = 0, with_tokenizer=None):
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     return out_dir
-
-
-def make_bart_tokenizer(corpus=CORPUS, vocab_size: int = 300):
-    """A byte-level BPE (BART / RoBERTa style: `Ġ` marks a word start, `<mask>` is the mask token)."""
-    import tempfile
-
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import BartTokenizerFast
-
-    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(corpus, vocab_size=vocab_size, special_tokens=specials, show_progress=False)
-    with tempfile.TemporaryDirectory() as folder:
-        vocab, merges = bpe.save_model(folder)
-        return BartTokenizerFast(vocab_file=vocab, merges_file=merges, model_max_length=64)
-
-
-def build_tiny_bart(out_dir: Path, *, seed: int = 0, with_tokenizer=None):
-    """A 2+2-layer BartForConditionalGeneration with random weights, saved as safetensors."""
-    import torch
-    from transformers import BartConfig, BartForConditionalGeneration
-
-    tok = with_tokenizer or make_bart_tokenizer()
-    torch.manual_seed(seed)
-    config = BartConfig(
-        vocab_size=len(tok), d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
-        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        decoder_start_token_id=tok.eos_token_id, forced_bos_token_id=tok.bos_token_id,
-    )
-    model = BartForConditionalGeneration(config).eval()
-    out_dir = Path(out_dir)
-    model.save_pretrained(out_dir)
-    tok.save_pretrained(out_dir)
-    return out_dir

@@ -90,7 +90,8 @@ def cmd_infill(args) -> int:
 
     require_text(args.text)
     if not args.model:
-        raise InputError("infill needs a T5-family model: pass --model NAME_OR_DIR (e.g. --model google-t5/t5-small)")
+        raise InputError("infill needs a seq2seq model: pass --model NAME_OR_DIR "
+                         "(e.g. --model google-t5/t5-small or --model facebook/bart-base)")
     if args.num_return > args.num_beams:
         raise InputError(f"--num-return {args.num_return} is more than --num-beams {args.num_beams}; raise --num-beams")
     lm = load_seq2seq(args.model, device=args.device)

@@ -136,9 +136,9 @@ def build_parser() -> OneLineParser:
     add_truncate(p)
     add_exports(p)
 
-    p = sub.add_parser("infill", help="fill blanks with a T5 model (sentinel spans)")
+    p = sub.add_parser("infill", help="fill blanks with a seq2seq model (T5: sentinel spans; BART: rewrites the text)")
     p.add_argument("text", help="text with one or more [MASK], ___ or <extra_id_N>")
-    add_model_device_json(p, help="seq2seq model (T5 family): hub name or local directory (required)")
+    add_model_device_json(p, help="seq2seq model (T5 or BART family): hub name or local directory (required)")
     p.add_argument("--num-beams", type=positive_int, default=1, help="beam search width (1: greedy)")
     p.add_argument("--num-return", type=positive_int, default=1, help="candidates to return (<= beams)")
 
@@ -146,8 +146,9 @@ def build_parser() -> OneLineParser:
     p.add_argument("text", help="text with one or more [MASK] or ___")
     p.add_argument("--model", dest="models", action="append", default=None, metavar="M",
                    help="a model to compare (2-4 times): an encoder MLM, a T5 or a BART model, a run, or 'bundled'")
-    p.add_argument("--bert", default=None, help="(older form) an encoder MLM, first column (default: bundled)")
-    p.add_argument("--t5", default=None, help="(older form) a seq2seq model, last column")
+    p.add_argument("--bert", default=None, help="(the named form) an encoder MLM, the first column (default: bundled)")
+    p.add_argument("--t5", default=None, help="(the named form) a T5-family model, a column after the encoder")
+    p.add_argument("--bart", default=None, help="(the named form) a BART-family model (rewrites the text), a column")
     add_device(p)
     p.add_argument("--top-k", type=positive_int, default=5)
     p.add_argument("--joint", action="store_true", help="encoders: fill several masks jointly, most confident first")
@@ -191,7 +192,7 @@ def build_parser() -> OneLineParser:
     p = sub.add_parser("models", help="list the models usable now (bundled, cached hub models, runs)")
     add_json(p)
 
-    p = sub.add_parser("train", help="fine-tune a model on your .txt/.md files (runs in its own process)")
+    p = sub.add_parser("train", help="fine-tune a model on your documents: text, PDF, HTML, Word, JSONL, CSV (runs in its own process)")
     from mlm_explorer.train.config import add_train_arguments
 
     add_train_arguments(p)

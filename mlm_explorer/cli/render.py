@@ -4,6 +4,8 @@ job's progress view."""
 
 from __future__ import annotations
 
+import math
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -62,6 +64,13 @@ def infill_result(lm, result) -> None:
         console.print(line)
         for fill in cand.fills:
             console.print(Text(f"   blank {fill.index + 1}: {fill.text!r}  log p {fill.logprob:.3f}", style="dim"))
+        if cand.rewritten:
+            console.print(Text("   the model also rewrote the text around the blanks; the fills are the spans "
+                               "that line up with them", style="dim"))
+
+
+INFILL_KINDS = {"sentinels": "T5: spans", "mask": "BART: rewrites the text"}
+FAMILY_LABELS = {"encoder": "MLM", "t5": INFILL_KINDS["sentinels"], "bart": INFILL_KINDS["mask"]}   # compare's columns
 
 
 def mask_preview(tt, preview) -> None:
@@ -178,8 +187,12 @@ def sentence_score(lm, result) -> None:
         console.print(Text("(text truncated to the model's limit)", style="dim"))
 
 
-def _token_label(tok) -> str:
-    return f"##{tok.text}" if tok.continues_word and not tok.special else tok.text
+def _token_label(tok, lm) -> str:
+    """A subword that continues a word: `##` for WordPiece (the model's own mark), `·` for the others."""
+    if not tok.continues_word or tok.special:
+        return tok.text
+    spec = getattr(lm, "spec", None)
+    return ("##" if spec is None or spec.tokenizer_style == "wordpiece" else "·") + tok.text
 
 
 def attention_row(lm, result) -> None:
@@ -194,11 +207,13 @@ def attention_row(lm, result) -> None:
     top = max(row.weights + [1e-9])
     for tok, weight in zip(result.tokens, row.weights):
         style = "bold" if tok.index == row.token_index else ("dim" if tok.special else "")
-        table.add_row(str(tok.index), Text(_token_label(tok), style=style), f"{weight:.4f}",
+        table.add_row(str(tok.index), Text(_token_label(tok, lm), style=style), f"{weight:.4f}",
                       Text(_bar(weight / top, 20), style="cyan"))
     console.print(table)
     console.print(Text(f"{row.num_layers} layers x {row.num_heads} heads · --layer L --head H: one map "
                        "(0-based, -1 = last)", style="dim"))
+    if row.note:
+        console.print(Text(row.note, style="dim"))
 
 
 def saliency_result(lm, result) -> None:
@@ -219,7 +234,7 @@ def saliency_result(lm, result) -> None:
     shown = s.integrated_gradients if s.integrated_gradients is not None else s.grad_x_input
     top = max([abs(v) for v in shown] + [1e-12])
     for i, tok in enumerate(result.tokens):
-        cells = [str(tok.index), Text(_token_label(tok), style="bold" if i == s.position else ("dim" if tok.special else ""))]
+        cells = [str(tok.index), Text(_token_label(tok, lm), style="bold" if i == s.position else ("dim" if tok.special else ""))]
         if s.integrated_gradients is not None:
             cells.append(f"{s.integrated_gradients[i]:+.4f}")
         if s.grad_x_input is not None:

@@ -127,8 +127,10 @@ def _span_table(ours: dict, ref: dict) -> None:
 def compare_columns(result) -> None:
     table = Table(show_lines=True)
     table.add_column("blank", justify="right", style="dim")
+    from mlm_explorer.cli.render import FAMILY_LABELS
+
     for col in result.columns:
-        table.add_column(f"{col.model} ({col.family})")
+        table.add_column(f"{FAMILY_LABELS.get(col.family, col.family)}\n{col.model}")
     for i in range(result.n_blanks):
         cells = []
         for col in result.columns:

@@ -1,10 +1,12 @@
 """The masking audit: `python -m mlm_explorer.train.audit PATH... [the job's options] [--max-blocks N]`.
 
 What the training job will really do to the user's text, before it trains: the job's own data
-preparation (`data/dataset.prepare`: scan, tokenise or read the cache, pack, hold out) and its
-objective's masking (`objectives.MLMObjective.mask` / `SpanObjective.corrupt`), seeded as the
-job seeds it (seed + rank, on the job's device), run over the first `--max-blocks` training
-blocks in batches of `--batch-size`. Nothing is trained and nothing is written.
+preparation (`job.collect_documents`, then `data/dataset.prepare`: read and extract, tokenise or
+read the cache, pack, hold out) and its objective's masking (`MLMObjective.corrupt(...,
+decisions=True)` / `SpanObjective.corrupt`), seeded as the job seeds it (seed + rank, on the job's
+device), over the first `--max-blocks` training blocks in the job's own order and steps
+(train/batches.py: the epoch's seeded permutation, `--batch-size` blocks a step), so its masks are
+the masks of the job's first steps. Nothing is trained or written.
 
 Beside it, the same blocks through the reference: `DataCollatorForLanguageModeling` (mlm,
 mlm+nsp) or the T5 recipe's `random_spans_noise_mask` (span), and one line per difference
@@ -40,10 +42,15 @@ def _split_argv(argv: list[str]) -> tuple[int, list[str]]:
     return known.max_blocks, rest
 
 
-def audit_mlm(obj, tokenizer, blocks, n: int, batch_size: int, generator, device, seed: int):
-    """Our engine (the objective's own `mask`) and the collator on the first n blocks."""
-    import torch
+def _steps(batches, n: int, batch_size: int):
+    """The job's first steps, in its order (train/batches.Batches: the epoch's seeded permutation),
+    until n blocks are seen: (the step's blocks on the device, how many of its rows are new)."""
+    for step in range(-(-n // batch_size)):
+        yield batches.to_device(batches.host(step)), min(batch_size, n - step * batch_size)
 
+
+def audit_mlm(obj, tokenizer, batches, n: int, batch_size: int, generator, seed: int):
+    """Our engine (the objective's own corrupt) and the collator on the job's first n blocks."""
     from mlm_explorer.core.mask.audit import MlmTally
     from mlm_explorer.core.mask.audit_reference import collator_batch
 
@@ -52,19 +59,17 @@ def audit_mlm(obj, tokenizer, blocks, n: int, batch_size: int, generator, device
     ref = MlmTally(tokenizer, engine="DataCollatorForLanguageModeling", policy=obj.policy, vocab=ours.vocab,
                    note="transformers' collator on the same blocks, trimmed to their lengths"
                         + (", word offsets from the same words" if obj.policy.whole_word else ""))
-    for start in range(0, n, batch_size):
-        idx = torch.arange(start, min(n, start + batch_size))
-        batch = blocks.batch(idx, device)
-        m, _ = obj.mask(batch, generator)
-        ids, lengths = batch["input_ids"].cpu(), batch["lengths"].cpu()
-        ours.add(ids, lengths, m.decisions, m.input_ids)
+    for step, (batch, new) in enumerate(_steps(batches, n, batch_size)):
+        masked = obj.corrupt(batch, generator, decisions=True)   # the job's own step 3, with its decisions
+        ids, lengths = batch["input_ids"][:new].cpu(), batch["lengths"][:new].cpu()   # a wrapped step: new rows
+        ours.add(ids, lengths, masked["decisions"][:new], masked["input_ids"][:new])
         original, corrupted, _, decisions = collator_batch(tokenizer, ids, lengths, obj.policy,
-                                                           generator_seed=seed + start, vocab=ours.vocab)
+                                                           generator_seed=seed + step, vocab=ours.vocab)
         ref.add(original, lengths, decisions, corrupted)
     return ours.report(), ref.report()
 
 
-def audit_span(obj, tokenizer, blocks, n: int, batch_size: int, generator, device, seed: int):
+def audit_span(obj, tokenizer, batches, n: int, batch_size: int, generator, seed: int):
     """The span objective's own `corrupt` and the T5 recipe on the same raw rows."""
     import numpy as np
     import torch
@@ -78,14 +83,13 @@ def audit_span(obj, tokenizer, blocks, n: int, batch_size: int, generator, devic
                     note="random_spans_noise_mask of T5 / run_t5_mlm_flax.py on the same rows; "
                          "group_texts keeps whole rows only")
     rng = np.random.default_rng(seed)
-    width = int(blocks.input_ids.shape[1])
+    width = None
     tokens = 0
-    for start in range(0, n, batch_size):
-        idx = torch.arange(start, min(n, start + batch_size))
-        batch = blocks.batch(idx, device)
+    for batch, new in _steps(batches, n, batch_size):
+        width = int(batch["input_ids"].shape[1])
         out = obj.corrupt(batch, generator)
-        noise, spans = span_counts(out["labels"], obj.sentinels)
-        lengths = batch["lengths"].cpu()
+        noise, spans = span_counts(out["labels"][:new], obj.sentinels)
+        lengths = batch["lengths"][:new].cpu()
         ours.add(torch.where(lengths >= 2, lengths, 0), noise, spans)
         tokens += int(lengths.sum())
         full = int((lengths == width).sum())
@@ -94,7 +98,7 @@ def audit_span(obj, tokenizer, blocks, n: int, batch_size: int, generator, devic
             m = np.stack(masks)
             starts = m & ~np.pad(m, [[0, 0], [1, 0]])[:, :-1]
             ref.add(torch.full((full,), width), torch.tensor(m.sum(1)), torch.tensor(starts.sum(1)))
-    ref.truncated = t5_recipe_rows(tokens, width)[1]
+    ref.truncated = t5_recipe_rows(tokens, width or 1)[1]
     ref.extra["sentinels_match"] = recipe_sentinels_match(tokenizer)
     return ours.report(), ref.report()
 
@@ -106,13 +110,14 @@ def run(argv: list[str], events: Events) -> int:
     args, _ = parse_args(job_argv)
     if args.resume:
         raise InputError("the masking audit reads text files: name them instead of --resume")
-    from mlm_explorer.train.data.corpus import scan
+    from mlm_explorer.train.job import collect_documents
 
-    scan(args.paths)   # a bad path fails before torch and the model load
+    collection = collect_documents(args)   # the job's first step: a bad path fails before torch and the model
 
     import torch
 
     from mlm_explorer.core.mask.audit import mlm_differences, span_differences
+    from mlm_explorer.train.batches import Batches
     from mlm_explorer.train.data.dataset import prepare
     from mlm_explorer.train.model_setup import load_for_training
     from mlm_explorer.train.runtime import setup
@@ -120,12 +125,17 @@ def run(argv: list[str], events: Events) -> int:
     rt = setup(args.device, args.threads, "fp32")
     try:
         tm = load_for_training(args.model, args.objective, device=rt.device)
-        data = prepare(args, tm, rt, events)
+        data = prepare(args, tm, rt, events, collection)
         blocks = data.train(0)
         n = min(len(blocks), max_blocks)
+        steps_per_epoch = max(1, -(-len(blocks) // args.batch_size))   # as the job's Loop
+        batches = Batches(data, rt, batch_size=args.batch_size, seed=args.seed, steps_per_epoch=steps_per_epoch)
         generator = torch.Generator(device=rt.device).manual_seed(args.seed + rt.rank)   # as the job's Loop
+        if tm.objective not in ("mlm", "mlm+nsp", "span"):
+            raise InputError(f"the masking audit covers the objectives mlm, mlm+nsp and span; '{tm.objective}' "
+                             "(BART's text infilling) is not audited yet")
         kind = audit_span if tm.objective == "span" else audit_mlm
-        ours, ref = kind(data.objective, tm.tokenizer, blocks, n, args.batch_size, generator, rt.device, args.seed)
+        ours, ref = kind(data.objective, tm.tokenizer, batches, n, args.batch_size, generator, args.seed)
         differences = (span_differences if tm.objective == "span" else mlm_differences)(ours, ref)
         events.emit("audit", objective=tm.objective, model=args.model, data=data.summary, blocks=n,
                     total_blocks=len(blocks), ours=ours, reference=ref, differences=differences)

@@ -6,7 +6,7 @@ as one blank (one span), the way T5 and BART read them. Each model fills them it
     encoder  (an MLM)   fill_masks, independent (or joint, most confident first); a blank of
                         several masks reads as their pieces joined, its probability the product
     t5       (sentinels) core/infer/infill.py: one span per sentinel, its log-probability
-    bart     (<mask>)    core/infer/mask_infill.py: the text regenerated, the fills lined up
+    bart     (<mask>)    core/infer/regenerate.py: the text regenerated, the fills lined up
 
 A model that fails (a UserError: no mask token, too long...) gets its error in its column and
 the others still fill. `compare_models(lms, text)` -> CompareResult (to_dict for JSON).
@@ -38,6 +38,7 @@ class ModelColumn:
     text: str = ""                 # the filled sentence
     note: str = ""                 # how it filled (independent / greedy / beam...)
     error: str | None = None       # why this model could not fill the blanks
+    result: dict | None = None     # the core result as data: FillResult (encoder) or InfillResult (T5, BART)
 
 
 @dataclass
@@ -54,9 +55,8 @@ def family_of(lm) -> str:
     """"encoder" (masked LM), "t5" (sentinels) or "bart" (mask-token infilling)."""
     if getattr(lm, "kind", "mlm") == "mlm":
         return "encoder"
-    from mlm_explorer.core.infer.infill import infill_style
-
-    return "bart" if infill_style(lm) == "mask" else "t5"
+    spec = getattr(lm, "spec", None)
+    return "bart" if getattr(spec, "infill", None) == "mask" else "t5"
 
 
 def blank_groups(tt, positions: list[int]) -> list[list[int]]:
@@ -87,7 +87,8 @@ def encoder_column(lm, text: str, *, joint: bool = False, top_k: int = 5) -> Mod
             words += (" " if words and _starts_word(lm, step.token) else "") + step.text
             logprob += step.logprob
         blanks.append(ColumnBlank(i, words, math.exp(logprob), logprob))
-    return ModelColumn(lm.name, "encoder", blanks, result.decoded, f"{result.mode}, top-{top_k}")
+    return ModelColumn(lm.name, "encoder", blanks, result.decoded, f"{result.mode}, top-{top_k}",
+                       result=result.to_dict())
 
 
 def _starts_word(lm, piece: str) -> bool:
@@ -102,15 +103,15 @@ def seq2seq_column(lm, text: str, *, num_beams: int = 1) -> ModelColumn:
     family = family_of(lm)
     result = infill(lm, text, num_beams=num_beams)
     if not result.candidates:
-        return ModelColumn(lm.name, family, error="the model wrote no candidate")
+        return ModelColumn(lm.name, family, error="the model wrote no candidate", result=result.to_dict())
     best = result.candidates[0]
     blanks = [ColumnBlank(f.index, f.text, math.exp(f.logprob) if math.isfinite(f.logprob) else None,
                           f.logprob if math.isfinite(f.logprob) else None) for f in best.fills]
     how = "greedy" if num_beams == 1 else f"beam {num_beams}"
     note = f"{how} · score {best.score:.2f}"
-    if not best.aligned:
-        note += " · it rewrote the text around the blanks, so the fills cannot be read off"
-    return ModelColumn(lm.name, family, blanks, best.text, note)
+    if best.rewritten:
+        note += " · it also rewrote the text around the blanks"
+    return ModelColumn(lm.name, family, blanks, best.text, note, result=result.to_dict())
 
 
 def fill_column(lm, text: str, *, top_k: int = 5, joint: bool = False, num_beams: int = 1) -> ModelColumn:

@@ -1,6 +1,8 @@
-"""T5 infill: the blanks in a text become sentinels, T5 writes what goes in each.
+"""Seq2seq infill: T5 writes what goes in each sentinel; BART regenerates the whole text.
 
-(A BART-style model, `lm.spec.infill == "mask"` (core/load/hf.py ModelSpec), goes to core/infer/mask_infill.py.)
+`infill(lm, text)` follows the model's kind (`lm.spec.infill`): "sentinels" (T5, mT5, ByT5)
+runs the steps below; "mask" (BART, mBART) runs core/infer/regenerate.py, which returns the
+same dataclasses. T5:
 
 1. Blanks ([MASK], ___, <mask>, explicit <extra_id_N>) become <extra_id_0>, <extra_id_1>, ...
    (consecutive blanks are one span: `core.text.blanks_to_sentinels`).
@@ -15,8 +17,7 @@
 from __future__ import annotations
 
 import re
-
-from mlm_explorer.core.infer.infill_result import BlankFill, InfillCandidate, InfillResult, rescore  # noqa: F401
+from mlm_explorer.core.infer.fills import BlankFill, InfillCandidate, InfillResult  # noqa: F401  (re-exported)
 from mlm_explorer.core.mask.text import INFILL_BLANKS, blanks_to_sentinels, too_long
 from mlm_explorer.errors import InputError, ModelError
 
@@ -42,31 +43,28 @@ def build_input(lm, text: str) -> tuple[str, int, list[int]]:
     return t5_text, n, ids
 
 
-def infill_style(lm) -> str | None:
-    """How a seq2seq model infills: "sentinels" (T5 spans) or "mask" (BART regenerates the text)."""
-    spec = getattr(lm, "spec", None)
-    return getattr(spec, "infill", None) if spec is not None else None
-
-
 def infill(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_tokens: int | None = None) -> InfillResult:
-    """Fill the blanks of `text` with a T5 model (lm from `load_seq2seq`).
+    """Fill the blanks of `text` with a seq2seq model (lm from `load_seq2seq`): T5 or BART style.
 
     num_beams: 1 = greedy; more = beam search.
     num_return: how many candidates (at most num_beams); identical candidates are merged.
-    max_new_tokens: the target's length limit (default 4 + 16 per blank).
+    max_new_tokens: the target's length limit (default T5: 4 + 16 per blank; BART: the input's
+        length + 16 per blank).
     """
     import torch
 
     if getattr(lm, "kind", "seq2seq") != "seq2seq":
-        raise ModelError(f"'{lm.name}' is an encoder masked-LM; infill needs a T5 model (use predict for it)")
-    if infill_style(lm) == "mask":   # BART-style: <mask>, the whole text regenerated
-        from mlm_explorer.core.infer.mask_infill import infill_masked
-
-        return infill_masked(lm, text, num_beams=num_beams, num_return=num_return, max_new_tokens=max_new_tokens)
+        raise ModelError(f"'{lm.name}' is an encoder masked-LM; infill needs a T5 model or a BART model "
+                         "(use predict for it)")
     if not (isinstance(num_beams, int) and num_beams >= 1):
         raise InputError(f"--num-beams {num_beams!r}: use a whole number of at least 1")
     if not (isinstance(num_return, int) and 1 <= num_return <= num_beams):
         raise InputError(f"--num-return {num_return!r}: use a whole number from 1 to --num-beams ({num_beams})")
+    spec = getattr(lm, "spec", None)
+    if spec is not None and spec.infill == "mask":
+        from mlm_explorer.core.infer.regenerate import regenerate   # BART-style: the whole text comes back
+
+        return regenerate(lm, text, num_beams=num_beams, num_return=num_return, max_new_tokens=max_new_tokens)
     t5_text, n, sentinels = build_input(lm, text)
     tok = lm.tokenizer
     enc = tok(t5_text, return_tensors="pt")
@@ -101,7 +99,7 @@ def infill(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_to
     for row in out.tolist():
         target = _cut(row[1:] if row and row[0] == start else row, stop_ids, tok.pad_token_id)
         finished = bool(target) and target[-1] in stop_ids
-        token_lp = rescore(lm, input_ids, attention, target)
+        token_lp = _rescore(lm, input_ids, attention, target)
         fills = _split_fills(tok, target, token_lp, blank_of, n, stop_ids)
         key = tuple(f.text for f in fills)
         if key in seen:
@@ -119,6 +117,19 @@ def _cut(ids: list[int], stop_ids: list[int], pad_id: int) -> list[int]:
     while ids and ids[-1] == pad_id:
         ids = ids[:-1]
     return ids
+
+
+def _rescore(lm, input_ids, attention, target: list[int]) -> list[float]:
+    """log p of each target token given the input and the target before it (teacher forcing)."""
+    import torch
+
+    if not target:
+        return []
+    labels = torch.tensor([target], dtype=torch.long, device=lm.device)                  # (1, T)
+    with torch.inference_mode():
+        logits = lm.model(input_ids=input_ids, attention_mask=attention, labels=labels).logits  # (1, T, V)
+    logprobs = torch.log_softmax(logits[0].float(), dim=-1)                              # (T, V)
+    return logprobs.gather(1, labels[0, :, None])[:, 0].tolist()
 
 
 def _split_fills(tok, target, token_lp, blank_of: dict[int, int], n: int, stop_ids) -> list[BlankFill]:

@@ -58,7 +58,8 @@ def special_layout(tokenizer, width: int, *, add_specials: bool = True) -> Layou
 
 @dataclass
 class BlockSet:
-    """Blocks ready for the loop. Tensors live on the CPU (pinned when training on CUDA)."""
+    """Blocks ready for the loop. Tensors live on the CPU; each step's rows are gathered into
+    pinned memory when training on CUDA (train/loop.py), the whole set is never pinned."""
 
     input_ids: torch.Tensor  # (N, L) int64
     lengths: torch.Tensor  # (N,) int64, real tokens per block; positions >= length are padding
@@ -69,29 +70,10 @@ class BlockSet:
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
 
-    def pin(self) -> "BlockSet":
-        for name in ("input_ids", "lengths", "token_type_ids", "next_sentence_label"):
-            t = getattr(self, name)
-            if t is not None:
-                setattr(self, name, t.pin_memory())
-        return self
-
     @property
     def num_tokens(self) -> int:
         return int(self.lengths.sum())
 
-    def batch(self, idx: torch.Tensor, device, *, non_blocking: bool = False) -> dict:
-        """Blocks `idx` as the objectives take them, on `device`: input_ids (B, L), lengths (B,),
-        token_type_ids / next_sentence_label when present, and `partial`: [(row, length)] of the
-        rows shorter than L (a corpus's padded tail block)."""
-        out = {"input_ids": self.input_ids[idx], "lengths": self.lengths[idx]}  # (B, L), (B,)
-        for key in ("token_type_ids", "next_sentence_label"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)[idx]
-        width = out["input_ids"].shape[1]
-        out["partial"] = [(r, int(n)) for r, n in enumerate(out["lengths"].tolist()) if n < width]
-        return {k: (v.pin_memory().to(device, non_blocking=True) if torch.is_tensor(v) and non_blocking
-                    else v.to(device) if torch.is_tensor(v) else v) for k, v in out.items()}
 
 
 def pack(files: list[FileTokens], layout: Layout) -> BlockSet:

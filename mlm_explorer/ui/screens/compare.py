@@ -110,13 +110,11 @@ class CompareScreen(Screen):
     def columns(self) -> list[tuple[str, Any, str]]:
         """(title, model or None, status) of each column: Explore's, the T5, the added ones."""
         app = self.app
-        out = [(f"Encoder: {short_name(app.lm.name)}" if app.lm else "Encoder", app.lm, app.model_status)]
-        t5 = app.t5_lm
-        out.append((f"T5: {short_name(t5.name)}" if t5 else "T5", t5, app.t5_status or "loading the T5 model…"))
+        out = [(_title(app.lm, "Encoder"), app.lm, app.model_status)]
+        out.append((_title(app.t5_lm, "T5"), app.t5_lm, app.t5_status or "loading the T5 model…"))
         for name in app.settings.compare_models[:EXTRA_COLUMNS]:
             lm = app.compare_lms.get(name)
-            title = f"{_family(lm)}: {short_name(name)}" if lm else short_name(name)
-            out.append((title, lm, app.compare_status.get(name, f"loading {name}…")))
+            out.append((_title(lm, short_name(name)), lm, app.compare_status.get(name, f"loading {name}…")))
         return out
 
     @on(Input.Submitted, "#compare-add")
@@ -220,10 +218,16 @@ class CompareScreen(Screen):
                 body.update(Text("filling…", style="italic dim"))
 
 
-def _family(lm: Any) -> str:
+FAMILY_TITLES = {"encoder": "Encoder", "t5": "T5", "bart": "BART (rewrites the text)"}
+
+
+def _title(lm: Any, missing: str) -> str:
+    """A column's title: the model's family and name ("BART (rewrites the text): bart-base"), or `missing`."""
+    if lm is None:
+        return missing
     from mlm_explorer.core.infer.compare import family_of
 
-    return {"encoder": "Encoder", "t5": "T5", "bart": "BART"}[family_of(lm)]
+    return f"{FAMILY_TITLES[family_of(lm)]}: {short_name(lm.name)}"
 
 
 def _column_view(column: Any) -> Any:
