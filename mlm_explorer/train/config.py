@@ -63,6 +63,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                    help="probe sentences, one 'text with [MASK]<TAB>answer' (or 'text | answer') per line")
     g.add_argument("--probe", action="append", default=None, metavar="'TEXT|ANSWER'",
                    help="one probe sentence and its answer (repeatable; after those of --probes)")
+    g = parser.add_argument_group("forgetting meter (general-knowledge probes at step 0 and every evaluation)")
+    g.add_argument("--forgetting-probes", default=None, metavar="FILE",
+                   help="your own general-knowledge probe file (default: the shipped everyday-English set)")
+    g.add_argument("--no-forgetting", action="store_true", help="do not track the forgetting meter")
     g = parser.add_argument_group("run")
     g.add_argument("--output", default=None, help="run directory (default: <data dir>/runs/<time>-<model>)")
     g.add_argument("--resume", default=None, metavar="RUN", help="continue a run (its directory, its name, or one checkpoint-N in it)")

@@ -104,11 +104,46 @@ def _check_world(args, world: int) -> None:
                          "(it is the total over all processes)")
 
 
-def run(argv, events: Events, parent=None) -> int:
+def _prepare_meter(args, tm, events):
+    """The forgetting meter's probes for this model (core/explain/forgetting.py), or [] when off."""
+    if args.no_forgetting:
+        return [], None
+    from mlm_explorer.core.explain.forgetting import meter_probes, prepare_meter
+
+    if args.forgetting_probes:
+        args.forgetting_probes = str(Path(args.forgetting_probes).expanduser().resolve())
+    probes = meter_probes(args.forgetting_probes)   # a user's file: InputError with the line
+    if tm.objective not in ("mlm", "mlm+nsp"):
+        how = {"span": "span corruption (T5)", "infill": "text infilling (BART)"}.get(tm.objective, tm.objective)
+        events.log(f"forgetting meter off: it probes [MASK], and {how} trains no masked-LM head to probe")
+        return [], None
+    prepared, skipped = prepare_meter(tm.tokenizer, probes, max_length=tm.max_length)
+    if skipped:
+        events.log(f"forgetting meter: {len(skipped)} of {len(probes)} probes left out for this tokenizer "
+                   f"(first: {skipped[0]})")
+    if not prepared:
+        events.log("forgetting meter off: none of its probes fits this tokenizer")
+        return [], None
+    return prepared, {"probes": args.forgetting_probes or "general (shipped)", "n": len(prepared),
+                      "skipped": skipped}
+
+
+def collect_documents(args):
+    """The documents of the job's inputs (read, extracted, deduplicated, cached), or one InputError:
+    the job's first data step, shared with the masking audit (train/audit.py)."""
     from mlm_explorer.paths import cache_dir
-    from mlm_explorer.train.config import parse_args
     from mlm_explorer.train.data.extract.base import ReadOptions
     from mlm_explorer.train.data.extract.collect import collect, require_documents
+
+    collection = collect(args.paths, options=ReadOptions(text_field=args.text_field),
+                         keep_duplicates=args.keep_duplicates,
+                         cache_root=None if args.no_cache else cache_dir())
+    require_documents(collection, args.paths)
+    return collection
+
+
+def run(argv, events: Events, parent=None) -> int:
+    from mlm_explorer.train.config import parse_args
     from mlm_explorer.train.run import target as run_target
 
     # 1. options, inputs and the run directory first: a bad option, an empty folder or an
@@ -127,10 +162,7 @@ def run(argv, events: Events, parent=None) -> int:
     else:
         target = run_target.new_run(args, main_rank=main_rank and not args.dry_run)  # a dry run writes nothing
     args, run_dir, checkpoint = target.args, target.run_dir, target.checkpoint
-    collection = collect(args.paths, options=ReadOptions(text_field=args.text_field),
-                         keep_duplicates=args.keep_duplicates,
-                         cache_root=None if args.no_cache else cache_dir())
-    require_documents(collection, args.paths)
+    collection = collect_documents(args)
     probes = _probes(args)
     if target.resumed and checkpoint is None:
         events.log(f"{run_dir} has no complete checkpoint yet (stopped during its first save?): "
@@ -169,6 +201,7 @@ def run(argv, events: Events, parent=None) -> int:
         tm = load_for_training(str(checkpoint) if checkpoint else args.model, args.objective, device=rt.device)
         counts = select_trainable(tm.model, args.train_params)
         prepared = _prepare_probes(probes, tm)
+        meter, meter_info = _prepare_meter(args, tm, events)
         data = prepare(args, tm, rt, events, collection)
         if args.dry_run:
             return _dry_run(args, tm, rt, data, events, checkpoint, counts, prepared)
@@ -185,14 +218,17 @@ def run(argv, events: Events, parent=None) -> int:
         )
         record.data.pop("error", None)
         record.data.pop("stopped", None)
+        if meter_info:
+            record.data["forgetting"] = meter_info
         record.save()
         state = ckpt.load_trainer_state(checkpoint) if checkpoint else None
         loop = Loop(args=args, model=tm.model, tokenizer=tm.tokenizer, objective=data.objective, data=data,
-                    rt=rt, events=events, record=record, resume_state=state, probes=prepared)
+                    rt=rt, events=events, record=record, resume_state=state, probes=prepared, meter=meter)
         events.emit("started", run_dir=str(run_dir), model=record.data["model"], objective=tm.objective,
                     data=data.summary, resumed_from=str(checkpoint) if checkpoint else None, step=loop.step,
                     max_steps=loop.max_steps, steps_per_epoch=loop.steps_per_epoch, batch_size=args.batch_size,
-                    micro_batch_size=loop.micro, probes=len(prepared), **rt.describe(), **counts)
+                    micro_batch_size=loop.micro, probes=len(prepared), forgetting_probes=len(meter),
+                    **rt.describe(), **counts)
         try:
             outcome = loop.run()
         except (Cancelled, KeyboardInterrupt) as exc:

@@ -18,7 +18,8 @@ all-reduce read on the host about every 2 s (schedule.SharedClock), plus one per
 Probes (--probes / --probe): evaluated before the first step (step 0, or the resumed
 checkpoint's step when run.json has no entry for it), with every evaluation (so at the end
 too), in eval mode and without randomness, so they change no loss: a `probes` event and an
-entry of run.json's `probe_history` each time.
+entry of run.json's `probe_history` each time. The forgetting meter (core/explain/forgetting.py,
+general-knowledge probes) at the same moments: a `forgetting` event and `forgetting_history`.
 
 Everything random is seeded: the data order (seed + epoch), the masks (generator seeded with
 seed + rank), dropout (torch's RNG); checkpoints carry every rank's generator states (rng.py),
@@ -50,9 +51,10 @@ class Diverged(UserError):
 
 class Loop:
     def __init__(self, *, args, model, tokenizer, objective, data, rt, events, record, resume_state=None,
-                 probes=None):
+                 probes=None, meter=None):
         self.args, self.model, self.tokenizer, self.obj = args, model, tokenizer, objective
         self.probes = list(probes or [])  # core.probes.PreparedProbe, checked against the tokenizer
+        self.meter = list(meter or [])  # the forgetting meter's PreparedProbes (core/explain/forgetting.py)
         self.data, self.rt, self.events, self.record = data, rt, events, record
         self.run_dir = record.run_dir
         self.stop_signal: int | None = None
@@ -213,6 +215,7 @@ class Loop:
         self.events.emit("eval", **result)
         self.record.add_eval(result)
         self.evaluate_probes()
+        self.evaluate_meter()
         if not result["masked_tokens"]:  # a loss of 0 over no token says nothing: never the best
             self.events.log(f"the evaluation at step {self.step} masked no token (too little held-out text); "
                             "best/ is left as it is")
@@ -251,6 +254,18 @@ class Loop:
         finite = self.rt.agree_max([0.0 if bool(torch.stack(checks).all()) else 1.0]) == [0.0]
         self.stop_if_diverged(0.0 if finite else math.nan, "training")
 
+    def evaluate_meter(self) -> None:
+        """The forgetting meter now: a `forgetting` event {step, top1, top5, mean_rank, ...} and an
+        entry of run.json's forgetting_history (rank 0 only; eval mode, then back to train)."""
+        if not self.meter or not self.rt.is_main:
+            return
+        from mlm_explorer.core.explain.forgetting import meter_summary
+        from mlm_explorer.core.explain.probes import evaluate_probes
+
+        summary = meter_summary(evaluate_probes(self.model, self.meter, tokenizer=self.tokenizer))
+        self.events.emit("forgetting", step=self.step, **summary)
+        self.record.add_forgetting(self.step, summary)
+
     # ---- signals ---------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
         self.stop_signal = signum  # acted on after the current step
@@ -269,6 +284,8 @@ class Loop:
         self.model.train()
         if self.probes and not self.record.has_probes_at(self.step):
             self.evaluate_probes()  # the model before training (or at the resumed checkpoint)
+        if self.meter and not self.record.has_forgetting_at(self.step):
+            self.evaluate_meter()
         start_step, t0 = self.step, time.perf_counter()
         last_log_t, last_log_tokens, last_saved = t0, self.tokens, self.step
         budget = self.schedule.budget_s

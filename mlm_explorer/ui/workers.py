@@ -62,11 +62,14 @@ def submit(fn: Callable[[], Any], *, done: Callable[[Any], None], failed: Callab
 
 
 def load_model(role: str, name: str | None, device: str) -> Any:
-    """Load the model for `role` (enums.Role: "t5" -> seq2seq, any other -> encoder MLM)."""
+    """Load the model for `role` (enums.Role: "t5" -> seq2seq, "compare" -> whichever the config says:
+    an encoder, a T5 or a BART; any other -> encoder MLM)."""
     from mlm_explorer.core.load import models
 
     if role == "t5":
         return models.load_seq2seq(name, device=device)
+    if role == "compare":
+        return models.load_any(name, device=device)
     return models.load_mlm(name, device=device)
 
 
@@ -189,12 +192,12 @@ def infill(lm: Any, text: str) -> Any:
 SALIENCY_STEPS = 32  # integrated-gradients intervals (the CLI's default)
 
 
-def sentence_score(lm: Any, input_ids: list[int], positions: list[int], *,
-                   stale: Callable[[], bool] = lambda: False) -> Any:
-    """core.score.score_ids: each position masked in turn, batched -> SentenceScore."""
+def sentence_score(lm: Any, input_ids: list[int], positions: list[int], *, pll: str = "word-l2r",
+                   word_ids: list | None = None, stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.score.score_ids: each position masked in turn (with the variant's pieces), batched -> SentenceScore."""
     from mlm_explorer.core.infer.score import score_ids
 
-    return on_model_thread(lambda: score_ids(lm, input_ids, positions=positions), stale)
+    return on_model_thread(lambda: score_ids(lm, input_ids, positions=positions, pll=pll, word_ids=word_ids), stale)
 
 
 def attention_maps(lm: Any, input_ids: list[int], *, stale: Callable[[], bool] = lambda: False) -> Any:
@@ -236,3 +239,19 @@ def candidates(lm: Any, input_ids: list[int], position: int, words: list[str], *
         return out
 
     return on_model_thread(run, stale)
+
+
+def kbest(lm: Any, input_ids: list[int], positions: list[int], words: list[list[int]], shapes: dict, *, k: int,
+          temperature: float, stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.infer.kbest.kbest_fills: the k best joint fills of the masks by PLL -> KBestResult."""
+    from mlm_explorer.core.infer.kbest import kbest_fills
+
+    return on_model_thread(lambda: kbest_fills(lm, input_ids, positions, k=k, words=words, shapes=shapes,
+                                               temperature=temperature), stale)
+
+
+def compare_column(lm: Any, text: str, *, top_k: int, joint: bool) -> Any:
+    """core.infer.compare.fill_column: one model's fill of the blanks -> ModelColumn (its UserError inside)."""
+    from mlm_explorer.core.infer.compare import fill_column
+
+    return on_model_thread(lambda: fill_column(lm, text, top_k=top_k, joint=joint))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -39,6 +40,10 @@ SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "vocab.json")
 SENTINEL = "<extra_id_0>"
+# One load at a time: transformers builds a model on the meta device under process-wide state, and two
+# loads in two threads (the app loads its T5 and a Compare column at once) fail with "Cannot copy out of
+# meta tensor". Loads are rare and slow anyway; inference is not serialised by this.
+_LOAD_LOCK = threading.RLock()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,8 +208,22 @@ def _load_tokenizer(src: ModelSource):
             raise hf.explain(exc, src, "tokenizer") from exc
 
 
+def load_any(name_or_path: str | os.PathLike | None, *, device: str = "auto") -> LoadedModel:
+    """An encoder MLM or a seq2seq model (T5, BART), whichever the config says (compare takes both)."""
+    src = resolve_source(name_or_path)
+    if src.source == "bundled":
+        return load_mlm(name_or_path, device=device)
+    config = hf.read_config(src)
+    model_type = getattr(config, "model_type", None) or "unknown"
+    kind = hf.kind_of(model_type, bool(getattr(config, "is_encoder_decoder", False)))
+    if kind == "other":
+        raise _kind_mismatch(src.name, model_type, kind, "mlm")
+    return _load(name_or_path, want=kind, device=device, fresh_head=False)
+
+
 def _load(name_or_path, *, want: Kind, device: str, fresh_head: bool) -> LoadedModel:
-    lm = _load_quietly(name_or_path, want=want, device=device, fresh_head=fresh_head)
+    with _LOAD_LOCK:
+        lm = _load_quietly(name_or_path, want=want, device=device, fresh_head=fresh_head)
     hf.quiet_inference()   # warnings about inputs from here on are not for the user (core/load/hf.py)
     return lm
 

@@ -10,6 +10,8 @@ One event per line, each a JSON object with an `event` field (see docs/core-api.
     eval        step, loss, perplexity, accuracy
     probes      step, results: [{text, answer, rank, probability, top3: [[text, p], ...]}, ...]
                 (with --probes / --probe: step 0, after each eval; core/probes.py ProbeResult)
+    forgetting  step, n, top1, top5, mean_rank, median_rank, mean_probability, ranks (the forgetting
+                meter, core/explain/forgetting.py: step 0 and after each eval; not with span)
     checkpoint  step, path
     finished    step, run_dir, best (path), best_eval_loss
     cancelled   step, checkpoint (path or null), signal

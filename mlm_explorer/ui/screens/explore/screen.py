@@ -27,11 +27,12 @@ from mlm_explorer.errors import UserError
 from mlm_explorer.ui import workers
 from mlm_explorer.ui.enums import LensKind
 from mlm_explorer.ui.messages import (
-    CandidateChosen, CandidatesReady, ClearMasksPressed, CursorMoved, LensReady, MaskPicked, PredictionReady,
+    CandidateChosen, CandidatesReady, ClearMasksPressed, CursorMoved, KBestReady, LensReady, MaskPicked, PredictionReady,
     PredictionSettingsChanged, RandomMasked, RandomMaskPressed, RowHighlighted, TokenToggled, WordsTyped, WorkFailed,
 )
-from mlm_explorer.ui.screens.explore import candidates, lenses
+from mlm_explorer.ui.screens.explore import candidates, kbest, lenses
 from mlm_explorer.ui.screens.explore.candidates import ExploreCandidates
+from mlm_explorer.ui.screens.explore.kbest import ExploreKBest
 from mlm_explorer.ui.screens.explore.draw import ExploreDrawing
 from mlm_explorer.ui.screens.explore.lenses import LENS_BINDINGS, ExploreLenses
 from mlm_explorer.ui.screens.explore.predictions import ExplorePredictions
@@ -41,6 +42,7 @@ from mlm_explorer.ui.widgets.controls import Controls
 from mlm_explorer.ui.widgets.decode_line import DecodeLine, Legend
 from mlm_explorer.ui.widgets.diff_panel import DiffPanel
 from mlm_explorer.ui.widgets.distribution import Distribution, shown
+from mlm_explorer.ui.widgets.kbest_list import KBestList
 from mlm_explorer.ui.widgets.lens_bar import LensBar
 from mlm_explorer.ui.widgets.mask_table import MaskTable
 from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
@@ -65,6 +67,8 @@ class ExploreScreen(Screen):
         Binding("t", "focus_text", "Edit text", tooltip="Back to the text box"),
         Binding("k", "candidates", "Candidates", show=False,
                 tooltip="Score your own words at the selected mask; the best fills of 1-3 pieces"),
+        Binding("J", "kbest", "K best fills", show=False,
+                tooltip="The k best joint fills of all masks by PLL, beside the most-confident-first fill"),
     ] + [Binding(str(i), f"choose({i - 1})", f"choose {i}", show=False) for i in range(1, 10)] + LENS_BINDINGS
 
     def __init__(self) -> None:
@@ -77,6 +81,7 @@ class ExploreScreen(Screen):
         self.predictions = ExplorePredictions(self)
         self.lenses = ExploreLenses(self)
         self.candidates = ExploreCandidates(self)
+        self.kbest = ExploreKBest(self)  # the k best joint fills (J): kbest.py
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -100,10 +105,12 @@ class ExploreScreen(Screen):
                 yield MaskTable(id="mask-table")
                 yield DiffPanel(id="diff-panel", classes="hidden")
                 yield CandidateBox(id="cand-box", classes="hidden")
-            with Horizontal(id="dist-box") as dist:
-                dist.border_title = "Distribution"
-                yield Distribution(id="dist")
-                yield Distribution("base", id="dist-base", classes="hidden")
+            with Vertical(id="dist-column"):
+                with Horizontal(id="dist-box") as dist:
+                    dist.border_title = "Distribution"
+                    yield Distribution(id="dist")
+                    yield Distribution("base", id="dist-base", classes="hidden")
+                yield KBestList(id="kbest", classes="hidden")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -259,6 +266,8 @@ class ExploreScreen(Screen):
             self.lenses.failed(message.kind, message.error)
         elif message.kind == candidates.WORK_KIND:
             self.candidates.failed(message.error)
+        elif message.kind == kbest.WORK_KIND:
+            self.kbest.failed(message.error)
         else:  # a prediction or a random masking
             self.predictions.failed(message.request, message.error)
 
@@ -288,6 +297,15 @@ class ExploreScreen(Screen):
 
     def action_saliency_method(self) -> None:
         self.lenses.switch_method()
+
+    def action_pll_variant(self) -> None:
+        self.lenses.switch_pll()
+
+    def action_kbest(self) -> None:
+        self.kbest.toggle()
+
+    def on_kbest_ready(self, message: KBestReady) -> None:
+        self.kbest.ready(message)
 
     def on_lens_ready(self, message: LensReady) -> None:
         self.lenses.ready(message)
