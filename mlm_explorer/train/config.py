@@ -15,7 +15,7 @@ from mlm_explorer.errors import InputError
 
 OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-_TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+)$")
+_TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+|head\+decoder)$")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -27,7 +27,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g.add_argument("--objective", default="auto", choices=OBJECTIVES,
                    help="auto: span for T5-like (encoder-decoder) models, mlm otherwise")
     g.add_argument("--train-params", default="all", metavar="WHICH",
-                   help="all | head | head+norms | head+top:N (head plus the top N layers)")
+                   help="all | head | head+norms | head+top:N (head plus the top N layers) | head+decoder (seq2seq: the encoder frozen)")
     g.add_argument("--whole-word", action="store_true", help="mlm: mask whole words, not subwords")
     g.add_argument("--mask-rate", type=float, default=0.15, help="mlm: share of tokens selected (0.15)")
     g.add_argument("--noise-density", type=float, default=0.15, help="span: share of tokens corrupted")
@@ -125,7 +125,7 @@ def check(args: argparse.Namespace) -> None:
     need(0 < args.noise_density < 1, "--noise-density must be between 0 and 1")
     need(args.mean_span_length >= 1, "--mean-span-length must be at least 1")
     need(bool(_TRAIN_PARAMS.match(args.train_params)),
-         f"--train-params {args.train_params!r}: use all, head, head+norms or head+top:N")
+         f"--train-params {args.train_params!r}: use all, head, head+norms, head+top:N or head+decoder")
     for name in ("eval_every", "save_every", "keep", "log_every", "max_eval_blocks"):
         need(getattr(args, name) >= 1, f"--{name.replace('_', '-')} must be at least 1")
     need(args.threads is None or args.threads >= 1, "--threads must be at least 1")

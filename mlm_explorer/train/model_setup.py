@@ -34,7 +34,7 @@ def _kind(name: str) -> tuple[str, str]:
 
     src = core.resolve_source(name)
     if src.source == "bundled":
-        return "mlm", "bert"
+        return ("seq2seq", "encoder-decoder") if src.name == core.BUNDLED_INFILLER else ("mlm", "bert")
     from transformers import AutoConfig
 
     where = str(src.path) if src.path is not None else src.repo_id

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from mlm_explorer.core.load.catalog import ModelEntry, list_models  # noqa: F401  (re-exported)
 from mlm_explorer.core.load.sources import (  # noqa: F401  (re-exported: the model layer's public names)
     BUNDLED,
+    BUNDLED_INFILLER,
     RUN_PREFIX,
     ModelSource,
     _not_cached_message,
@@ -207,8 +208,9 @@ def load_seq2seq(name_or_path: str | os.PathLike, *, device: str = "auto") -> Lo
     """A T5-style encoder-decoder (AutoModelForSeq2SeqLM) with sentinel tokens, in eval mode."""
     if name_or_path is None or str(name_or_path).strip() in ("", BUNDLED):
         raise ModelError(
-            "infill needs a T5 model and the bundled default is an encoder masked-LM; "
-            "pass --model with a T5 model (a hub name such as google-t5/t5-small, or a local directory)"
+            "infill needs a seq2seq model and the bundled default is an encoder masked-LM; "
+            f"pass --model {BUNDLED_INFILLER} (the bundled span infiller) or a T5 model "
+            "(a hub name such as google-t5/t5-small, or a local directory)"
         )
     return _load(name_or_path, want="seq2seq", device=device)
 
@@ -216,6 +218,13 @@ def load_seq2seq(name_or_path: str | os.PathLike, *, device: str = "auto") -> Lo
 def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
     dev = resolve_device(device)
     src = resolve_source(name_or_path)
+    if src.source == "bundled" and src.name == BUNDLED_INFILLER:
+        if want != "seq2seq":
+            raise _kind_mismatch(src.name, "BERT2BERT span infiller", "seq2seq", want)
+        from mlm_explorer.core.load.bundled_infiller import load_infiller
+
+        model, tokenizer, info = load_infiller(dev)
+        return LoadedModel(model, tokenizer, "seq2seq", BUNDLED_INFILLER, info["encoder_dir"], dev, "bundled", info)
     if src.source == "bundled":
         from mlm_explorer.core.load.bundled import bundled_encoder_dir, load_bundled
 
