@@ -90,16 +90,17 @@ def build_parser() -> OneLineParser:
                    help="masked copies per forward pass (default: about 2048 tokens per pass)")
     p.add_argument("--truncate", action="store_true", help="cut text longer than the model's limit")
 
-    p = sub.add_parser("infill", help="fill blanks with a T5 model (sentinel spans)")
+    p = sub.add_parser("infill", help="fill blanks with a T5-style model (sentinel spans)")
     p.add_argument("text", help="text with one or more [MASK], ___ or <extra_id_N>")
-    common(p, model_help="seq2seq model (T5 family): hub name or local directory (required)")
+    common(p, model_help="seq2seq model (T5 family): hub name, local directory, or 'bundled-infiller' (default: "
+                         "the bundled span infiller)")
     p.add_argument("--num-beams", type=positive_int, default=1, help="beam search width (1: greedy)")
     p.add_argument("--num-return", type=positive_int, default=1, help="candidates to return (<= beams)")
 
-    p = sub.add_parser("compare", help="the same blanks filled by an encoder MLM and by T5, side by side")
+    p = sub.add_parser("compare", help="the same blanks filled by an encoder MLM and by a seq2seq model (T5), side by side")
     p.add_argument("text", help="text with one or more [MASK] or ___")
     p.add_argument("--bert", default=None, help="encoder MLM (default: bundled)")
-    p.add_argument("--t5", required=True, help="seq2seq model (T5 family)")
+    p.add_argument("--t5", default=None, help="seq2seq model (T5 family; default: bundled-infiller, the bundled span infiller)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--top-k", type=positive_int, default=5)
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -217,14 +218,12 @@ def cmd_score(args) -> int:
 def cmd_infill(args) -> int:
     from mlm_explorer.cli import render
     from mlm_explorer.core.infer.infill import infill
-    from mlm_explorer.core.load.models import load_seq2seq
+    from mlm_explorer.core.load.models import BUNDLED_INFILLER, load_seq2seq
 
     _require_text(args.text)
-    if not args.model:
-        raise InputError("infill needs a T5-family model: pass --model NAME_OR_DIR (e.g. --model google-t5/t5-small)")
     if args.num_return > args.num_beams:
         raise InputError(f"--num-return {args.num_return} is more than --num-beams {args.num_beams}; raise --num-beams")
-    lm = load_seq2seq(args.model, device=args.device)
+    lm = load_seq2seq(args.model or BUNDLED_INFILLER, device=args.device)
     result = infill(lm, args.text, num_beams=args.num_beams, num_return=args.num_return)
     _emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.infill_result(lm, result))
     return 0
@@ -234,11 +233,11 @@ def cmd_compare(args) -> int:
     from mlm_explorer.cli import render
     from mlm_explorer.core.infer.fill import predict
     from mlm_explorer.core.infer.infill import infill
-    from mlm_explorer.core.load.models import load_mlm, load_seq2seq
+    from mlm_explorer.core.load.models import BUNDLED_INFILLER, load_mlm, load_seq2seq
 
     _require_text(args.text)
     bert = load_mlm(args.bert, device=args.device)
-    t5 = load_seq2seq(args.t5, device=args.device)
+    t5 = load_seq2seq(args.t5 or BUNDLED_INFILLER, device=args.device)
     filled = predict(bert, args.text, top_k=args.top_k)
     infilled = infill(t5, args.text)
     payload = {"text": args.text, "bert": {"model": bert.to_dict(), **filled.to_dict()},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -59,10 +61,13 @@ def infill_result(lm, result) -> None:
 
 
 def compare(bert, filled, t5, infilled) -> None:
-    table = Table(show_lines=True)
+    from mlm_explorer.core.infer.infill import DIFFERENCE
+
+    about = (t5.info or {}).get("description")
+    table = Table(show_lines=True, caption=DIFFERENCE + (f"\n{t5.name}: {about}" if about else ""))
     table.add_column("blank", justify="right", style="dim")
     table.add_column(f"{bert.name} (MLM)")
-    table.add_column(f"{t5.name} (T5)")
+    table.add_column(f"{t5.name} ({'span infiller' if about else 'T5'})")
     best = infilled.candidates[0] if infilled.candidates else None
     n = max(len(filled.predictions), len(best.fills) if best else 0)
     for i in range(n):
@@ -73,7 +78,7 @@ def compare(bert, filled, t5, infilled) -> None:
         right = ""
         if best and i < len(best.fills):
             fill = best.fills[i]
-            right = f"{fill.text}  p={pow(2.718281828, fill.logprob):.3f}"
+            right = f"{fill.text}  log p={fill.logprob:.2f} (p={math.exp(fill.logprob):.3f})"
         table.add_row(str(i + 1), left, right)
     table.add_row("text", filled.decoded, best.text if best else "")
     console.print(table)

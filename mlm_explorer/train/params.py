@@ -49,7 +49,8 @@ def _top_layers(names: list[str], n: int) -> set[str]:
         m = _LAYER.search(name)
         if m and int(m.group("i")) > depth[m.group("stack")] - n:
             chosen.add(name)
-        elif not m and _NORM.search(name) and ("final" in name or "encoder." in name or "decoder." in name):
+        elif not m and _NORM.search(name) and ("final" in name or "encoder." in name or "decoder." in name) \
+                and not _EMBEDDINGS.search(name):  # not BERT2BERT's encoder.embeddings.LayerNorm
             chosen.add(name)  # T5's final_layer_norm
     return chosen
 

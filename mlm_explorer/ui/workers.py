@@ -71,12 +71,25 @@ def load_model(role: str, name: str | None, device: str) -> tuple[Any, float]:
     return lm, time.perf_counter() - started
 
 
+def load_default_t5(device: str) -> tuple[Any, float] | None:
+    """Compare's seq2seq model when none is named: the bundled span infiller, else (its encoder
+    package missing) the first cached seq2seq model; None when there is neither."""
+    from mlm_explorer.core.load.sources import BUNDLED_INFILLER
+    from mlm_explorer.errors import ModelError
+
+    try:
+        return load_model("t5", BUNDLED_INFILLER, device)
+    except ModelError:
+        found = find_cached_t5()
+        return load_model("t5", found, device) if found is not None else None
+
+
 def find_cached_t5() -> str | None:
     """The first seq2seq model in the local Hugging Face cache, if any (no network)."""
     from mlm_explorer.core.load import models
 
     for entry in models.list_models():
-        if entry.kind == "seq2seq":
+        if entry.kind == "seq2seq" and entry.source != "bundled":
             return entry.path or entry.name
     return None
 

@@ -49,15 +49,18 @@ def infiller_info_path() -> Path:
     return assets_dir() / "bundled-infiller" / "infiller.json"
 
 
-def build_tokenizer(encoder_dir: Path):
-    """The package's WordPiece tokenizer with `<extra_id_N>` sentinels and `[SEP]` as EOS."""
+def build_tokenizer(encoder_dir: Path, num_sentinels: int = NUM_SENTINELS):
+    """A BERT WordPiece tokenizer (the package's) with `<extra_id_N>` sentinels and `[SEP]` as EOS.
+
+    `encoder_dir` holds a fast tokenizer's tokenizer.json whose vocabulary has `[unused0]` ..
+    `[unused{num_sentinels - 1}]` (bert-base-uncased has 994 of them)."""
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
     spec = json.loads((Path(encoder_dir) / "tokenizer.json").read_text(encoding="utf-8"))
     vocab = spec["model"]["vocab"]
     sentinels = []
-    for k in range(NUM_SENTINELS):
+    for k in range(num_sentinels):
         token_id = vocab.pop(f"[unused{k}]")
         vocab[f"<extra_id_{k}>"] = token_id
         sentinels.append(f"<extra_id_{k}>")
@@ -102,9 +105,11 @@ def base_state(encoder_weights: dict) -> dict:
     """
     out = {}
     for name, tensor in encoder_weights.items():
-        if name.startswith("pooler.") or name.endswith("position_ids"):
-            continue  # neither side has a pooler; position ids are a buffer that newer BertModels do not save
-        out["encoder." + name] = tensor
+        if name.endswith("position_ids"):
+            continue  # a buffer that newer BertModels do not save
+        out["encoder." + name] = tensor  # (the encoder's pooler is loaded but unused: seq2seq reads the last hidden states)
+        if name.startswith("pooler."):
+            continue  # the decoder has none
         out["decoder.bert." + name] = tensor
         if ".layer." in name and SELF_TO_CROSS[0] in name:
             out["decoder.bert." + name.replace(SELF_TO_CROSS[0], SELF_TO_CROSS[1], 1)] = tensor
@@ -179,6 +184,7 @@ def load_infiller(device):
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"the bundled infiller could not be built ({exc}); reinstall mlm-explorer") from exc
     model.to(device).eval()
+    summary = {k: meta[k] for k in ("step", "eval", "train_params", "num_parameters") if k in meta} if meta else None
     info = {"model_type": "encoder-decoder", "description": DESCRIPTION, "encoder_dir": str(encoder_dir),
-            "head_trained": trained is not None, "infiller": meta}
+            "head_trained": trained is not None, "infiller": summary}
     return model, tokenizer, info

@@ -3,7 +3,9 @@
 The blanks are Explore's masks (clicked, typed, or picked by random masking). The encoder
 fills them with `core.fill.fill_masks` on exactly Explore's input; T5 gets the same text
 with each run of adjacent masks as one `[MASK]` span, which `core.infill.infill` turns into
-sentinels. Without a T5 model available offline, its pane says how to get one.
+sentinels. The seq2seq model is the one named with --t5 (or chosen in the palette), else the
+bundled span infiller (core/load/bundled_infiller.py: BERT2BERT, trained with T5's objective),
+so both panes work offline; without either, its pane says how to get one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
+from mlm_explorer.core.infer.infill import DIFFERENCE
 from mlm_explorer.ui import workers as jobs
 from mlm_explorer.ui.names import short_name
 from mlm_explorer.ui.messages import CompareReady
@@ -65,12 +68,13 @@ class CompareScreen(Screen):
             yield Label("", id="compare-status")
             yield Label("", id="busy")
         yield Static("", id="compare-input")
+        yield Static(Text(DIFFERENCE, style="dim"), id="compare-caption")
         with Horizontal(id="compare-panes"):
             with VerticalScroll(id="bert-pane") as bert:
                 bert.border_title = "Encoder (BERT family)"
                 yield Static("", id="bert-fill")
             with VerticalScroll(id="t5-pane") as t5:
-                t5.border_title = "T5"
+                t5.border_title = "seq2seq (T5 family)"
                 yield Static("", id="t5-fill")
         yield Footer()
 
@@ -86,7 +90,7 @@ class CompareScreen(Screen):
         st = explore.state if explore is not None else None
         lm, t5 = self.app.lm, self.app.t5_lm
         self.query_one("#compare-status", Label).update(
-            f"{self.app.model_status}   ·   T5: {self.app.t5_status or 'not loaded'}")
+            f"{self.app.model_status}   ·   seq2seq: {self.app.t5_status or 'not loaded'}")
         if st is None or st.tt is None or lm is None:
             self._message("the model is still loading" if lm is None else "type a text in Explore (F2) first")
             return
@@ -140,7 +144,7 @@ class CompareScreen(Screen):
         self.query_one("#busy", Label).update("")
         self.query_one("#bert-pane").border_title = f"Encoder: {short_name(self.app.lm.name)}"
         self.query_one("#bert-fill", Static).update(self._bert_view(message))
-        self.query_one("#t5-pane").border_title = f"T5: {short_name(self.app.t5_lm.name)}" if self.app.t5_lm else "T5"
+        self.query_one("#t5-pane").border_title = _seq2seq_title(self.app.t5_lm)
         self.query_one("#t5-fill", Static).update(self._t5_view(message))
 
     def _bert_view(self, m: CompareReady) -> Any:
@@ -174,11 +178,22 @@ class CompareScreen(Screen):
         best = m.t5.candidates[0]
         table = Table(box=None, expand=True, show_edge=False)
         table.add_column("blank", style="dim", width=6, no_wrap=True)
-        table.add_column("fill", style="bold", ratio=1)
+        table.add_column("span", style="bold", ratio=1)
+        table.add_column("log p", justify="right")
         table.add_column("p", justify="right")
         for fill in best.fills:
-            table.add_row(str(fill.index), Text(fill.text), f"{math.exp(fill.logprob):.1%}")
-        return _stack(table, Text(best.text), f"greedy · score {best.score:.2f}")
+            table.add_row(str(fill.index), Text(fill.text), f"{fill.logprob:.2f}", f"{math.exp(fill.logprob):.1%}")
+        note = f"greedy · score {best.score:.2f}"
+        about = (getattr(self.app.t5_lm, "info", None) or {}).get("description")
+        return _stack(table, Text(best.text), note + (f"\n{about}" if about else ""))
+
+
+def _seq2seq_title(lm: Any) -> str:
+    """The right pane's title: what kind of seq2seq model fills it (the bundled one is no T5)."""
+    if lm is None:
+        return "seq2seq (T5 family)"
+    kind = "Span infiller" if (lm.info or {}).get("description") else "T5"
+    return f"{kind}: {short_name(lm.name)}"
 
 
 def _stack(table: Table, sentence: Text, note: str) -> Any:
