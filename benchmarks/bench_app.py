@@ -297,7 +297,7 @@ async def toggle_vs_forward(model: str | None, toggles: int) -> dict:
 async def until_drawn(pilot) -> None:
     """The Explore screen has its prediction and the app is idle."""
     app = pilot.app
-    while app.explore.pending is not None or app.explore._strip_dirty:
+    while app.explore.busy:
         await pilot.pause(0.02)
     await pilot.pause(0.1)
 

@@ -8,12 +8,12 @@ never stops the app from opening.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, fields
 from dataclasses import field as default_factory_field
 from pathlib import Path
 
 from mlm_explorer import paths
+from mlm_explorer.files import atomic_write_text
 
 DARK_THEME = "textual-dark"
 LIGHT_THEME = "textual-light"
@@ -81,7 +81,5 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write the settings atomically (temporary name, then rename)."""
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(settings.to_dict(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(settings.to_dict(), indent=2) + "\n")
     return path

@@ -56,7 +56,7 @@ async def settle(pilot, timeout: float = 30.0) -> None:
 def _explore_busy(app) -> bool:
     """A prediction is still awaited, or the chips still wait to be drawn."""
     explore = getattr(app, "explore", None)
-    return explore is not None and (explore.pending is not None or explore._strip_dirty)
+    return explore is not None and explore.busy
 
 
 async def wait_ready(pilot, timeout: float = 60.0) -> None:

@@ -8,6 +8,8 @@ import random
 import pytest
 from app_support import app_env, chip_offset, make_app, screen_text, settle, sync, wait_for, wait_ready  # noqa: F401
 
+from mlm_explorer.core.mask.decision import RANDOM, SELECTED
+
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -100,7 +102,7 @@ def _seed_with_all_outcomes(lm_dir, text, rate):
     tt = tokenize(tok, text)
     for seed in range(200):
         counts = preview_masking(tok, tt, rate=rate, seed=seed).counts()
-        if all(counts[k] > 0 for k in ("mask", "random", "keep")):
+        if all(counts[d.label] > 0 for d in SELECTED):
             return seed
     raise AssertionError("no seed gives all three outcomes")
 
@@ -120,7 +122,7 @@ async def test_random_masking_shows_three_outcomes(app_env, tiny_bert_dir):
         rnd = screen.state.random
         assert rnd is not None and rnd.seed == seed
         counts = rnd.counts()
-        assert counts["mask"] and counts["random"] and counts["keep"]
+        assert all(counts[d.label] for d in SELECTED)
         # the prediction ran on exactly the engine's corrupted ids, at every picked position
         result = screen.state.result
         assert [p.position for p in result.predictions] == rnd.picked()
@@ -128,7 +130,7 @@ async def test_random_masking_shows_three_outcomes(app_env, tiny_bert_dir):
         assert result.loss is not None
         text_on_screen = screen_text(app)
         assert "→[MASK]" in text_on_screen and "✓" in text_on_screen
-        random_pos = next(i for i, d in enumerate(rnd.decisions) if d == 2)
+        random_pos = next(i for i, d in enumerate(rnd.decisions) if d == RANDOM)
         assert f"→{rnd.replaced[random_pos]}" in text_on_screen
         assert "loss on picked positions" in text_on_screen
         assert f"random seed {seed}" in text_on_screen

@@ -28,7 +28,7 @@ def _model_ids(screen) -> list[int]:
 
 
 async def _lens_ready(pilot, screen, kind: str) -> None:
-    await wait_for(pilot, lambda: screen.lens_view().kind == kind and not screen.lens_view().note,
+    await wait_for(pilot, lambda: screen.lenses.view().kind == kind and not screen.lenses.view().note,
                    what=f"the {kind} lens")
     await settle(pilot)
 
@@ -48,22 +48,22 @@ async def test_surprisal_lens_shows_score_ids(app_env, tiny_bert_dir):
         positions = [t.index for t in tt.tokens if t.maskable and not t.typed_mask]
         expected = score_ids(app.lm, tt.input_ids, positions=positions)
         values = {t.position: t.surprisal for t in expected.tokens}
-        view = screen.lens_view()
+        view = screen.lenses.view()
         assert _close(view.values, values)
         assert _close(screen.strip.view.heat, _normalised(values))  # what the chips are coloured by
         text = screen_text(app)
         assert f"PLL {expected.pll:.2f} nats" in text and f"pseudo-perplexity {expected.pseudo_perplexity:.2f}" in text
         assert f"{len(positions)} tokens" in text
         # masking a token changes the model input, not the text scored: no new job, same numbers
-        asked = screen._lens_request
+        asked = screen.lenses.work_started
         dog = next(t.index for t in tt.tokens if t.text == "dog")
         screen.toggle(dog)
         await settle(pilot)
-        assert screen._lens_request == asked and _close(screen.lens_view().values, values)
+        assert screen.lenses.work_started == asked and _close(screen.lenses.view().values, values)
         # s again: off; the random-masking legend is back
         await pilot.press("s")
         await settle(pilot)
-        assert screen.lens_view().kind == "off" and screen.strip.view.heat == {}
+        assert screen.lenses.view().kind == "off" and screen.strip.view.heat == {}
         assert "kept 10%" in screen_text(app)
 
 
@@ -86,13 +86,13 @@ async def test_attention_lens_follows_cursor_layer_and_head(app_env, tiny_bert_d
 
         def check(token: int, layer, head) -> None:
             row = dict(enumerate(maps.row(token, layer=layer, head=head).weights))
-            assert _close(screen.lens_view().values, row)
+            assert _close(screen.lenses.view().values, row)
             assert _close(strip.view.heat, _normalised(row))
 
         check(mask, layers - 1, None)  # default: the last layer, the mean of its heads
         text = screen_text(app)
         assert f"attention from '[MASK]' (token {mask}) · layer {layers}/{layers} · mean of {heads} heads" in text
-        asked = screen._lens_request
+        asked = screen.lenses.work_started
         await pilot.press("]")  # after the last layer: the mean over layers
         await settle(pilot)
         check(mask, None, None)
@@ -110,11 +110,11 @@ async def test_attention_lens_follows_cursor_layer_and_head(app_env, tiny_bert_d
         await pilot.press("right")  # another token: its row of the same maps
         await settle(pilot)
         check(mask + 1, None, heads - 1)
-        assert screen._lens_request == asked, "layer, head and cursor must not run the model again"
+        assert screen.lenses.work_started == asked, "layer, head and cursor must not run the model again"
         # a new input: new maps (the old ones are never shown for it)
         screen.toggle(mask + 2)
         await _lens_ready(pilot, screen, "attention")
-        assert screen._lens_request == asked + 1
+        assert screen.lenses.work_started == asked + 1
         maps = attention_maps(app.lm, _model_ids(screen))
         check(strip.cursor, None, heads - 1)
 
@@ -134,7 +134,7 @@ async def test_saliency_lens_explains_top_and_chosen_candidate(app_env, tiny_ber
         ids = _model_ids(screen)
         expected = explain_position(app.lm, ids, mask, method="both")
         ig = dict(enumerate(expected.integrated_gradients))
-        assert _close(screen.lens_view().values, ig, 1e-4)
+        assert _close(screen.lenses.view().values, ig, 1e-4)
         assert _close(screen.strip.view.heat, _normalised(ig, skip=mask), 1e-3)
         assert mask not in screen.strip.view.heat  # the explained mask keeps its own colour
         top = screen.state.result.predictions[0].candidates[0]
@@ -145,18 +145,18 @@ async def test_saliency_lens_explains_top_and_chosen_candidate(app_env, tiny_ber
         await pilot.press("i")  # gradient x input: the same call computed it
         await settle(pilot)
         gxi = dict(enumerate(expected.grad_x_input))
-        assert _close(screen.lens_view().values, gxi, 1e-4)
+        assert _close(screen.lenses.view().values, gxi, 1e-4)
         assert "gradient × input" in screen_text(app)
         await pilot.press("i")
         # the second candidate, highlighted in the distribution, becomes the target
         second = screen.state.result.predictions[0].candidates[1]
         screen.query_one("#dist Candidates").focus()
         await pilot.press("down")
-        await wait_for(pilot, lambda: screen.lens_view().details and screen.lens_view().details["target_id"]
+        await wait_for(pilot, lambda: screen.lenses.view().details and screen.lenses.view().details["target_id"]
                        == second.token_id, what="the saliency of the second candidate")
         await settle(pilot)
         chosen = explain_position(app.lm, ids, mask, target_id=second.token_id, method="both")
-        assert _close(screen.lens_view().values, dict(enumerate(chosen.integrated_gradients)), 1e-4)
+        assert _close(screen.lenses.view().values, dict(enumerate(chosen.integrated_gradients)), 1e-4)
         assert f"saliency: {second.text!r}" in screen_text(app)
 
 
@@ -173,7 +173,7 @@ async def test_saliency_needs_a_mask(app_env, tiny_bert_dir):
 
 @sync
 async def test_stale_lens_answer_is_dropped(app_env, tiny_bert_dir):
-    from mlm_explorer.ui.screens.explore.lenses import LensReady
+    from mlm_explorer.ui.messages import LensReady
 
     app = make_app(tiny_bert_dir, text="The cute [MASK] walks.")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -182,11 +182,11 @@ async def test_stale_lens_answer_is_dropped(app_env, tiny_bert_dir):
         screen.strip.focus()
         await pilot.press("a")
         await _lens_ready(pilot, screen, "attention")
-        shown = screen.lens_view().values
-        old_key = screen.lens.asked["attention"]
+        shown = screen.lenses.view().values
+        old_key = screen.lenses.lens.asked["attention"]
         screen.post_message(LensReady("attention", ("attention", -1, (1, 2, 3)), result=object()))
         await pilot.pause(0.1)
-        assert screen.lens.asked["attention"] == old_key and screen.lens_view().values == shown
+        assert screen.lenses.lens.asked["attention"] == old_key and screen.lenses.view().values == shown
 
 
 @sync
@@ -202,12 +202,12 @@ async def test_candidate_box_scores_words_and_fills(app_env, tiny_bert_dir):
         await pilot.press("k")
         assert app.focused.id == "cand-input"
         await pilot.press(*"dog, tokenizers", "enter")
-        await wait_for(pilot, lambda: (screen.candidates_view() or {}).get("scores")
-                       and screen.candidates_view().get("fills"), what="the candidate scores")
+        await wait_for(pilot, lambda: (screen.candidates.view() or {}).get("scores")
+                       and screen.candidates.view().get("fills"), what="the candidate scores")
         await settle(pilot)
         ids = _model_ids(screen)
         expected = score_candidates(app.lm, ids, mask, ["dog", "tokenizers"])
-        got = screen.candidates_view()
+        got = screen.candidates.view()
         assert [s["word"] for s in got["scores"]] == ["dog", "tokenizers"]
         for s, e in zip(got["scores"], expected):
             assert abs(s["probability"] - e.probability) <= 1e-6 * max(1.0, e.probability) + 1e-9
@@ -226,8 +226,8 @@ async def test_candidate_box_scores_words_and_fills(app_env, tiny_bert_dir):
             assert abs(dist_p[expected[0].token_ids[0]] - expected[0].probability) < 1e-6
         # a word the tokenizer cannot spell: said in the box, no crash
         await pilot.press(*", ☃", "enter")
-        await wait_for(pilot, lambda: (screen.candidates_view() or {}).get("score_error"), what="the error")
-        assert "cannot spell" in screen_text(app) or "candidate" in screen.candidates_view()["score_error"]
+        await wait_for(pilot, lambda: (screen.candidates.view() or {}).get("score_error"), what="the error")
+        assert "cannot spell" in screen_text(app) or "candidate" in screen.candidates.view()["score_error"]
 
 
 @sync
@@ -240,10 +240,10 @@ async def test_export_has_lens_and_candidates(app_env, tiny_bert_dir, tmp_path):
         await pilot.press("a")
         await _lens_ready(pilot, screen, "attention")
         await pilot.press("k", *"dog", "enter")
-        await wait_for(pilot, lambda: (screen.candidates_view() or {}).get("scores")
-                       and screen.candidates_view().get("fills"), what="the candidate scores")
+        await wait_for(pilot, lambda: (screen.candidates.view() or {}).get("scores")
+                       and screen.candidates.view().get("fills"), what="the candidate scores")
         await settle(pilot)
-        view = screen.lens_view()
+        view = screen.lenses.view()
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: (tmp_path / "out").exists() and len(list((tmp_path / "out").iterdir())) == 3,
                        what="the export")

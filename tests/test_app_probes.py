@@ -94,8 +94,8 @@ async def test_train_run_shows_probe_table_and_exports_it(app_env, tiny_bert_dir
                            ("train-batch", "4"), ("train-lr", "1e-3"), ("train-probes-file", probes_file)):
             screen.query_one(f"#{wid}").value = str(value)
         await pilot.click("#train-start")
-        await wait_for(pilot, lambda: screen.state in ("finished", "error", "cancelled"), timeout=200, what="the job")
-        assert screen.state == "finished", screen.query_one("#train-log").lines
+        await wait_for(pilot, lambda: screen.job_state in ("finished", "error", "cancelled"), timeout=200, what="the job")
+        assert screen.job_state == "finished", screen.query_one("#train-log").lines
         await pilot.pause(0.2)
         steps = [h["step"] for h in screen.probe_history]
         assert steps[0] == 0 and steps[-1] == 6 and len(steps) >= 2

@@ -69,7 +69,7 @@ async def repaint_all(pilot, screen) -> None:
 
 @sync
 async def test_incremental_frames_equal_a_full_repaint(app_env, tiny_bert_dir, monkeypatch):
-    from mlm_explorer.ui.screens.explore import screen as explore
+    from mlm_explorer.ui.screens.explore import predictions as explore
 
     monkeypatch.setattr(explore, "LOADING_DELAY", 60.0)  # "predicting…" (a layout) only on a slow machine
     app = make_app(tiny_bert_dir, text="The cute dog walks in the green park, and the old cat sleeps.", top_k=5)

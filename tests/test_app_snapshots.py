@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from app_support import app_env, fixed_bert_dir, fixed_t5_dir, make_app, settle, wait_for, wait_ready  # noqa: F401
 
+from mlm_explorer.core.mask.decision import SELECTED
+
 pytestmark = pytest.mark.timeout(180)
 
 SIZE = (120, 36)
@@ -51,7 +53,7 @@ def test_explore_random_masking(app_env, fixed_cwd, fixed_bert_dir, snap_compare
         await settle(pilot)
         assert app.explore.state.result is not None
         counts = app.explore.state.random.counts()
-        assert counts["mask"] and counts["random"] and counts["keep"]
+        assert all(counts[d.label] for d in SELECTED)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -144,7 +146,7 @@ def test_explore_light_theme(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
 
 async def _lens_shown(pilot, app, kind):
     screen = app.explore
-    await wait_for(pilot, lambda: screen.lens_view().kind == kind and not screen.lens_view().note, what=f"the {kind} lens")
+    await wait_for(pilot, lambda: screen.lenses.view().kind == kind and not screen.lenses.view().note, what=f"the {kind} lens")
     await settle(pilot)
 
 
@@ -161,7 +163,7 @@ def test_explore_lens_attention(app_env, fixed_cwd, fixed_bert_dir, snap_compare
         await _lens_shown(pilot, app, "attention")
         await pilot.press("]", "]", "}", "}")  # the mean over layers, layer 1; head 1, head 2
         await settle(pilot)
-        assert "layer 1/2 · head 2/2" in screen.lens_view().caption
+        assert "layer 1/2 · head 2/2" in screen.lenses.view().caption
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -177,8 +179,8 @@ def test_explore_surprisal_and_candidates(app_env, fixed_cwd, fixed_bert_dir, sn
         await pilot.press("s")
         await _lens_shown(pilot, app, "surprisal")
         await pilot.press("k", *"words, tokenizers", "enter")
-        await wait_for(pilot, lambda: (screen.candidates_view() or {}).get("scores")
-                       and screen.candidates_view().get("fills"), what="the candidate scores")
+        await wait_for(pilot, lambda: (screen.candidates.view() or {}).get("scores")
+                       and screen.candidates.view().get("fills"), what="the candidate scores")
         await pilot.press("escape")  # back to the chips (no blinking text cursor in the picture)
         await settle(pilot)
 

@@ -30,11 +30,11 @@ async def test_train_run_finishes_and_loads_into_explore(app_env, tiny_bert_dir,
         screen.query_one("#train-lr").value = "1e-3"
         screen.query_one("#train-precision").value = "fp32"
         await pilot.click("#train-start")
-        await wait_for(pilot, lambda: screen.state in ("running", "finished", "error"), timeout=120, what="start")
+        await wait_for(pilot, lambda: screen.job_state in ("running", "finished", "error"), timeout=120, what="start")
         # the job keeps running while the user is on Explore
         await pilot.press("f2")
-        await wait_for(pilot, lambda: screen.state in ("finished", "error", "cancelled"), timeout=180, what="the job")
-        assert screen.state == "finished", screen.query_one("#train-log").lines
+        await wait_for(pilot, lambda: screen.job_state in ("finished", "error", "cancelled"), timeout=180, what="the job")
+        assert screen.job_state == "finished", screen.query_one("#train-log").lines
         log = " ".join(" ".join(line.text for line in screen.query_one("#train-log").lines).split())
         assert "--precision fp32" in log and "(float32)" in log  # the form's choice reached the job
         assert screen.losses, "no step event reached the screen"
@@ -61,6 +61,8 @@ async def test_train_run_finishes_and_loads_into_explore(app_env, tiny_bert_dir,
 @sync
 async def test_cancel_asks_and_quit_asks(app_env, tiny_bert_dir, tmp_path, monkeypatch):
     """Cancel and quit both ask first while a job runs (the job itself is faked)."""
+    from mlm_explorer.ui.enums import JobState
+
     monkeypatch.chdir(tmp_path)
     app = make_app(tiny_bert_dir)
 
@@ -77,7 +79,7 @@ async def test_cancel_asks_and_quit_asks(app_env, tiny_bert_dir, tmp_path, monke
         await pilot.pause(0.2)
         runner = FakeRunner()
         app.train_runner = runner
-        app.screen._set_state("running")
+        app.screen._set_state(JobState.RUNNING)
         await pilot.click("#train-cancel")
         await pilot.pause(0.2)
         assert "Cancel the training job?" in screen_text(app)
@@ -95,3 +97,91 @@ async def test_cancel_asks_and_quit_asks(app_env, tiny_bert_dir, tmp_path, monke
         await pilot.click("#cancel")
         await pilot.pause(0.2)
         assert runner.cancelled
+
+
+@sync
+async def test_train_form_starts_from_the_job_defaults(app_env, tiny_bert_dir, tmp_path, monkeypatch):
+    """Every value the form shows, and every value it sends when a field is left empty, is
+    train/config's default."""
+    from mlm_explorer.train.config import defaults, parse_args
+
+    d = defaults()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("Some text to train on.\n")
+    app = make_app(tiny_bert_dir)
+    async with app.run_test(size=(130, 44)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("f4")
+        await pilot.pause(0.2)
+        screen = app.screen
+        value = lambda wid: screen.query_one(f"#{wid}").value
+        assert int(value("train-batch")) == d.batch_size and float(value("train-lr")) == d.lr
+        assert value("train-steps") == "" and d.max_steps is None  # empty: the job's default length
+        assert value("train-minutes") == "" and d.time_budget is None
+        assert value("train-objective") == d.objective and value("train-precision") == d.precision
+        screen.query_one("#train-path").value = str(tmp_path / "notes.txt")
+        for wid in ("train-batch", "train-lr"):
+            screen.query_one(f"#{wid}").value = ""
+        sent, _ = parse_args(screen.build_args())
+        for name in ("batch_size", "lr", "max_steps", "time_budget", "objective", "precision",
+                     "eval_every", "log_every", "mask_rate", "seed"):
+            assert getattr(sent, name) == getattr(d, name), name
+
+
+class _FakeJob:
+    """Stands in for the job's process: records how it was started, then says `finished`."""
+
+    launched: list = []
+
+    def __init__(self, command, *, env, **_kw):
+        self.command, self.env, self.pid = command, env, 4242
+        self.stdout = iter(['{"event": "finished", "step": 0, "run_dir": "R"}\n'])
+        self.stderr = iter([])
+        _FakeJob.launched.append(self)
+
+    def poll(self):
+        return 0
+
+    def wait(self, timeout=None):
+        return 0
+
+
+@sync
+async def test_cli_and_app_start_the_job_alike(app_env, tiny_bert_dir, tmp_path, monkeypatch):
+    """One launcher (train/launch.job_launch): the same command and environment from
+    `mlm-explorer train` and from the app; only the app lowers the job's priority."""
+    import os
+    import subprocess as real_subprocess
+    import sys
+    import types
+
+    from mlm_explorer.cli.main import main
+    from mlm_explorer.train import launch
+
+    niceness = {}
+    fake = types.SimpleNamespace(Popen=_FakeJob, PIPE=real_subprocess.PIPE, DEVNULL=real_subprocess.DEVNULL)
+    monkeypatch.setattr(launch, "subprocess", fake)
+    monkeypatch.setattr(os, "setpriority", lambda which, pid, nice: niceness.__setitem__(pid, nice))
+    monkeypatch.setattr(_FakeJob, "launched", [])
+    monkeypatch.chdir(tmp_path)
+    job_args = [str(tmp_path), "--max-steps", "3", "--json"]
+    assert main(["train", *job_args]) == 0
+    app = make_app(tiny_bert_dir)
+    async with app.run_test(size=(130, 44)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("f4")
+        await pilot.pause(0.2)
+        app.start_training(app.screen, job_args)
+        await wait_for(pilot, lambda: len(_FakeJob.launched) == 2 and app.screen.state == "finished", what="the job")
+    cli_job, app_job = _FakeJob.launched
+    assert cli_job.command == app_job.command == [sys.executable, "-m", "mlm_explorer.train", *job_args]
+    assert cli_job.env == app_job.env
+    root = str(launch.Path(launch.__file__).resolve().parents[2])
+    assert cli_job.env["PYTHONPATH"].split(os.pathsep)[0] == root
+    assert cli_job.env["PYTHONUNBUFFERED"] == "1" and cli_job.env["TOKENIZERS_PARALLELISM"]
+    assert niceness == {4242: launch.APP_JOB_NICE}  # set once: for the app's job
+    # and that environment really imports this tree from anywhere
+    env = launch.job_launch([], env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}).env
+    out = real_subprocess.run([sys.executable, "-c", "import mlm_explorer; print(mlm_explorer.__file__)"],
+                              env=env, cwd="/", capture_output=True, text=True, check=True)
+    assert out.stdout.strip().startswith(root)

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from mlm_explorer.core.mask.decision import NONE, RANDOM
+
 
 def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
     """The real command in a subprocess (used by the end-to-end tests)."""
@@ -124,12 +126,12 @@ def test_mask_json_is_seeded_and_shows_every_outcome(cli, tiny_bert_dir):
     other = json.loads(cli(*args, "--seed", "2").stdout)
     assert first == again and first["decisions"] != other["decisions"]
     tokens = first["tokens"]
-    assert tokens[0]["decision"] == "none" and tokens[-1]["decision"] == "none"  # [CLS], [SEP]
-    picked = [t for t in tokens if t["decision"] != "none"]
+    assert tokens[0]["decision"] == NONE.label and tokens[-1]["decision"] == NONE.label  # [CLS], [SEP]
+    picked = [t for t in tokens if t["decision"] != NONE.label]
     assert sum(first["counts"].values()) == len(picked) > 0
     for t in picked:
         assert first["labels"][t["index"]] == t["id"]
-        if t["decision"] == "random":
+        if t["decision"] == RANDOM.label:
             assert t["replacement"]
 
 
@@ -140,7 +142,7 @@ def test_mask_whole_word_picks_whole_words(cli, tiny_bert_dir):
     by_word: dict = {}
     for t in out["tokens"]:
         if t["word"] is not None:
-            by_word.setdefault(t["word"], set()).add(t["decision"] != "none")
+            by_word.setdefault(t["word"], set()).add(t["decision"] != NONE.label)
     assert all(len(flags) == 1 for flags in by_word.values())
 
 
@@ -189,7 +191,7 @@ def test_compare_offline_uses_the_bundled_infiller(cli, tmp_path):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from mlm_explorer.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
+    code = "import sys; from mlm_explorer.cli.parser import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -206,3 +208,34 @@ def test_bundled_default_model_end_to_end():
     assert out["model"]["name"] == "bundled" and out["model"]["info"]["head_trained"] is True
     assert "river" in {c["text"] for c in out["predictions"][0]["candidates"]}
     assert out["decoded"] == "the nile is a long river in africa."
+
+
+def _argument_message(stderr: str) -> str:
+    """'error: argument --x: WHAT (see ...)' -> 'WHAT'."""
+    return stderr.strip().split(": ", 2)[2].rsplit(" (see", 1)[0]
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "inf", "lots"])
+def test_mask_rate_has_one_range_and_one_message(cli, value, tmp_path):
+    """`train --mask-rate`, the job's own parser and `mask --rate`: the same range, the same words."""
+    from mlm_explorer.errors import InputError
+    from mlm_explorer.train.config import parse_args
+
+    mask = cli("mask", "hello", "--rate", value)
+    train = cli("train", str(tmp_path), "--mask-rate", value)
+    assert_one_line_error(mask, "--rate")
+    assert_one_line_error(train, "--mask-rate")
+    assert mask.returncode == train.returncode == 2
+    assert _argument_message(mask.stderr) == _argument_message(train.stderr)
+    with pytest.raises(InputError) as job:
+        parse_args([str(tmp_path), "--mask-rate", value])
+    assert _argument_message(f"error: {job.value}") == _argument_message(mask.stderr)
+
+
+@pytest.mark.parametrize("value", ["0", "1", "0.5"])
+def test_mask_rate_accepts_the_closed_interval(value, tmp_path):
+    from mlm_explorer.train.config import merge_resumed, parse_args
+
+    args, given = parse_args([str(tmp_path), "--mask-rate", value])
+    assert args.mask_rate == float(value)
+    assert merge_resumed(vars(args), args, given).mask_rate == float(value)  # the resume check agrees

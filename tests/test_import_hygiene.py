@@ -13,6 +13,7 @@ CORE_MODULES = [
     "mlm_explorer.core.explain.probes", "mlm_explorer.core.infer.diff",
     "mlm_explorer.core.infer.candidates", "mlm_explorer.core.infer.score",
     "mlm_explorer.core.explain.attention", "mlm_explorer.core.explain.saliency",
+    "mlm_explorer.core.load.hf", "mlm_explorer.core.infer.forward", "mlm_explorer.core.mask.decision",
 ]
 
 
@@ -36,4 +37,9 @@ def test_training_job_core_imports_neither_textual_nor_rich():
 
 def test_app_module_does_not_import_torch():
     modules = loaded_after("import mlm_explorer.ui.app")
+    assert "torch" not in modules and "transformers" not in modules
+
+
+def test_decision_codes_and_the_hf_glue_import_no_torch():
+    modules = loaded_after("import mlm_explorer.core.mask.decision, mlm_explorer.core.load.hf, mlm_explorer.core.infer.forward")
     assert "torch" not in modules and "transformers" not in modules

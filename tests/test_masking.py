@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mlm_explorer.core.mask.masking import Decision, MaskingPolicy, MaskingVocab, MlmCollator, mask_tokens, pad_batch
+from mlm_explorer.core.mask.decision import Decision
+from mlm_explorer.core.mask.masking import MaskingPolicy, MaskingVocab, MlmCollator, mask_tokens, pad_batch
 from mlm_explorer.errors import InputError, ModelError
 
 

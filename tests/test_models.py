@@ -150,10 +150,9 @@ def test_unknown_hub_name_online_is_one_clear_line(monkeypatch):
     import transformers
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-    from mlm_explorer.core.load import models
-    from mlm_explorer.core.load import sources
+    from mlm_explorer.core.load import hf, models
 
-    monkeypatch.setattr(sources, "_offline", lambda: False)  # resolve_source lives in core/sources.py
+    monkeypatch.setattr(hf, "offline", lambda: False)  # resolve_source asks core/load/hf.py
     for cls, expected in ((RepositoryNotFoundError, "there is no model 'someone/nothing'"),
                           (GatedRepoError, "is gated")):
         def fake(*args, cls=cls, **kwargs):
@@ -254,13 +253,14 @@ def _make_run(tmp_path: Path, bert_dir: Path, checkpoints: list[str]) -> Path:
 
 
 def test_run_dir_loads_best_else_latest_checkpoint(tiny_bert_dir, tmp_path):
-    from mlm_explorer.core.load.models import find_run_checkpoint, load_mlm
+    from mlm_explorer.core.load.models import load_mlm
+    from mlm_explorer.rundir import model_checkpoint
 
     run = _make_run(tmp_path, tiny_bert_dir, ["checkpoint-5", "checkpoint-10", "checkpoint-9"])
-    assert find_run_checkpoint(run) == run / "checkpoint-10"
+    assert model_checkpoint(run) == run / "checkpoint-10"
     lm = load_mlm(str(run))
     assert lm.source == "run" and lm.path == str(run / "checkpoint-10") and lm.name == str(run)
-    (run / "latest").write_text("checkpoint-9")   # train/checkpoint.py's pointer wins over the numbers
+    (run / "latest").write_text("checkpoint-9")   # rundir's pointer wins over the numbers
     assert load_mlm(str(run)).path == str(run / "checkpoint-9")
     shutil.copytree(run / "checkpoint-5", run / "best")
     assert load_mlm(str(run)).path == str(run / "best")
@@ -272,11 +272,11 @@ def test_run_checkpoint_without_tokenizer_uses_the_run_tokenizer(tiny_bert_dir, 
     run = tmp_path / "run-2"
     run.mkdir()
     (run / "run.json").write_text("{}")
-    _copy(tiny_bert_dir, run / "last", drop=["tokenizer.json", "tokenizer_config.json"])
+    _copy(tiny_bert_dir, run / "checkpoint-3", drop=["tokenizer.json", "tokenizer_config.json"])
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(tiny_bert_dir / name, run / name)
     lm = load_mlm(str(run))
-    assert lm.path == str(run / "last") and lm.tokenizer.mask_token == "[MASK]"
+    assert lm.path == str(run / "checkpoint-3") and lm.tokenizer.mask_token == "[MASK]"
 
 
 def test_run_without_checkpoint(tmp_path):
@@ -304,6 +304,45 @@ def test_run_by_name_under_runs_dir(tiny_bert_dir, tmp_path, monkeypatch):
     with pytest.raises(ModelError) as err:
         load_mlm("run:nope")
     assert "no fine-tuning run named 'nope'" in _one_line(err)
+
+
+# --------------------------------------------------------------------------------------------- what a model is
+
+
+def test_inspect_says_what_a_model_is_without_its_weights(tiny_bert_dir, tiny_t5_dir, tmp_path):
+    from mlm_explorer.core.load.models import ModelSpec, inspect, load_mlm, load_seq2seq
+
+    bert = inspect(str(tiny_bert_dir))
+    assert isinstance(bert, ModelSpec)
+    assert (bert.kind, bert.model_type, bert.family, bert.tokenizer_style) == ("mlm", "bert", "Bert", "wordpiece")
+    assert bert.cased is False and bert.mask_token == "[MASK]" and bert.sentinels == 0 and bert.infill is None
+    assert bert.has_lm_head is True and bert.max_length == 64 and bert.architectures == ("BertForMaskedLM",)
+    t5 = inspect(str(tiny_t5_dir))
+    assert (t5.kind, t5.family, t5.tokenizer_style, t5.infill) == ("seq2seq", "T5", "sentencepiece", "sentinels")
+    assert t5.mask_token is None and t5.sentinels == 20
+    # the loaders keep the same description
+    assert load_mlm(str(tiny_bert_dir), device="cpu").spec == bert
+    assert load_seq2seq(str(tiny_t5_dir), device="cpu").spec == t5
+    # a checkpoint without weights is described all the same (only the config and tokenizer are read)
+    no_weights = _copy(tiny_bert_dir, tmp_path / "no-weights", drop=("model.safetensors",))
+    assert inspect(str(no_weights)).kind == "mlm"
+    # another kind of model: described from its config alone
+    config = json.loads((tiny_bert_dir / "config.json").read_text())
+    gpt = tmp_path / "gpt"
+    gpt.mkdir()
+    (gpt / "config.json").write_text(json.dumps({**config, "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}))
+    other = inspect(str(gpt))
+    assert (other.kind, other.model_type, other.family, other.mask_token) == ("other", "gpt2", "GPT2", None)
+    json.dumps(other.to_dict())
+
+
+def test_inspect_the_bundled_model():
+    from mlm_explorer.core.load.models import inspect
+
+    spec = inspect(None)
+    assert (spec.name, spec.source, spec.kind, spec.family, spec.tokenizer_style) == (
+        "bundled", "bundled", "mlm", "Bert", "wordpiece")
+    assert spec.cased is False and spec.mask_token == "[MASK]" and spec.max_length == 512 and spec.path
 
 
 # --------------------------------------------------------------------------------------------- hub cache

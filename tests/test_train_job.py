@@ -64,7 +64,7 @@ def test_mlm_loss_goes_down_and_run_dir_is_complete(tmp_path, tiny_bert_dir):
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "finished" and info["best"]["loss"] == min(e["loss"] for e in evals)
     assert len(info["history"]["step"]) == 40 and info["config"]["max_steps"] == 40
-    from mlm_explorer.train.run.runs import list_runs
+    from mlm_explorer.rundir import list_runs
 
     assert list_runs() == []  # runs_dir() is empty: this run went to --output
     [listed] = list_runs(tmp_path)
@@ -153,6 +153,21 @@ def test_mlm_nsp_reports_both_losses(tmp_path, tiny_bert_dir):
     assert ev["loss"] == pytest.approx(ev["mlm_loss"] + ev["nsp_loss"]) and 0 <= ev["nsp_accuracy"] <= 1
     config = json.loads((tmp_path / "run" / "best" / "config.json").read_text())
     assert config["architectures"] == ["BertForPreTraining"]
+
+
+def test_mlm_nsp_setup_keeps_each_ranks_seed(tiny_bert_dir):
+    """Turning the MLM into BertForPreTraining must not reseed torch: under torchrun each rank
+    seeds with --seed + rank for its own dropout masks. The fresh NSP head is the same every time."""
+    from mlm_explorer.train.model_setup import load_for_training
+
+    draws, heads = [], []
+    for rank_seed in (0, 1):
+        torch.manual_seed(rank_seed)  # what job.py does with --seed + rank
+        tm = load_for_training(str(tiny_bert_dir), "mlm+nsp", device="cpu")
+        draws.append(torch.nn.functional.dropout(torch.ones(64), 0.5))  # what the first step's dropout sees
+        heads.append(tm.model.cls.seq_relationship.weight.detach().clone())
+    assert not torch.equal(draws[0], draws[1])
+    assert torch.equal(heads[0], heads[1])
 
 
 def test_resume_continues_with_identical_losses(tmp_path, tiny_bert_dir):

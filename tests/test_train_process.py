@@ -44,7 +44,7 @@ def test_sigterm_through_runner_saves_and_cancels(tmp_path, tiny_bert_dir):
     assert cancelled["checkpoint"] == checkpoint["path"] and cancelled["signal"] == "SIGTERM"
     assert checkpoint["step"] == cancelled["step"] >= 3
     assert json.loads((run / "run.json").read_text())["status"] == "cancelled"
-    from mlm_explorer.train.run.runs import read_run
+    from mlm_explorer.rundir import read_run
 
     assert read_run(run).status == "cancelled"
 
@@ -63,8 +63,8 @@ def test_sigkill_mid_run_resumes_from_last_checkpoint(tmp_path, tiny_bert_dir):
             runner.kill()  # no chance to clean up: somewhere between checkpoints, maybe mid-save
     crash = events[-1]
     assert crash["event"] == "error" and "SIGKILL" in crash["message"] and "stderr" in crash
-    from mlm_explorer.train.run.checkpoint import latest_checkpoint
-    from mlm_explorer.train.run.runs import read_run
+    from mlm_explorer.rundir import latest_checkpoint
+    from mlm_explorer.rundir import read_run
 
     latest = latest_checkpoint(run)
     saved = int(latest.name.split("-")[1])  # the job may have run a few steps past the event we read

@@ -1,4 +1,6 @@
-"""Rich rendering of core results for the terminal (the `--json` forms bypass this module)."""
+"""Rich rendering for the terminal: every command's human output (the `--json` forms bypass
+this module), the probe history and before/after diff of fine-tuned runs, and the training
+job's progress view."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mlm_explorer.core.mask.decision import KEEP, MASK, NONE, RANDOM
+
 console = Console()
 
-DECISION_STYLE = {"mask": "bold black on yellow", "random": "bold white on magenta", "keep": "bold black on cyan"}
+DECISION_STYLE = {MASK: "bold black on yellow", RANDOM: "bold white on magenta", KEEP: "bold black on cyan"}
 
 
 def _bar(probability: float, width: int = 20) -> str:
@@ -20,7 +24,9 @@ def _bar(probability: float, width: int = 20) -> str:
 
 def _model_line(lm) -> Text:
     line = Text(f"model {lm.name}", style="dim")
-    line.append(f" ({lm.source}, {lm.device})", style="dim")
+    spec = getattr(lm, "spec", None)  # core.load.hf.ModelSpec: what the model is
+    kind = f"{spec.family}, {spec.tokenizer_style}; " if spec is not None else ""
+    line.append(f" ({kind}{lm.source}, {lm.device})", style="dim")
     if lm.info.get("head_trained") is False:
         line.append("  MLM head untrained: predictions are noise", style="bold red")
     return line
@@ -87,25 +93,25 @@ def compare(bert, filled, t5, infilled) -> None:
 def mask_preview(tt, preview) -> None:
     line = Text()
     for tok in tt.tokens:
-        decision = preview.to_dict()["decisions"][tok.index]
+        decision = preview.decisions[tok.index]
         if tok.index and not tok.continues_word:
             line.append(" ")
-        if decision == "none":
+        if decision == NONE:
             line.append(tok.text, style="dim" if tok.special else "")
-        elif decision == "random":
-            line.append(f"{tok.text}→{preview.replaced[tok.index]}", style=DECISION_STYLE["random"])
-        elif decision == "mask":
-            line.append(f"[MASK:{tok.text}]", style=DECISION_STYLE["mask"])
+        elif decision == RANDOM:
+            line.append(f"{tok.text}→{preview.replaced[tok.index]}", style=DECISION_STYLE[RANDOM])
+        elif decision == MASK:
+            line.append(f"[MASK:{tok.text}]", style=DECISION_STYLE[MASK])
         else:
-            line.append(tok.text, style=DECISION_STYLE["keep"])
+            line.append(tok.text, style=DECISION_STYLE[KEEP])
     console.print(line)
     counts = preview.counts()
     legend = Text(f"seed {preview.seed}, rate {preview.rate}: picked {sum(counts.values())} — ")
-    legend.append(f"{counts['mask']} → [MASK]", style=DECISION_STYLE["mask"])
+    legend.append(f"{counts[MASK.label]} → [MASK]", style=DECISION_STYLE[MASK])
     legend.append("  ")
-    legend.append(f"{counts['random']} → random token", style=DECISION_STYLE["random"])
+    legend.append(f"{counts[RANDOM.label]} → random token", style=DECISION_STYLE[RANDOM])
     legend.append("  ")
-    legend.append(f"{counts['keep']} kept", style=DECISION_STYLE["keep"])
+    legend.append(f"{counts[KEEP.label]} kept", style=DECISION_STYLE[KEEP])
     console.print(legend)
 
 
@@ -251,3 +257,121 @@ def saliency_result(lm, result) -> None:
                            f"{s.score_input - s.score_baseline:+.4f} (completeness gap {s.completeness_gap:.2%})",
                            style="dim"))
     console.print(Text("green: pushes the prediction up, red: down; bars relative to the largest", style="dim"))
+
+
+# -- runs --probes RUN, diff: what a fine-tune changed -----------------------------------------
+MAX_STEP_COLUMNS = 8  # probe history: evaluations shown as columns (evenly spread; --json has all)
+
+
+def pick_steps(n: int, most: int = MAX_STEP_COLUMNS) -> list[int]:
+    """Indices of at most `most` of n entries, evenly spread, the first and the last included."""
+    if n <= most:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
+
+
+def probe_history(payload: dict) -> None:
+    """One row per probe, one column per evaluation (rank and probability), then the top-3 at the last."""
+    history = payload["probe_history"]
+    fit = max(2, min(MAX_STEP_COLUMNS, (console.width - 40) // 12))  # room for the probe text
+    shown = [history[i] for i in pick_steps(len(history), fit)]
+    console.print(Text(f"run {payload['run']} · base model {payload.get('model')} · {payload.get('status')} · "
+                       f"{len(history)} probe evaluations", style="dim"))
+    probes: dict[tuple[str, str], dict[int, dict]] = {}  # (text, answer) -> {step: result}
+    for entry in history:
+        for r in entry["results"]:
+            probes.setdefault((r["text"], r["answer"]), {})[entry["step"]] = r
+    last = history[-1]
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("probe", ratio=1)
+    table.add_column("answer", no_wrap=True)
+    for entry in shown:
+        table.add_column(f"step {entry['step']}", justify="right", no_wrap=True)
+    tops = Table(show_edge=False, pad_edge=False)
+    tops.add_column("probe", ratio=1)
+    tops.add_column("answer", no_wrap=True)
+    tops.add_column(f"top-3 at step {last['step']}")
+    for (text, answer), by_step in probes.items():
+        cells = []
+        for entry in shown:
+            r = by_step.get(entry["step"])
+            cells.append(Text("") if r is None else
+                         Text(f"#{r['rank']} {r['probability']:.3f}", style="bold green" if r["rank"] == 1 else ""))
+        final = by_step.get(last["step"])
+        table.add_row(text, answer, *cells)
+        tops.add_row(text, answer, " · ".join(f"{t} {p:.3f}" for t, p in final["top3"]) if final else "")
+    console.print(table)
+    if len(shown) < len(history):
+        console.print(Text(f"{len(shown)} of {len(history)} evaluations shown; --json for all", style="dim"))
+    console.print(Text("#rank (1 = the model's first choice) and the answer's probability", style="dim"))
+    console.print(tops)
+
+
+DIFF_ORDER = {"delta": "largest change first", "tuned": "by tuned probability", "base": "by base probability"}
+
+
+def diff(result) -> None:
+    """`diff`: per blank, both models' probability of each candidate, the change, the ranks."""
+    console.print(Text(f"base {result.base}  →  tuned {result.tuned}", style="dim"))
+    for n, m in enumerate(result.masks, 1):
+        title = (f"mask {n} (position {m.position}): base {m.base_top1.text!r} {m.base_top1.p_base:.3f} → "
+                 f"tuned {m.tuned_top1.text!r} {m.tuned_top1.p_tuned:.3f} · KL(tuned‖base) {m.kl:.3f} nats")
+        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+        for col, justify in (("token", "left"), ("p base", "right"), ("p tuned", "right"), ("Δ p", "right"),
+                             ("log ratio", "right"), ("rank base → tuned", "right")):
+            table.add_column(col, justify=justify)
+        for c in m.candidates:
+            style = "green" if c.delta > 0 else "red" if c.delta < 0 else ""
+            table.add_row(c.text, f"{c.p_base:.4f}", f"{c.p_tuned:.4f}", Text(f"{c.delta:+.4f}", style=style),
+                          f"{c.log_ratio:+.2f}", f"{c.rank_base} → {c.rank_tuned}")
+        console.print(table)
+        console.print(Text(f"union of both top-{result.top_k}, {DIFF_ORDER.get(result.sort, result.sort)}; "
+                           f"mass outside: base {m.mass_outside_base:.4f}, tuned {m.mass_outside_tuned:.4f}",
+                           style="dim"))
+
+
+# -- train: the job's events as a progress bar and lines -------------------------------------
+class TrainProgress:
+    """A Rich progress bar fed by the training job's events (`mlm-explorer train` without --json)."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=console, transient=False,
+        )
+        self.task = None
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "started":
+            self.progress.start()
+            self.task = self.progress.add_task("training", total=event.get("total_steps") or event.get("max_steps"),
+                                               stats="")
+            data = event.get("data", {})
+            console.print(f"[dim]{event.get('device', '')} · {event.get('parameters', '')} parameters · "
+                          f"{data.get('train_blocks', '?')} train / {data.get('eval_blocks', '?')} eval blocks · "
+                          f"run {event.get('run_dir', '')}[/dim]")
+        elif kind == "step" and self.task is not None:
+            stats = f"loss {event.get('loss', float('nan')):.4f} · {event.get('tokens_per_s', 0):,.0f} tok/s"
+            self.progress.update(self.task, completed=event.get("step", 0), stats=stats)
+        elif kind == "eval":
+            console.print(f"eval @ {event.get('step')}: loss {event.get('loss', float('nan')):.4f} · "
+                          f"ppl {event.get('perplexity', float('nan')):.2f} · acc {event.get('accuracy', 0):.3f}")
+        elif kind == "probes":
+            results = event.get("results", [])
+            ranks = " · ".join(f"{r.get('answer')} #{r.get('rank')}" for r in results[:6])
+            more = f" · +{len(results) - 6}" if len(results) > 6 else ""
+            console.print(f"[dim]probes @ {event.get('step')}: {ranks}{more}[/dim]")
+        elif kind == "checkpoint":
+            console.print(f"[dim]checkpoint {event.get('path')}[/dim]")
+        elif kind in ("log", "warning"):
+            console.print(f"[yellow]{event.get('message', '')}[/yellow]")
+        elif kind == "finished":
+            console.print(f"[green]finished[/green]: {event.get('run_dir', event.get('path', ''))}")
+        elif kind == "cancelled":
+            console.print(f"[yellow]cancelled[/yellow]; last checkpoint kept: {event.get('path', '')}")
+
+    def close(self) -> None:
+        self.progress.stop()

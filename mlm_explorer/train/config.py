@@ -12,6 +12,7 @@ import re
 from typing import Sequence
 
 from mlm_explorer.errors import InputError
+from mlm_explorer.option_types import probability
 
 OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -29,7 +30,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g.add_argument("--train-params", default="all", metavar="WHICH",
                    help="all | head | head+norms | head+top:N (head plus the top N layers) | head+decoder (seq2seq: the encoder frozen)")
     g.add_argument("--whole-word", action="store_true", help="mlm: mask whole words, not subwords")
-    g.add_argument("--mask-rate", type=float, default=0.15, help="mlm: share of tokens selected (0.15)")
+    g.add_argument("--mask-rate", type=probability, default=0.15, help="mlm: share of tokens selected (0.15)")
     g.add_argument("--noise-density", type=float, default=0.15, help="span: share of tokens corrupted")
     g.add_argument("--mean-span-length", type=float, default=3.0, help="span: mean corrupted span length")
     g = parser.add_argument_group("data")
@@ -83,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def defaults() -> argparse.Namespace:
+    """Every option's default (the Train screen's form starts from these)."""
+    return build_parser().parse_args([])
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, through the job's error path
         raise InputError(f"{message} (see python -m mlm_explorer.train --help)")
@@ -121,7 +127,7 @@ def check(args: argparse.Namespace) -> None:
     need(args.max_steps is None or args.max_steps >= 1, "--max-steps must be at least 1")
     need(args.epochs is None or args.epochs > 0, "--epochs must be positive")
     need(args.time_budget is None or args.time_budget > 0, "--time-budget must be positive (minutes)")
-    need(0 < args.mask_rate < 1, "--mask-rate must be between 0 and 1")
+    probability.check("--mask-rate", args.mask_rate)
     need(0 < args.noise_density < 1, "--noise-density must be between 0 and 1")
     need(args.mean_span_length >= 1, "--mean-span-length must be at least 1")
     need(bool(_TRAIN_PARAMS.match(args.train_params)),

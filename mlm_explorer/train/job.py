@@ -1,4 +1,8 @@
-"""The training job: `python -m mlm_explorer.train PATH... [options]` (see config.py).
+"""The training job: the process `python -m mlm_explorer.train PATH... [options]` (see config.py).
+
+"Job" means this process only. It is started by the launcher (train/launch.py: `job_launch`
+builds its command and environment, `TrainingRunner` runs it and reads its events) from the
+CLI (cli/train.py) or the app (ui/app.py); the app's thread workers (ui/workers.py) are not jobs.
 
 It speaks JSON lines on stdout (events.py); everything else goes to stderr. Exit status:
 
@@ -8,14 +12,13 @@ It speaks JSON lines on stdout (events.py); everything else goes to stderr. Exit
          mismatch, full disk while saving, CUDA out of memory)
     1    an unexpected crash (`error` event, traceback on stderr)
     130  cancelled by SIGINT (Ctrl+C): a checkpoint was saved, then `cancelled`
-    143  cancelled by SIGTERM (the runner's cancel): likewise (128 + signal number, as a shell
+    143  cancelled by SIGTERM (TrainingRunner.cancel): likewise (128 + signal number, as a shell
          reports it; a supervisor that wants 0 can treat the `cancelled` event as success)
 """
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import time
@@ -37,41 +40,26 @@ def _raise_cancelled(signum, frame):
     raise Cancelled(signum)
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name.rstrip("/")).name or name).strip("-")[:40] or "model"
-
-
 def _new_run_dir(args) -> Path:
-    from mlm_explorer.paths import runs_dir
+    from mlm_explorer import rundir
 
     if args.output:
         run_dir = Path(args.output).expanduser()
-        if (run_dir / "run.json").exists():
+        if rundir.holds_run(run_dir):
             raise InputError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --output")
         return run_dir
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = runs_dir() / f"{stamp}-{_slug(args.model)}"
-    n = 1
-    while run_dir.exists():
-        n += 1
-        run_dir = runs_dir() / f"{stamp}-{_slug(args.model)}-{n}"
-    return run_dir
+    return rundir.new_run_dir(args.model)
 
 
 def _resume_point(args, given):
     """(run dir, checkpoint dir, merged options) for --resume."""
-    from mlm_explorer.train.run import checkpoint as ckpt
+    from mlm_explorer import rundir
     from mlm_explorer.train.config import merge_resumed
-    from mlm_explorer.train.run.runs import RunRecord, resolve_run
 
-    target = resolve_run(args.resume)
-    if (target / ckpt.TRAINER_STATE).exists():  # a checkpoint-N inside a run
-        run_dir, checkpoint = target.parent, target
-    else:
-        run_dir, checkpoint = target, ckpt.latest_checkpoint(target)
+    run_dir, checkpoint = rundir.split_checkpoint(rundir.resolve_run(args.resume))
     if checkpoint is None:
         raise InputError(f"--resume {args.resume}: the run has no complete checkpoint yet; start it again instead")
-    saved = RunRecord.load(run_dir).get("config")
+    saved = rundir.read_record(run_dir).get("config")
     if not saved:
         raise InputError(f"--resume {args.resume}: {run_dir} has no run.json; it is not a training run")
     return run_dir, checkpoint, merge_resumed(saved, args, given)
@@ -124,11 +112,12 @@ def run(argv, events: Events) -> int:
     scan(args.paths)
     probes = _probes(args)
     main_rank = os.environ.get("RANK", "0") == "0"
-    if main_rank and run_dir is None and args.output and (Path(args.output).expanduser() / "run.json").exists():
-        _new_run_dir(args)  # raises: that directory already holds a run
+    if main_rank and run_dir is None and args.output:
+        _new_run_dir(args)  # raises if that directory already holds a run
 
     import torch
 
+    from mlm_explorer import rundir
     from mlm_explorer.train.run import checkpoint as ckpt
     from mlm_explorer.train.loop import Loop
     from mlm_explorer.train.model_setup import load_for_training
@@ -152,10 +141,10 @@ def run(argv, events: Events) -> int:
         data = prepare(args, tm, rt, events)
         if rt.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
-        initial = RunRecord.load(run_dir) if checkpoint else {}
+        initial = rundir.read_record(run_dir) if checkpoint else {}
         record = RunRecord(run_dir, enabled=rt.is_main, initial=initial)
         if checkpoint:
-            record.truncate(ckpt.step_of(checkpoint))
+            record.truncate(rundir.step_of(checkpoint))
         record.data.update(
             name=run_dir.name, status="running", pid=os.getpid(), model=initial.get("model", args.model),
             objective=tm.objective, config={**vars(args), "objective": tm.objective}, data=data.summary,
@@ -180,7 +169,7 @@ def run(argv, events: Events) -> int:
             events.emit("cancelled", step=loop.step, checkpoint=loop.last_checkpoint, run_dir=str(run_dir),
                         signal=signal.Signals(loop.signal_received).name)
             return 128 + loop.signal_received
-        best = run_dir / ckpt.BEST
+        best = run_dir / rundir.BEST
         record.update(status="finished")
         events.emit("finished", step=loop.step, run_dir=str(run_dir), best=str(best) if best.exists() else None,
                     best_eval_loss=record.data.get("best", {}).get("loss"), tokens=loop.tokens)

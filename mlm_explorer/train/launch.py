@@ -1,4 +1,8 @@
-"""Run the training job in its own process and read its events (used by the CLI and the app).
+"""The launcher: start the training job (train/job.py) in its own process and read its events.
+
+Used by the CLI (`mlm-explorer train`, cli/train.py) and by the app (ui/app.py start_training).
+Both go through `job_launch`, the one place that builds the job's command line, environment and
+scheduling priority.
 
     runner = TrainingRunner(["notes/", "--max-steps", "100"])
     runner.start()
@@ -19,18 +23,50 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
 
 from mlm_explorer.train.run.events import parse_line
 
 STDERR_LINES = 40
+APP_JOB_NICE = 10  # the app's job: a lower scheduling priority, so the app's keys and redraws go first
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory that holds mlm_explorer/
+
+
+@dataclass(frozen=True)
+class JobLaunch:
+    command: list[str]  # python -m mlm_explorer.train ARGS
+    env: dict[str, str]
+    nice: int  # the job's niceness once started (0: the launcher's own)
+
+
+def job_launch(args: Sequence[str], *, env: Mapping[str, str] | None = None, python: str | None = None,
+               nice: int = 0) -> JobLaunch:
+    """The job's command, environment and priority, the same for the CLI and the app.
+
+    - PYTHONPATH starts with the directory holding this package, so the job imports this very
+      code, installed or not (a source checkout run from anywhere); an installed package's
+      site-packages is not added (it would shadow the standard library).
+    - PYTHONUNBUFFERED=1: events arrive as they are written.
+    - TOKENIZERS_PARALLELISM=false unless set: the job's threads are --threads, and torch.compile's
+      forked workers would otherwise print the tokenizers fork warning.
+    """
+    env = dict(os.environ if env is None else env)
+    if Path(_PACKAGE_ROOT).name not in ("site-packages", "dist-packages"):
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != _PACKAGE_ROOT]
+        env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *paths])
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return JobLaunch([python or sys.executable, "-m", "mlm_explorer.train", *args], env, nice)
 
 
 class TrainingRunner:
-    def __init__(self, args: Sequence[str], *, env: dict | None = None, python: str | None = None) -> None:
-        self.args = list(args)
-        self.env = env
-        self.python = python or sys.executable
+    """Runs one training job; `nice` > 0 lowers its priority (the app passes APP_JOB_NICE)."""
+
+    def __init__(self, args: Sequence[str], *, env: Mapping[str, str] | None = None, python: str | None = None,
+                 nice: int = 0) -> None:
+        self.launch = job_launch(args, env=env, python=python, nice=nice)
         self.process: subprocess.Popen | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         self._stderr_thread: threading.Thread | None = None
@@ -38,19 +74,22 @@ class TrainingRunner:
 
     @property
     def command(self) -> list[str]:
-        return [self.python, "-m", "mlm_explorer.train", *self.args]
+        return self.launch.command
 
     @property
     def returncode(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
     def start(self) -> None:
-        env = dict(os.environ if self.env is None else self.env)
-        env.setdefault("PYTHONUNBUFFERED", "1")
         self.process = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-            env=env, text=True, encoding="utf-8", errors="replace", bufsize=1,
+            self.launch.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            env=self.launch.env, text=True, encoding="utf-8", errors="replace", bufsize=1,
         )
+        if self.launch.nice and hasattr(os, "setpriority"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, self.process.pid, self.launch.nice)
+            except OSError:
+                pass  # not allowed here: the job runs at the launcher's priority
         self._stderr_thread = threading.Thread(target=self._read_stderr, name="train-stderr", daemon=True)
         self._stderr_thread.start()
 
@@ -111,7 +150,3 @@ class TrainingRunner:
         """Stop at once (no checkpoint): the last saved one stays loadable."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
-
-    def wait(self, timeout: float | None = None) -> int:
-        assert self.process is not None
-        return self.process.wait(timeout)

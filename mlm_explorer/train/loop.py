@@ -30,6 +30,7 @@ from contextlib import nullcontext
 
 import torch
 
+from mlm_explorer import rundir
 from mlm_explorer.train.run import checkpoint as ckpt
 from mlm_explorer.train.data.packing import BlockSet
 
@@ -301,7 +302,7 @@ class Loop:
         if self.step != last_saved:
             path = self.save()
         else:
-            latest = ckpt.latest_checkpoint(self.run_dir) if self.rt.is_main else None
+            latest = rundir.latest_checkpoint(self.run_dir) if self.rt.is_main else None
             path = str(latest) if latest else None
         if cancelled:
             self.signal_received = int(reason - 2.0)

@@ -6,8 +6,9 @@
         MLM weights are kept, the pooler and next-sentence head start fresh unless the
         checkpoint already has them (a resumed mlm+nsp run).
 
-Loading goes through core/models.py (sources, safetensors only, no remote code, one-line
-errors); this module adds the training view: train mode, the objective, the block limit.
+Loading goes through core/load/models.py (`inspect` says what the model is; sources, safetensors
+only, no remote code, one-line errors); this module adds the training view: train mode, the
+objective, the block limit.
 """
 
 from __future__ import annotations
@@ -26,25 +27,6 @@ class TrainModel:
     name: str
     max_length: int
     model_type: str
-
-
-def _kind(name: str) -> tuple[str, str]:
-    """("mlm" | "seq2seq" | "other", model_type) from the config, before any weight is read."""
-    from mlm_explorer.core.load import models as core
-
-    src = core.resolve_source(name)
-    if src.source == "bundled":
-        return ("seq2seq", "encoder-decoder") if src.name == core.BUNDLED_INFILLER else ("mlm", "bert")
-    from transformers import AutoConfig
-
-    where = str(src.path) if src.path is not None else src.repo_id
-    with core.quiet_transformers():
-        try:
-            config = AutoConfig.from_pretrained(where, trust_remote_code=False, local_files_only=src.path is not None)
-        except (OSError, ValueError, KeyError) as exc:
-            raise core._explain(exc, src, "config") from exc
-    model_type = getattr(config, "model_type", None) or "unknown"
-    return core.kind_of(model_type, bool(getattr(config, "is_encoder_decoder", False))), model_type
 
 
 def choose_objective(requested: str, kind: str, model_type: str, name: str) -> str:
@@ -70,8 +52,12 @@ def _to_pretraining(mlm_model, source_dir: str | None):
     import torch
     from transformers import BertForPreTraining
 
-    torch.manual_seed(0)  # the fresh NSP head is the same every time
-    model = BertForPreTraining(mlm_model.config)
+    # The fresh pooler / NSP head is the same every time (seed 0 of the CPU generator, where the
+    # weights are initialised), drawn inside a fork of the CPU RNG: the job's own seeding (--seed
+    # + rank: each rank its own dropout masks) is left as it was, CUDA's RNG is not touched.
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(0)
+        model = BertForPreTraining(mlm_model.config)
     model.load_state_dict(mlm_model.state_dict(), strict=False)
     if source_dir and (Path(source_dir) / "model.safetensors").is_file():
         from safetensors.torch import load_file
@@ -86,7 +72,8 @@ def _to_pretraining(mlm_model, source_dir: str | None):
 def load_for_training(name: str, requested: str, *, device) -> TrainModel:
     from mlm_explorer.core.load import models as core
 
-    kind, model_type = _kind(name)
+    spec = core.inspect(name)  # config and tokenizer only: the objective is decided before any weight is read
+    kind, model_type = spec.kind, spec.model_type
     objective = choose_objective(requested, kind, model_type, name)
     lm = core.load_seq2seq(name, device=str(device)) if objective == "span" else core.load_mlm(name, device=str(device))
     model = lm.model

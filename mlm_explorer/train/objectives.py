@@ -10,8 +10,9 @@ whole step, however the step is split into micro-batches. That module is what DD
 
 Sparse prediction head (mlm, mlm+nsp): the encoder runs on every position, but the vocabulary
 projection only on the masked ones (about 15%): hidden (B, L, H) -> hidden[labels != -100]
-(M, H) -> head -> (M, V). For an architecture whose base model and head we do not know, the
-full model runs instead (same numbers, more work).
+(M, H) -> head -> (M, V), with the body / head split of core/infer/forward.py (the same one
+inference uses). For an architecture it does not know, the full model runs instead (same
+numbers, more work).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mlm_explorer.core.infer.forward import head_split
 from mlm_explorer.core.mask.masking import MaskingPolicy, MaskingVocab, mask_tokens
 from mlm_explorer.errors import ModelError
 
@@ -37,27 +39,26 @@ class MaskedLMLoss(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        base = getattr(model, getattr(model, "base_model_prefix", ""), None)
-        head = getattr(model, "cls", None) or getattr(model, "lm_head", None)
         self.nsp = hasattr(getattr(model, "cls", None), "seq_relationship")
-        self.sparse = base is not None and head is not None and base is not model
-        self.base, self.head = (base, head) if self.sparse else (None, None)
+        self.split = head_split(model)  # core/infer/forward.py: None for a class it does not know
+
+    @property
+    def sparse(self) -> bool:
+        return self.split is not None
 
     def forward(self, input_ids, attention_mask, labels, token_type_ids=None, next_sentence_label=None):
         sel = labels != -100  # (B, L) masked positions
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:  # only for models that take them (not DistilBERT, ModernBERT)
+            inputs["token_type_ids"] = token_type_ids
         out: dict[str, torch.Tensor] = {}
-        if self.sparse:
-            enc = self.base(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-            hidden = enc.last_hidden_state  # (B, L, H)
-            picked = hidden[sel]  # (M, H) only the masked positions
+        if self.split is not None:
+            enc = self.split.body(**inputs)  # [0]: hidden (B, L, H)
+            logits = self.split.head(enc[0][sel])  # (M, H) -> (M, V): only the masked positions
             if self.nsp:
-                logits = self.head.predictions(picked)  # (M, V)
-                nsp_logits = self.head.seq_relationship(enc.pooler_output)  # (B, 2)
-            else:
-                logits = self.head(picked)  # (M, V)
+                nsp_logits = self.model.cls.seq_relationship(enc.pooler_output)  # (B, 2)
         else:  # unknown architecture: the full model, every position through the head
-            kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-            full = self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+            full = self.model(**inputs)
             logits = full.logits[sel] if hasattr(full, "logits") else full.prediction_logits[sel]
             nsp_logits = getattr(full, "seq_relationship_logits", None)
         out["mlm_sum"], out["mlm_correct"] = _sum_ce(logits, labels[sel])

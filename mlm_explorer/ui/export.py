@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mlm_explorer.core.mask.decision import NONE
 from mlm_explorer.ui.state import ExploreState
 
 
@@ -35,8 +36,9 @@ def view_dict(app: Any) -> dict:
     train = getattr(app, "train_screen", None)
     out["probes"] = [dict(p) for p in app.settings.probes]
     out["probe_history"] = list(train.probe_history) if train is not None else []
-    # the active lens (per-token values + caption) and the candidate box: ui/screens/explore/lenses.py
-    out.update(explore.lens_export() if explore is not None else {"lens": None, "candidates": None})
+    # the active lens (per-token values + caption) and the candidate box: ui/screens/explore/{lenses,candidates}.py
+    out["lens"] = explore.lenses.export() if explore is not None else None
+    out["candidates"] = explore.candidates.view() if explore is not None else None
     return out
 
 
@@ -86,7 +88,7 @@ def to_markdown(data: dict) -> str:
                   f"{c['mask']} [MASK], {c['random']} random, {c['keep']} kept.", ""]
         lines += ["| position | token | decision | replacement |", "|---:|---|---|---|"]
         for t in rm.get("tokens", []):
-            if t["decision"] != "none":
+            if t["decision"] != NONE.label:
                 lines.append(f"| {t['index']} | {t['token']} | {t['decision']} | {t.get('replacement') or ''} |")
         lines.append("")
     result = data.get("result")

@@ -1,8 +1,11 @@
-"""Messages that thread workers post back to the UI thread.
+"""Every message of the app, in one place: what the thread workers post back, and what the
+widgets tell their screen.
 
-Each carries the request number it answers, so a handler can drop a stale result
-(`request != latest`) instead of showing it. Payloads are core dataclasses; this module
-imports nothing heavy, so `torch` stays out of the first frame.
+Worker answers carry the request number (or key) they answer, so a handler can drop a stale
+result (`request != latest`) instead of showing it. Payloads are core dataclasses; this
+module imports nothing heavy, so `torch` stays out of the first frame. A worker that fails
+does not post its answer: the app reports the error once and posts `WorkFailed` to the
+screen that asked (`MLMExplorerApp.work_failed`), the one path of every failure.
 """
 
 from __future__ import annotations
@@ -12,21 +15,26 @@ from typing import Any
 
 from textual.message import Message
 
+from mlm_explorer.ui.enums import Role
+
+# -- from the thread workers --------------------------------------------------------------------
+
 
 @dataclass
 class ModelReady(Message):
-    """A model finished loading. role: "mlm" (Explore), "base" (before/after), "t5" (Compare)."""
+    """A model finished loading for `role`."""
 
-    role: str
-    lm: Any  # core.models.LoadedModel
-    seconds: float
+    role: Role
+    lm: Any  # core.load.models.LoadedModel
 
 
 @dataclass
-class ModelFailed(Message):
-    role: str
-    name: str | None
-    error: str
+class WorkFailed(Message):
+    """Work asked for by a screen (or the app) raised; the app has already notified the user."""
+
+    kind: str  # the worker group: "predict", "random", "lens-saliency", "load-mlm", ...
+    request: int  # the request it answered (0 when the asker keeps none)
+    error: str  # one line for the screen
 
 
 @dataclass
@@ -34,33 +42,43 @@ class RandomMasked(Message):
     """The masking engine's decisions for the current text."""
 
     request: int
-    preview: Any  # core.preview.MaskPreview
+    preview: Any  # core.mask.preview.MaskPreview
 
 
 @dataclass
 class PredictionReady(Message):
     request: int
-    result: Any  # core.fill.FillResult
+    result: Any  # core.infer.fill.FillResult
     base_result: Any = None  # the same masks on the base model (before/after), or None
     seconds: float = 0.0
-    diff: Any = None  # list[core.diff.MaskDiff] (before/after), or None
+    diff: Any = None  # list[core.infer.diff.MaskDiff] (before/after), or None
     diff_error: str | None = None  # why the before/after diff failed
 
 
 @dataclass
-class PredictionFailed(Message):
+class CompareFilled(Message):
+    """One pane of Compare: the encoder's fill ("bert", a FillResult) or T5's ("t5", an InfillResult)."""
+
     request: int
-    error: BaseException  # what the model thread raised
+    side: str
+    result: Any
 
 
 @dataclass
-class CompareReady(Message):
-    request: int
-    bert: Any = None  # core.fill.FillResult or None
-    t5: Any = None  # core.infill.InfillResult or None
-    bert_error: str | None = None
-    t5_error: str | None = None
-    t5_text: str = ""  # the T5 input with sentinels, for display
+class LensReady(Message):
+    """A lens's core result for the input `key` (or why there is none)."""
+
+    kind: str  # enums.LensKind
+    key: Any
+    result: Any = None  # SentenceScore / AttentionMaps / Saliency
+    error: str | None = None
+
+
+@dataclass
+class CandidatesReady(Message):
+    key: Any  # (model version, ids, position, temperature)
+    words: tuple = ()
+    data: dict = field(default_factory=dict)  # workers.candidates' answer
 
 
 @dataclass
@@ -72,3 +90,90 @@ class TrainEvent(Message):
     @property
     def name(self) -> str:
         return str(self.event.get("event", ""))
+
+
+# -- from the widgets to their screen -----------------------------------------------------------
+
+
+class TokenToggled(Message):
+    """The user asked to mask/unmask a token (or its whole word) of the token strip."""
+
+    def __init__(self, index: int, whole_word: bool) -> None:
+        super().__init__()
+        self.index = index
+        self.whole_word = whole_word
+
+
+class CursorMoved(Message):
+    """The token strip's cursor moved to token `index`."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+
+class MaskPicked(Message):
+    """A row of the mask table was selected: show the distribution at `position`."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__()
+        self.position = position
+
+
+class CandidateChosen(Message):
+    """A candidate of a distribution was chosen: write it into the text at `position`."""
+
+    def __init__(self, distribution: Any, position: int, candidate: Any) -> None:
+        super().__init__()
+        self.distribution = distribution
+        self.position = position
+        self.candidate = candidate
+
+    @property
+    def control(self) -> Any:
+        return self.distribution
+
+
+class WordsTyped(Message):
+    """Words typed (or submitted) in the candidate box, to be scored at the selected mask."""
+
+    def __init__(self, words: list[str]) -> None:
+        super().__init__()
+        self.words = words
+
+
+class PredictionSettingsChanged(Message):
+    """top-k, temperature or joint changed in the controls: the prediction must run again."""
+
+
+class RandomMaskPressed(Message):
+    """The controls' random-masking button."""
+
+
+class ClearMasksPressed(Message):
+    """The controls' button that unmasks every token."""
+
+
+class ProbeUnpinned(Message):
+    """The user removed pinned probe `index` from the Train screen's list."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+
+class RowHighlighted(Message):
+    """A RowList's cursor moved to `index` (also sent when new rows put it on the first one)."""
+
+    def __init__(self, row_list: Any, index: int) -> None:
+        super().__init__()
+        self.row_list = row_list
+        self.index = index
+
+    @property
+    def control(self) -> Any:
+        return self.row_list
+
+
+class RowSelected(RowHighlighted):
+    """Enter or a click on row `index` of a RowList."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-MASK, RANDOM, KEEP = 1, 2, 3  # core.masking.Decision values
+from mlm_explorer.core.mask.decision import MASK
 
 
 @dataclass
@@ -30,10 +30,9 @@ class ExploreState:
         """End random masking: the engine's [MASK] picks become clicked masks."""
         if self.random is None:
             return
-        from mlm_explorer.core.mask.masking import Decision
         from mlm_explorer.core.mask.text import MaskSet
 
-        self.masks = MaskSet(frozenset(i for i, d in enumerate(self.random.decisions) if d == Decision.MASK))
+        self.masks = MaskSet(frozenset(i for i, d in enumerate(self.random.decisions) if d == MASK))
         self.random = None
 
     def toggle(self, index: int, *, whole_word: bool = False) -> bool:
@@ -80,6 +79,15 @@ class ExploreState:
         from mlm_explorer.core.mask.text import masked_ids
 
         return masked_ids(self.tt, self.masks, mask_id)
+
+    def predict_request(self, mask_id: int, settings: Any) -> Any:
+        """The prediction of the current input (workers.PredictRequest) with the settings' top-k,
+        joint and temperature; what Explore and Compare both ask the model for."""
+        from mlm_explorer.ui.workers import PredictRequest
+
+        return PredictRequest(input_ids=self.input_ids(mask_id), positions=self.positions(),
+                              original_ids=self.original_ids(), top_k=settings.top_k, joint=settings.joint,
+                              temperature=settings.temperature)
 
     def original_ids(self) -> dict[int, int]:
         """Known originals: every random pick, every clicked mask (typed masks have none)."""

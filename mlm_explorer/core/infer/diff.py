@@ -14,7 +14,7 @@ Order of the candidates (`sort`):
 
 Both models must share one vocabulary (a run and the model it started from do): checked,
 one-line `ModelError` otherwise. The probabilities are exactly those of `core.fill.fill_masks`
-(same `mask_logits`, temperature 1), so for each model `p` over the candidates plus
+(same `forward.mask_logits`, temperature 1), so for each model `p` over the candidates plus
 `mass_outside_*` is 1, and `sum(delta) == mass_outside_base - mass_outside_tuned`.
 
     from mlm_explorer.core.infer.diff import diff_text, run_base_model
@@ -27,11 +27,11 @@ No torch at import time, no textual, no rich.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Literal
 
+from mlm_explorer.core.infer import forward
+from mlm_explorer.core.mask.text import TokenStrings, tokenize
 from mlm_explorer.errors import InputError, ModelError
 
 Sort = Literal["delta", "tuned", "base"]
@@ -93,28 +93,18 @@ def _ranks(probs, ids):
 def compare_distributions(base_lm, tuned_lm, input_ids: list[int], positions: list[int], *,
                           top_k: int = 5, sort: Sort = "delta") -> list[MaskDiff]:
     """Per position: both distributions over the union of both models' top-`top_k` (see module doc)."""
-    import torch
-
-    from mlm_explorer.core.infer.fill import _Vocab, mask_logits
-
     if sort not in SORTS:
         raise InputError(f"--sort {sort!r}: use one of {', '.join(SORTS)}")
-    if not (isinstance(top_k, int) and top_k >= 1):
-        raise InputError(f"--top-k {top_k!r}: use a whole number of at least 1")
+    forward.check_top_k(top_k)
     for lm in (base_lm, tuned_lm):
-        if getattr(lm, "kind", "mlm") != "mlm":
-            raise ModelError(f"'{lm.name}' is a seq2seq model; a diff needs two encoder MLMs")
+        forward.require_encoder(lm, "a before/after diff")
     check_same_vocabulary(base_lm, tuned_lm)
-    positions = sorted(set(int(p) for p in positions))
-    if not positions:
-        raise InputError("no mask in the text: put [MASK] or ___ where a word should be predicted")
-    longest = min(base_lm.max_length, tuned_lm.max_length)
-    if len(input_ids) > longest:
-        raise InputError(f"text is {len(input_ids)} tokens, the models take at most {longest}; shorten it")
-    base_logp = torch.log_softmax(mask_logits(base_lm, input_ids, positions).cpu(), dim=-1)    # (N, V)
-    tuned_logp = torch.log_softmax(mask_logits(tuned_lm, input_ids, positions).cpu(), dim=-1)  # (N, V)
-    base_p, tuned_p = base_logp.exp(), tuned_logp.exp()
-    vocab = _Vocab(tuned_lm.tokenizer)
+    positions = forward.require_masks(sorted(set(int(p) for p in positions)))
+    for lm in (base_lm, tuned_lm):
+        forward.check_ids(lm, input_ids, truncate_hint=False)
+    base_p, base_logp = forward.distributions(forward.mask_logits(base_lm, input_ids, positions).cpu())     # (N, V) each
+    tuned_p, tuned_logp = forward.distributions(forward.mask_logits(tuned_lm, input_ids, positions).cpu())  # (N, V) each
+    vocab = TokenStrings(tuned_lm.tokenizer)
     k = min(top_k, base_p.shape[-1])
     out = []
     for j, pos in enumerate(positions):
@@ -140,14 +130,10 @@ def compare_distributions(base_lm, tuned_lm, input_ids: list[int], positions: li
 
 def diff_text(base_lm, tuned_lm, text: str, *, top_k: int = 5, sort: Sort = "delta") -> DiffResult:
     """Tokenize `text` (its [MASK] / ___ blanks) and compare the two models at every blank."""
-    from mlm_explorer.core.mask.text import tokenize
-
     check_same_vocabulary(base_lm, tuned_lm)
     longest = min(base_lm.max_length, tuned_lm.max_length)
     tt = tokenize(tuned_lm.tokenizer, text, max_length=longest)
-    positions = [t.index for t in tt.tokens if t.typed_mask]
-    if not positions:
-        raise InputError("no mask in the text: put [MASK] or ___ where a word should be predicted")
+    positions = forward.typed_masks(tt)
     masks = compare_distributions(base_lm, tuned_lm, tt.input_ids, positions, top_k=top_k, sort=sort)
     return DiffResult(tt.text, base_lm.name, tuned_lm.name, top_k, sort, masks)
 
@@ -157,17 +143,10 @@ def run_base_model(name_or_path: str) -> str | None:
     ("run:NAME", a run directory, or a checkpoint directory inside one); None for any other model.
     ModelError for what is not a model at all (core.sources.resolve_source)."""
     from mlm_explorer.core.load.sources import resolve_source
+    from mlm_explorer.rundir import base_model
 
     src = resolve_source(name_or_path)
     if src.path is None:
         return None
-    for where in (src.path, src.path.parent):
-        record = Path(where) / "run.json"
-        if record.is_file():
-            try:
-                base = json.loads(record.read_text(encoding="utf-8")).get("model")
-            except (OSError, ValueError):
-                return None
-            return str(base) if base else None
-    return None
+    return base_model(src.path)
 

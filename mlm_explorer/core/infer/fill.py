@@ -2,19 +2,18 @@
 
 The encoder runs on the whole sequence, but the MLM head (the vocabulary projection, most of
 the work for a small encoder: hidden x vocab per position) runs only on the hidden states at
-the masked positions. `_HeadSplit` knows how to split the common masked-LM classes into
-(encoder, head); any other class runs whole and its logits are gathered afterwards.
+the masked positions (`core.infer.forward.mask_logits`, re-exported here).
 The results equal `transformers.pipeline("fill-mask")`: same top-k ids, same probabilities.
 """
 
 from __future__ import annotations
 
-import math
-import weakref
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Literal
+from typing import Literal
 
-from mlm_explorer.errors import InputError, ModelError
+from mlm_explorer.core.infer import forward
+from mlm_explorer.core.infer.forward import mask_logits, mask_logits_rows  # noqa: F401  (re-exported)
+from mlm_explorer.core.mask.text import TokenStrings
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,111 +66,10 @@ class FillResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Encoder / head split
-
-
-@dataclass
-class _HeadSplit:
-    encode: Callable[[Any, Any], Any]   # (input_ids (1, L), attention_mask (1, L)) -> hidden (1, L, H)
-    head: Callable[[Any], Any]          # hidden (N, H) -> logits (N, V)
-
-
-def _split_known(model) -> _HeadSplit | None:
-    """Explicit splits for common masked-LM classes (each one checked against the full forward in tests)."""
-    name = type(model).__name__
-
-    def enc(base):
-        return lambda ids, mask: base(input_ids=ids, attention_mask=mask)[0]
-
-    if name in ("BertForMaskedLM", "MegatronBertForMaskedLM", "RoFormerForMaskedLM", "ErnieForMaskedLM"):
-        return _HeadSplit(enc(getattr(model, model.base_model_prefix)), model.cls)
-    if name in ("RobertaForMaskedLM", "XLMRobertaForMaskedLM", "CamembertForMaskedLM",
-                "Data2VecTextForMaskedLM", "RobertaPreLayerNormForMaskedLM", "XLMRobertaXLForMaskedLM",
-                "MPNetForMaskedLM"):
-        return _HeadSplit(enc(getattr(model, model.base_model_prefix)), model.lm_head)
-    if name == "AlbertForMaskedLM":
-        return _HeadSplit(enc(model.albert), model.predictions)
-    if name == "DistilBertForMaskedLM":
-        return _HeadSplit(
-            enc(model.distilbert),
-            lambda h: model.vocab_projector(model.vocab_layer_norm(model.activation(model.vocab_transform(h)))),
-        )
-    if name == "ElectraForMaskedLM":
-        return _HeadSplit(enc(model.electra), lambda h: model.generator_lm_head(model.generator_predictions(h)))
-    return None
-
-
-_SPLITS: "weakref.WeakKeyDictionary[Any, _HeadSplit | None]" = weakref.WeakKeyDictionary()
-
-
-def _split(model) -> _HeadSplit | None:
-    if model not in _SPLITS:
-        _SPLITS[model] = _split_known(model)
-    return _SPLITS[model]
-
-
-def mask_logits(lm, input_ids: list[int], positions: list[int]):
-    """Float32 logits (N, V) at `positions` of one sequence; the head runs at those positions only."""
-    import torch
-
-    model = lm.model
-    ids = torch.tensor([input_ids], dtype=torch.long, device=lm.device)   # (1, L)
-    attention = torch.ones_like(ids)                                        # (1, L): one row, no padding
-    where = torch.tensor(positions, dtype=torch.long, device=lm.device)    # (N,)
-    split = _split(model)
-    with torch.inference_mode():
-        if split is not None:
-            hidden = split.encode(ids, attention)[0, where]                 # (N, H)
-            logits = split.head(hidden)                                     # (N, V)
-        else:
-            logits = model(input_ids=ids, attention_mask=attention).logits[0, where]  # (N, V)
-    return logits.float()
-
-
-def mask_logits_rows(lm, rows, positions):
-    """Float32 logits (B, K, V) at `positions` (B, K) of each of the rows `rows` (B, L).
-
-    Several sequences of the same length (no padding) in one forward; the head runs at the
-    B*K gathered positions only. Both arguments are long tensors (on any device).
-    Used by core/score.py (one masked copy per row) and core/candidates.py (beam rows).
-    """
-    import torch
-
-    model = lm.model
-    ids = rows.to(lm.device)                                                # (B, L)
-    where = positions.to(lm.device)                                         # (B, K)
-    attention = torch.ones_like(ids)                                        # (B, L): equal lengths
-    batch = torch.arange(ids.shape[0], device=lm.device).unsqueeze(1)       # (B, 1), broadcasts with (B, K)
-    split = _split(model)
-    with torch.inference_mode():
-        if split is not None:
-            hidden = split.encode(ids, attention)[batch, where]             # (B, K, H)
-            logits = split.head(hidden)                                     # (B, K, V)
-        else:
-            logits = model(input_ids=ids, attention_mask=attention).logits[batch, where]  # (B, K, V)
-    return logits.float()
-
-
-# ---------------------------------------------------------------------------------------------
 # Distributions
 
 
-class _Vocab:
-    """Token strings for ids, cached per tokenizer."""
-
-    def __init__(self, tokenizer):
-        from mlm_explorer.core.mask.text import PieceStyle
-
-        self.tokenizer = tokenizer
-        self.style = PieceStyle.of(tokenizer)
-
-    def strings(self, token_id: int) -> tuple[str, str]:
-        piece = self.tokenizer.convert_ids_to_tokens(int(token_id))
-        piece = piece if isinstance(piece, str) else str(piece)
-        return piece, self.style.display(piece)
-
-
-def _prediction(vocab: _Vocab, position: int, probs, logprobs, top_k: int, original_id: int | None) -> MaskPrediction:
+def _prediction(vocab: TokenStrings, position: int, probs, logprobs, top_k: int, original_id: int | None) -> MaskPrediction:
     """One MaskPrediction from a position's probabilities (V,) and log-probabilities (V,)."""
     values, ids = probs.topk(top_k)
     candidates = []
@@ -189,14 +87,6 @@ def _prediction(vocab: _Vocab, position: int, probs, logprobs, top_k: int, origi
     elif original_id is not None:
         pred.original_id = int(original_id)
     return pred
-
-
-def _softmax(logits, temperature: float):
-    """(probs, logprobs), float32, of logits / temperature."""
-    import torch
-
-    scaled = logits.float() / temperature
-    return torch.softmax(scaled, dim=-1), torch.log_softmax(scaled, dim=-1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,25 +115,16 @@ def fill_masks(
     temperature: divides the logits before the softmax (1.0 = the model's distribution).
         The loss is always at temperature 1 (the training view).
     """
-    if getattr(lm, "kind", "mlm") != "mlm":
-        raise ModelError(f"'{lm.name}' is a seq2seq model; fill-mask needs an encoder MLM (use infill for T5)")
-    if not input_ids:
-        raise InputError("text is empty: type a sentence (put [MASK] or ___ where a word should be predicted)")
-    if len(input_ids) > lm.max_length:
-        raise InputError(f"text is {len(input_ids)} tokens, the model takes at most {lm.max_length}; shorten it or pass --truncate")
-    positions = sorted(set(int(p) for p in mask_positions))
-    if not positions:
-        raise InputError("no mask in the text: put [MASK] or ___ where a word should be predicted")
-    outside = [p for p in positions if not 0 <= p < len(input_ids)]
-    if outside:
-        raise InputError(f"mask position {outside[0]} is outside the text ({len(input_ids)} tokens)")
-    if not (isinstance(top_k, int) and top_k >= 1):
-        raise InputError(f"--top-k {top_k!r}: use a whole number of at least 1")
-    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
-        raise InputError(f"--temperature {temperature!r}: use a number above 0 (1.0 = the model's own distribution)")
+    forward.require_encoder(lm, "fill-mask")
+    forward.check_ids(lm, input_ids)
+    positions = forward.require_masks(sorted(set(int(p) for p in mask_positions)))
+    for p in positions:
+        forward.check_position(p, len(input_ids), "mask position")
+    forward.check_top_k(top_k)
+    forward.check_temperature(temperature)
     originals = {p: int(i) for p, i in (original_ids or {}).items() if p in positions and i is not None}
 
-    vocab = _Vocab(lm.tokenizer)
+    vocab = TokenStrings(lm.tokenizer)
     filled = list(input_ids)
     predictions: dict[int, MaskPrediction] = {}
     steps: list[FillStep] = []
@@ -253,7 +134,7 @@ def fill_masks(
         logits = mask_logits(lm, filled, remaining).cpu()           # (R, V): small, read on the CPU
         if len(remaining) == len(positions):                         # the first pass: all masks in place
             loss = _loss(logits, remaining, originals)
-        probs, logprobs = _softmax(logits, temperature)              # (R, V) each
+        probs, logprobs = forward.distributions(logits, temperature)  # (R, V) each
         top_p, top_id = probs.max(dim=-1)                            # (R,)
         order = [int(top_p.argmax())] if joint else range(len(remaining))
         for j in order:
@@ -297,7 +178,5 @@ def predict(
     from mlm_explorer.core.mask.text import tokenize
 
     tt = tokenize(lm.tokenizer, text, max_length=lm.max_length, truncate=truncate)
-    positions = [t.index for t in tt.tokens if t.typed_mask]
-    if not positions:
-        raise InputError("no mask in the text: put [MASK] or ___ where a word should be predicted")
+    positions = forward.typed_masks(tt)
     return fill_masks(lm, tt.input_ids, positions, top_k=top_k, joint=joint, temperature=temperature)

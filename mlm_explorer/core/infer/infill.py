@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from mlm_explorer.core.mask.text import INFILL_BLANKS, blanks_to_sentinels, too_long
 from mlm_explorer.errors import InputError, ModelError
 
 _SPACED_SENTINEL_RE = re.compile(r"( ?)<extra_id_(\d+)>")
@@ -53,11 +54,9 @@ class InfillResult:
 
 def build_input(lm, text: str) -> tuple[str, int, list[int]]:
     """(t5_text, n_blanks, the sentinel ids of blanks 0..n-1)."""
-    from mlm_explorer.core.mask.text import blanks_to_sentinels
-
     if not text or not text.strip():
         raise InputError("text is empty: type a sentence with ___ or [MASK] where words are missing")
-    aliases = ("[MASK]", "___", "<mask>")
+    aliases = INFILL_BLANKS
     if lm.tokenizer.mask_token and lm.tokenizer.mask_token not in aliases:
         aliases = aliases + (lm.tokenizer.mask_token,)
     t5_text, n = blanks_to_sentinels(text, aliases)
@@ -92,7 +91,7 @@ def infill(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_to
     enc = tok(t5_text, return_tensors="pt")
     length = enc["input_ids"].shape[1]
     if length > lm.max_length:
-        raise InputError(f"text is {length} tokens, the model takes at most {lm.max_length}; shorten it")
+        raise too_long(length, lm.max_length, truncate_hint=False)
     if max_new_tokens is None:
         max_new_tokens = 4 + 16 * n
     elif not (isinstance(max_new_tokens, int) and max_new_tokens >= 1):

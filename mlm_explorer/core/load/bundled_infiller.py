@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mlm_explorer.core.load.hf import quiet_transformers
 from mlm_explorer.core.load.sources import BUNDLED_INFILLER
 from mlm_explorer.errors import ModelError
 from mlm_explorer.paths import assets_dir
@@ -169,7 +170,6 @@ def build_model(encoder_dir: Path, tokenizer, *, trained: Path | None):
 def load_infiller(device):
     """The bundled infiller -> (EncoderDecoderModel in eval mode on device, tokenizer, info dict)."""
     from mlm_explorer.core.load.bundled import bundled_encoder_dir, check_encoder
-    from mlm_explorer.core.load.models import quiet_transformers  # lazy: models imports this module
 
     encoder_dir = bundled_encoder_dir()
     trained = infiller_path() if infiller_path().is_file() else None

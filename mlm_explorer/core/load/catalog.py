@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mlm_explorer.core.load.sources import BUNDLED, BUNDLED_INFILLER, RUN_PREFIX, find_run_checkpoint, kind_of
+from mlm_explorer.core.load.hf import has_lm_head, kind_of
+from mlm_explorer.core.load.sources import BUNDLED, BUNDLED_INFILLER
 from mlm_explorer.errors import ModelError
 from mlm_explorer.paths import runs_dir
+from mlm_explorer.rundir import MODEL_CONFIG, RUN_PREFIX, model_checkpoint
 
 
 @dataclass
@@ -29,9 +31,6 @@ class ModelEntry:
         return {"name": self.name, "kind": self.kind, "source": self.source, "path": self.path, "detail": self.detail}
 
 
-_HEAD_SUFFIXES = ("ForMaskedLM", "ForPreTraining", "ForConditionalGeneration")
-
-
 def _read_config(path: Path) -> dict | None:
     try:
         data = json.loads((path / "config.json").read_text(encoding="utf-8"))
@@ -42,7 +41,7 @@ def _read_config(path: Path) -> dict | None:
 
 def _entry_detail(config: dict, kind: str) -> str:
     archs = config.get("architectures") or []
-    if kind == "mlm" and archs and not any(a.endswith(_HEAD_SUFFIXES) for a in archs):
+    if kind == "mlm" and has_lm_head(archs) is False:
         return f"no MLM head in the checkpoint ({', '.join(archs)}): predictions would be untrained"
     return ""
 
@@ -103,7 +102,7 @@ def _run_entries() -> list[ModelEntry]:
         return []
     entries = []
     for run in sorted(p for p in root.iterdir() if p.is_dir()):
-        checkpoint = run if (run / "config.json").is_file() else find_run_checkpoint(run)
+        checkpoint = run if (run / MODEL_CONFIG).is_file() else model_checkpoint(run)
         if checkpoint is None:
             continue
         config = _read_config(checkpoint)

@@ -1,36 +1,35 @@
-"""The one model layer: load encoder MLMs and seq2seq (T5) models, pick the device, explain failures.
+"""The one model layer: load encoder MLMs and seq2seq (T5) models, pick the device, say what a model is.
 
-Where a model comes from is decided by core/sources.py (`resolve_source`: bundled, a local
+Where a model comes from is decided by core/load/sources.py (`resolve_source`: bundled, a local
 directory, a fine-tuning run, a hub name cached or not); what can be listed, by
-core/catalog.py (`list_models`). Both are re-exported here, so
-`from mlm_explorer.core.load.models import resolve_source, list_models, ...` keeps working.
+core/load/catalog.py (`list_models`); the Hugging Face glue (quiet loading, config reading,
+one-line errors, `ModelSpec`) is core/load/hf.py. `resolve_source`, `list_models` and
+`ModelSpec` are re-exported here.
 
-Before any weight is read, the config's kind is checked (a T5 where an MLM is needed and the
-reverse), then the tokenizer (no mask token, no T5 sentinels). Weights load as safetensors only,
-`trust_remote_code` is never set, the model is in eval mode; callers run it under
+`inspect(name)` says what a model is (a `ModelSpec`: kind, family, tokenizer style, mask
+token, head, sentinels, length limit) from its config and tokenizer, without reading weights.
+`load_mlm` / `load_seq2seq` check the same things before any weight is read: the config's
+kind (a T5 where an MLM is needed and the reverse), then the tokenizer (no mask token, no T5
+sentinels). Weights load as safetensors only, `trust_remote_code` is never set, the model is in
+eval mode, and `LoadedModel.spec` keeps the description; callers run it under
 `torch.inference_mode()`. Every failure becomes one `ModelError` line that says what to do.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from mlm_explorer.core.load import hf
 from mlm_explorer.core.load.catalog import ModelEntry, list_models  # noqa: F401  (re-exported)
+from mlm_explorer.core.load.hf import ModelSpec  # noqa: F401  (re-exported)
 from mlm_explorer.core.load.sources import (  # noqa: F401  (re-exported: the model layer's public names)
     BUNDLED,
     BUNDLED_INFILLER,
     RUN_PREFIX,
     ModelSource,
-    _not_cached_message,
-    _offline,
-    _partly_cached_message,
-    _snapshot_dir,
-    find_run_checkpoint,
-    kind_of,
     resolve_source,
 )
 from mlm_explorer.errors import InputError, ModelError
@@ -59,21 +58,12 @@ class LoadedModel:
     info: dict = field(default_factory=dict)
     # info: "model_type"; "head_trained" (False when the MLM head was freshly initialised:
     # predictions are then meaningless); "missing_keys"; the bundled model adds "encoder", "head".
+    spec: ModelSpec | None = None  # what the model is (core/load/hf.py)
 
     @property
     def max_length(self) -> int:
         """Longest input in tokens: the tokenizer's limit, capped by the position embeddings."""
-        limits = []
-        tok_max = getattr(self.tokenizer, "model_max_length", None)
-        if isinstance(tok_max, int) and 0 < tok_max < 100_000:
-            limits.append(tok_max)
-        positions = getattr(self.model.config, "max_position_embeddings", None)
-        if isinstance(positions, int) and positions > 0:
-            # RoBERTa-style models offset positions by pad_token_id + 1 (514 -> 512 tokens).
-            if getattr(self.model.config, "model_type", "") in _PADDED_POSITION_TYPES:
-                positions -= (self.model.config.pad_token_id or 0) + 1
-            limits.append(positions)
-        return min(limits) if limits else 512
+        return hf.max_length(self.tokenizer, self.model.config)
 
     def to_dict(self) -> dict:
         return {
@@ -81,9 +71,6 @@ class LoadedModel:
             "source": self.source, "max_length": self.max_length,
             "info": {k: v for k, v in self.info.items() if k != "missing_keys"},
         }
-
-
-_PADDED_POSITION_TYPES = {"roberta", "xlm-roberta", "camembert", "longformer", "xlm-roberta-xl", "data2vec-text"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,65 +124,6 @@ def _kind_mismatch(name: str, model_type: str, kind: str, want: Kind) -> ModelEr
 
 
 # ---------------------------------------------------------------------------------------------
-# Errors from transformers / huggingface_hub -> one line
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _chain(exc: BaseException):
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-def _explain(exc: BaseException, src: ModelSource, what: str = "model") -> ModelError:
-    from huggingface_hub import errors as hf
-
-    name = src.name
-    for err in _chain(exc):
-        if src.repo_id:
-            if isinstance(err, hf.GatedRepoError):
-                return ModelError(
-                    f"model '{name}' is gated on the Hugging Face hub: accept its terms on huggingface.co/{name}, "
-                    "then run `hf auth login`"
-                )
-            if isinstance(err, hf.RepositoryNotFoundError):
-                return ModelError(
-                    f"there is no model '{name}' on the Hugging Face hub (check the spelling, "
-                    "e.g. google-bert/bert-base-uncased) and no such local directory"
-                )
-            if isinstance(err, hf.RevisionNotFoundError):
-                return ModelError(f"model '{name}' has no such revision on the Hugging Face hub")
-            if isinstance(err, hf.LocalEntryNotFoundError):
-                if src.source == "hub-cache":
-                    return ModelError(_partly_cached_message(name))
-                return ModelError(_not_cached_message(name))
-    return ModelError(f"could not load the {what} of '{name}': {_first_line(exc)}")
-
-
-@contextlib.contextmanager
-def quiet_transformers():
-    """Silence transformers' logging and progress bars (load reports, "newly initialized ...")."""
-    from transformers.utils import logging as tf_logging
-
-    level = tf_logging.get_verbosity()
-    bars = tf_logging.is_progress_bar_enabled()
-    tf_logging.set_verbosity_error()
-    tf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        tf_logging.set_verbosity(level)
-        if bars:
-            tf_logging.enable_progress_bar()
-
-
-# ---------------------------------------------------------------------------------------------
 # Loading
 
 
@@ -215,6 +143,71 @@ def load_seq2seq(name_or_path: str | os.PathLike, *, device: str = "auto") -> Lo
     return _load(name_or_path, want="seq2seq", device=device)
 
 
+def inspect(name_or_path: str | os.PathLike | None) -> ModelSpec:
+    """What a model is (`ModelSpec`), from its config and tokenizer; no weights are read.
+
+    A model of another kind ("other": GPT-2, a vision model...) is described from its config
+    alone. ModelError when it cannot be found or its config / tokenizer cannot be read.
+    """
+    src = resolve_source(name_or_path)
+    if src.source == "bundled":
+        return _infiller_spec() if src.name == BUNDLED_INFILLER else _bundled_spec()
+    config = hf.read_config(src)
+    if hf.kind_of(getattr(config, "model_type", None), bool(getattr(config, "is_encoder_decoder", False))) == "other":
+        return hf.describe(src, config, None)
+    return hf.describe(src, config, _load_tokenizer(src))
+
+
+def _bundled_spec(model=None, tokenizer=None, info: dict | None = None) -> ModelSpec:
+    """The bundled model's spec: its encoder's config and tokenizer, and our MLM head."""
+    from mlm_explorer.core.load.bundled import bundled_encoder_dir, head_path
+
+    encoder = bundled_encoder_dir()
+    src = ModelSource(BUNDLED, "bundled", encoder)
+    if model is None:
+        config, tokenizer = hf.read_config(src), _load_tokenizer(src)
+    else:
+        config = model.config
+    head = info["head_trained"] if info is not None else head_path().is_file()
+    return replace(hf.describe(src, config, tokenizer), kind="mlm", has_lm_head=head)
+
+
+def _infiller_spec(model=None, tokenizer=None, info: dict | None = None) -> ModelSpec:
+    """The bundled infiller's spec: its EncoderDecoderConfig and sentinel tokenizer (built from the package)."""
+    from mlm_explorer.core.load import bundled_infiller
+    from mlm_explorer.core.load.bundled import bundled_encoder_dir
+
+    encoder = bundled_encoder_dir()
+    src = ModelSource(BUNDLED_INFILLER, "bundled", encoder)
+    if model is None:
+        with hf.quiet_transformers():
+            tokenizer = bundled_infiller.build_tokenizer(encoder)
+            config = bundled_infiller.build_config(encoder, tokenizer)
+    else:
+        config = model.config
+    trained = info["head_trained"] if info is not None else bundled_infiller.infiller_path().is_file()
+    return replace(hf.describe(src, config, tokenizer), has_lm_head=trained)
+
+
+def _load_tokenizer(src: ModelSource):
+    """The tokenizer of a source (from the checkpoint, or its run directory when it has none)."""
+    from transformers import AutoTokenizer
+
+    tok_where = hf.where(src)
+    if src.path is not None and not any((src.path / f).is_file() for f in TOKENIZER_FILES):
+        if any((src.path.parent / f).is_file() for f in TOKENIZER_FILES):
+            tok_where = str(src.path.parent)
+        elif src.source == "hub-cache":
+            raise ModelError(hf.partly_cached_message(src.name))
+        else:
+            raise ModelError(f"'{src.name}' has no tokenizer files (tokenizer.json / tokenizer_config.json) in {src.path}")
+    with hf.quiet_transformers():
+        try:
+            return AutoTokenizer.from_pretrained(tok_where, trust_remote_code=False, local_files_only=src.path is not None)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise hf.explain(exc, src, "tokenizer") from exc
+
+
 def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
     dev = resolve_device(device)
     src = resolve_source(name_or_path)
@@ -224,25 +217,23 @@ def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
         from mlm_explorer.core.load.bundled_infiller import load_infiller
 
         model, tokenizer, info = load_infiller(dev)
-        return LoadedModel(model, tokenizer, "seq2seq", BUNDLED_INFILLER, info["encoder_dir"], dev, "bundled", info)
+        spec = _infiller_spec(model, tokenizer, info)
+        return LoadedModel(model, tokenizer, "seq2seq", BUNDLED_INFILLER, info["encoder_dir"], dev, "bundled", info, spec)
     if src.source == "bundled":
         from mlm_explorer.core.load.bundled import bundled_encoder_dir, load_bundled
 
         model, tokenizer, info = load_bundled(dev)
         info = {"model_type": "bert", **info}
-        return LoadedModel(model, tokenizer, "mlm", BUNDLED, str(bundled_encoder_dir()), dev, "bundled", info)
+        spec = _bundled_spec(model, tokenizer, info)
+        return LoadedModel(model, tokenizer, "mlm", BUNDLED, str(bundled_encoder_dir()), dev, "bundled", info, spec)
 
     import torch
-    from transformers import AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
-
-    where = str(src.path) if src.path is not None else src.repo_id
-    local_only = src.path is not None
-    common = {"trust_remote_code": False, "local_files_only": local_only}
+    from transformers import AutoModelForMaskedLM, AutoModelForSeq2SeqLM
 
     # 1. The config: its kind decides before any weight is read.
-    config = load_config(src)
+    config = hf.read_config(src)
     model_type = getattr(config, "model_type", None) or "unknown"
-    kind = kind_of(model_type, bool(getattr(config, "is_encoder_decoder", False)))
+    kind = hf.kind_of(model_type, bool(getattr(config, "is_encoder_decoder", False)))
     if kind != want:
         raise _kind_mismatch(src.name, model_type, kind, want)
 
@@ -250,61 +241,36 @@ def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
     if src.path is not None:
         _check_weights(src)
 
-    # 3. The tokenizer (from the checkpoint, or from its run directory when the checkpoint has none).
-    tok_where = where
-    if src.path is not None and not any((src.path / f).is_file() for f in TOKENIZER_FILES):
-        if any((src.path.parent / f).is_file() for f in TOKENIZER_FILES):
-            tok_where = str(src.path.parent)
-        elif src.source == "hub-cache":
-            raise ModelError(_partly_cached_message(src.name))
-        else:
-            raise ModelError(f"'{src.name}' has no tokenizer files (tokenizer.json / tokenizer_config.json) in {src.path}")
-    with quiet_transformers():
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(tok_where, **common)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise _explain(exc, src, "tokenizer") from exc
+    # 3. The tokenizer, and what the model is: a masked-LM needs a mask token, T5 its sentinels.
+    tokenizer = _load_tokenizer(src)
+    spec = hf.describe(src, config, tokenizer)
     if want == "mlm" and (tokenizer.mask_token is None or tokenizer.mask_token_id is None):
         raise ModelError(
             f"'{src.name}' has no mask token in its tokenizer, so it cannot fill masks; pick a masked-LM such as BERT"
         )
-    if want == "seq2seq":
-        sentinel_id = tokenizer.convert_tokens_to_ids(SENTINEL)
-        if sentinel_id is None or sentinel_id == tokenizer.unk_token_id:
-            raise ModelError(
-                f"'{src.name}' has no T5 sentinel tokens ({SENTINEL}, ...) in its tokenizer, so it cannot infill blanks; "
-                "pick a T5 model"
-            )
+    if want == "seq2seq" and not spec.sentinels:
+        raise ModelError(
+            f"'{src.name}' has no T5 sentinel tokens ({SENTINEL}, ...) in its tokenizer, so it cannot infill blanks; "
+            "pick a T5 model"
+        )
 
     # 4. The weights.
     from safetensors import SafetensorError
 
     auto = AutoModelForMaskedLM if want == "mlm" else AutoModelForSeq2SeqLM
-    with quiet_transformers():
+    with hf.quiet_transformers():
         try:
             model, loading = auto.from_pretrained(
-                where, config=config, use_safetensors=True, dtype=torch.float32,
-                output_loading_info=True, **common,
+                hf.where(src), config=config, use_safetensors=True, dtype=torch.float32,
+                output_loading_info=True, trust_remote_code=False, local_files_only=src.path is not None,
             )
         except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
-            raise _explain(exc, src, "weights") from exc
+            raise hf.explain(exc, src, "weights") from exc
     model.to(dev).eval()
     missing = sorted(loading.get("missing_keys", []) or [])
     info = {"model_type": model_type, "head_trained": not missing, "missing_keys": missing}
-    path = str(src.path) if src.path is not None else _snapshot_dir(src.repo_id)
-    return LoadedModel(model, tokenizer, want, src.name, path, dev, src.source, info)
-
-
-def load_config(src: ModelSource):
-    """The transformers config of a non-bundled source (no weights read, no remote code); ModelError."""
-    from transformers import AutoConfig
-
-    where = str(src.path) if src.path is not None else src.repo_id
-    with quiet_transformers():
-        try:
-            return AutoConfig.from_pretrained(where, trust_remote_code=False, local_files_only=src.path is not None)
-        except (OSError, ValueError, KeyError) as exc:
-            raise _explain(exc, src, "config") from exc
+    path = str(src.path) if src.path is not None else hf.snapshot_dir(src.repo_id)
+    return LoadedModel(model, tokenizer, want, src.name, path, dev, src.source, info, spec)
 
 
 def _check_weights(src: ModelSource) -> None:
@@ -319,5 +285,5 @@ def _check_weights(src: ModelSource) -> None:
             "convert it once with save_pretrained(safe_serialization=True) in code you trust, or use a safetensors model"
         )
     if src.source == "hub-cache":
-        raise ModelError(_partly_cached_message(src.name))
+        raise ModelError(hf.partly_cached_message(src.name))
     raise ModelError(f"'{src.name}' has a config.json but no weights (model.safetensors) in {path}")

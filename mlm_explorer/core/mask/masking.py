@@ -2,7 +2,8 @@
 
 `mask_tokens` takes a (B, L) LongTensor of ids on any device, a `MaskingPolicy` and a seeded
 `torch.Generator`, and returns a `MaskedBatch`: the corrupted ids, the labels (-100 where not
-selected) and the per-position `Decision` (none / mask / random / keep) as data.
+selected) and the per-position `Decision` (none / mask / random / keep; the codes live in
+core/mask/decision.py) as data.
 
 Exact semantics (and how they differ from `DataCollatorForLanguageModeling`):
 
@@ -29,24 +30,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, replace
-from enum import IntEnum
 from itertools import chain
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from mlm_explorer.errors import InputError, ModelError
+from mlm_explorer.core.mask.decision import Decision
 from mlm_explorer.core.mask.text import PieceStyle, sentinel_token_ids
+from mlm_explorer.errors import InputError, ModelError
 
 _UNUSED_RE = re.compile(r"\[unused\d+\]|<unused\d+>|<extra_id_\d+>")
-
-
-class Decision(IntEnum):
-    NONE = 0  # not selected: input unchanged, label -100
-    MASK = 1  # replaced by the mask token
-    RANDOM = 2  # replaced by a random ordinary token
-    KEEP = 3  # selected, left unchanged (still predicted)
 
 
 @dataclass(frozen=True)

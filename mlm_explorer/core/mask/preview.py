@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlm_explorer.core.mask.decision import RANDOM, SELECTED, label
 from mlm_explorer.core.mask.text import TokenizedText
-
-DECISION_NAMES = {0: "none", 1: "mask", 2: "random", 3: "keep"}
 
 
 @dataclass
@@ -22,30 +21,30 @@ class MaskPreview:
     whole_word: bool
     input_ids: list[int]  # the corrupted ids the model sees
     labels: list[int]  # original id where picked, -100 elsewhere
-    decisions: list[int]  # core.masking.Decision value per position
+    decisions: list[int]  # core.mask.decision.Decision code per position
     replaced: dict[int, str]  # RANDOM position -> the drawn token, as displayed
 
     def picked(self) -> list[int]:
         return [i for i, d in enumerate(self.decisions) if d]
 
     def counts(self) -> dict[str, int]:
-        out = {"mask": 0, "random": 0, "keep": 0}
+        out = {d.label: 0 for d in SELECTED}
         for d in self.decisions:
             if d:
-                out[DECISION_NAMES[d]] += 1
+                out[label(d)] += 1
         return out
 
     def to_dict(self, tt: TokenizedText | None = None) -> dict:
         out = {
             "seed": self.seed, "rate": self.rate, "whole_word": self.whole_word,
             "counts": self.counts(), "input_ids": self.input_ids, "labels": self.labels,
-            "decisions": [DECISION_NAMES[d] for d in self.decisions],
+            "decisions": [label(d) for d in self.decisions],
         }
         if tt is not None:
             out["tokens"] = [
                 {
                     "index": t.index, "token": t.text, "id": t.id, "word": t.word,
-                    "decision": DECISION_NAMES[self.decisions[t.index]],
+                    "decision": label(self.decisions[t.index]),
                     "replacement": self.replaced.get(t.index),
                 }
                 for t in tt.tokens
@@ -64,7 +63,7 @@ def preview_masking(
     """
     import torch
 
-    from mlm_explorer.core.mask.masking import Decision, MaskingPolicy, MaskingVocab, mask_tokens
+    from mlm_explorer.core.mask.masking import MaskingPolicy, MaskingVocab, mask_tokens
     from mlm_explorer.core.mask.text import PieceStyle
 
     vocab = vocab or MaskingVocab.from_tokenizer(tokenizer)
@@ -82,7 +81,7 @@ def preview_masking(
     replaced = {
         i: style.display(tokenizer.convert_ids_to_tokens(corrupted[i]))
         for i, d in enumerate(decisions)
-        if d == Decision.RANDOM
+        if d == RANDOM
     }
     return MaskPreview(
         seed=seed, rate=rate, whole_word=whole_word, input_ids=corrupted,

@@ -104,15 +104,6 @@ class SpanBatch:
         start = keep_end + F.pad(self.noise_cuts, (1, 0), value=0)
         return torch.stack([start, keep_end + F.pad(self.noise_cuts, (0, 1), value=N)], 2)
 
-    @property
-    def noise_mask(self) -> torch.Tensor:
-        """(B, L) bool: which raw positions were noise."""
-        spans = self.noise_spans
-        edges = torch.zeros((spans.shape[0], self.length + 1), dtype=torch.long, device=spans.device)
-        edges.scatter_add_(1, spans[:, :, 0], torch.ones_like(spans[:, :, 0]))
-        edges.scatter_add_(1, spans[:, :, 1], -torch.ones_like(spans[:, :, 1]))
-        return edges.cumsum(1)[:, :self.length].bool()
-
     def to_dict(self) -> dict:
         return {"input_ids": self.input_ids.tolist(), "labels": self.labels.tolist(),
                 "noise_spans": self.noise_spans.tolist()}

@@ -18,7 +18,8 @@ from functools import lru_cache
 
 from mlm_explorer.errors import InputError, ModelError
 
-MASK_ALIASES = ("[MASK]", "___")  # plus the tokenizer's own mask token (e.g. "<mask>")
+MASK_ALIASES = ("[MASK]", "___")  # typed blanks any masked-LM takes, plus its own mask token (e.g. "<mask>")
+INFILL_BLANKS = MASK_ALIASES + ("<mask>",)  # what a seq2seq infill reads as a blank
 VISIBLE_SPACE = "␣"  # display text of a piece that is only a word boundary (T5's lone "▁")
 _WHITESPACE_GLYPHS = {"\n": "⏎", "\t": "⇥"}
 _SENTINEL_RE = re.compile(r"<extra_id_(\d+)>")
@@ -111,6 +112,20 @@ class PieceStyle:
         return VISIBLE_SPACE
 
 
+class TokenStrings:
+    """The two strings of a token id: the vocabulary piece as is ("##ing", "Ġthe") and the text a
+    person reads ("ing", "the"); one per tokenizer, shared by every result that names tokens."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.style = PieceStyle.of(tokenizer)
+
+    def strings(self, token_id: int) -> tuple[str, str]:
+        piece = self.tokenizer.convert_ids_to_tokens(int(token_id))
+        piece = piece if isinstance(piece, str) else str(piece)
+        return piece, self.style.display(piece)
+
+
 def sentinel_token_ids(tokenizer) -> dict[int, int]:
     """`{token id: N}` for every `<extra_id_N>` the tokenizer knows (T5 sentinels)."""
     found = {}
@@ -153,18 +168,6 @@ class TokenizedText:
     def input_ids(self) -> list[int]:
         return [t.id for t in self.tokens]
 
-    def word_positions(self, word: int) -> list[int]:
-        """Positions of every subword of `word`."""
-        return [t.index for t in self.tokens if t.word == word]
-
-    def words(self) -> list[list[Token]]:
-        """Maskable tokens grouped by word, in order."""
-        groups: dict[int, list[Token]] = {}
-        for t in self.tokens:
-            if t.maskable and t.word is not None:
-                groups.setdefault(t.word, []).append(t)
-        return list(groups.values())
-
     def to_dict(self) -> dict:
         return {"text": self.text, "truncated": self.truncated, "tokens": [t.to_dict() for t in self.tokens]}
 
@@ -180,7 +183,7 @@ def normalize_masks(text: str, mask_token: str | None) -> str:
 
 
 def blanks_to_sentinels(
-    text: str, mask_token_aliases: tuple[str, ...] = ("[MASK]", "___", "<mask>")
+    text: str, mask_token_aliases: tuple[str, ...] = INFILL_BLANKS
 ) -> tuple[str, int]:
     """Build a T5 infill input from user blanks; returns `(t5_text, n_blanks)`.
 
@@ -201,6 +204,12 @@ def blanks_to_sentinels(
         return f"<extra_id_{count - 1}>"
 
     return re.sub(pattern, number, text, flags=re.IGNORECASE), count
+
+
+def too_long(n_tokens: int, limit: int, *, truncate_hint: bool = True) -> InputError:
+    """The one message for a text longer than the model takes."""
+    hint = "shorten it or pass --truncate" if truncate_hint else "shorten it"
+    return InputError(f"text is {n_tokens} tokens, the model takes at most {limit}; {hint}")
 
 
 def _model_limit(tokenizer, max_length: int | None) -> int | None:
@@ -235,10 +244,7 @@ def tokenize(tokenizer, text: str, *, max_length: int | None = None, truncate: b
     truncated = False
     if limit is not None and len(enc["input_ids"]) > limit:
         if not truncate:
-            raise InputError(
-                f"text is {len(enc['input_ids'])} tokens, the model takes at most {limit}; "
-                "shorten it or pass --truncate"
-            )
+            raise too_long(len(enc["input_ids"]), limit)
         enc = tokenizer(norm, return_offsets_mapping=True, truncation=True, max_length=limit, verbose=False)
         truncated = True
 

@@ -12,15 +12,14 @@ written to a temporary name and renamed, so a kill mid-write leaves no broken en
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
+from mlm_explorer.files import atomic_write, sha256_file
 from mlm_explorer.train.data.corpus import ReadStats, read_chunks
 
 CACHE_VERSION = 1
@@ -55,11 +54,7 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 
 def file_key(path: Path, fingerprint: str) -> str:
-    h = hashlib.sha256(f"v{CACHE_VERSION}:{fingerprint}:".encode())
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path, prefix=f"v{CACHE_VERSION}:{fingerprint}:".encode())
 
 
 def split_segments(text: str) -> Iterator[tuple[str, bool]]:
@@ -116,15 +111,13 @@ def _cache_path(cache_root: Path, key: str) -> Path:
 
 
 def _save_cache(path: Path, ft: FileTokens) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
     try:
-        with os.fdopen(fd, "wb") as f:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as f:
             np.savez(f, ids=ft.ids, seg_starts=ft.seg_starts, seg_para=ft.seg_para,
                      replaced_bytes=np.int64(ft.replaced_bytes))
-        os.replace(tmp, path)
     except OSError:  # a cache that cannot be written only costs time next run
-        Path(tmp).unlink(missing_ok=True)
+        pass
 
 
 def load_file_tokens(path: Path, tokenizer, *, fingerprint: str, cache_root: Path | None) -> FileTokens:

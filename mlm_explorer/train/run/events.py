@@ -45,21 +45,16 @@ class Events:
     def __init__(self, stream: IO[str] | None = None, *, enabled: bool = True) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.enabled = enabled
-        self.history: list[dict] = []  # every event sent, for tests and run.json
 
     def emit(self, name: str, **fields: Any) -> dict:
         event = {"event": name, "time": round(time.time(), 3), **_clean(fields)}
         if self.enabled:
             self.stream.write(json.dumps(event, ensure_ascii=False) + "\n")
             self.stream.flush()
-            self.history.append(event)
         return event
 
     def log(self, message: str, **fields: Any) -> dict:
         return self.emit("log", message=message, **fields)
-
-    def of(self, name: str) -> list[dict]:
-        return [e for e in self.history if e["event"] == name]
 
 
 def protect_stdout() -> IO[str]:

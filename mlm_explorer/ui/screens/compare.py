@@ -6,11 +6,15 @@ with each run of adjacent masks as one `[MASK]` span, which `core.infill.infill`
 sentinels. The seq2seq model is the one named with --t5 (or chosen in the palette), else the
 bundled span infiller (core/load/bundled_infiller.py: BERT2BERT, trained with T5's objective),
 so both panes work offline; without either, its pane says how to get one.
+
+Each pane is its own work ("compare-bert", "compare-t5"), so one failing (through the app's
+one failure path, `WorkFailed`) leaves the other pane working.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from rich.table import Table
@@ -22,9 +26,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
 from mlm_explorer.core.infer.infill import DIFFERENCE
-from mlm_explorer.ui import workers as jobs
+from mlm_explorer.ui import workers
+from mlm_explorer.ui.messages import CompareFilled, WorkFailed
 from mlm_explorer.ui.names import short_name
-from mlm_explorer.ui.messages import CompareReady
 from mlm_explorer.ui.widgets.decode_line import decode_text
 
 
@@ -53,6 +57,24 @@ def blanked_text(tt: Any, groups: list[list[int]]) -> str:
     return "".join(out)
 
 
+@dataclass
+class CompareView:
+    """What the two panes show for one request (each side fills in as its answer comes)."""
+
+    request: int
+    t5_text: str  # the T5 input with one [MASK] per blank, for display
+    bert: Any = None  # core.infer.fill.FillResult
+    t5: Any = None  # core.infer.infill.InfillResult
+    bert_error: str | None = None
+    t5_error: str | None = None
+    t5_asked: bool = False  # a T5 model was there to ask
+
+    @property
+    def done(self) -> bool:
+        bert = self.bert is not None or self.bert_error is not None
+        return bert and (not self.t5_asked or self.t5 is not None or self.t5_error is not None)
+
+
 class CompareScreen(Screen):
     BINDINGS = [
         Binding("r", "refresh", "Refresh", tooltip="Fill the blanks again (e.g. after switching models)"),
@@ -61,7 +83,7 @@ class CompareScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.request = 0
-        self.last: CompareReady | None = None
+        self.last: CompareView | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="status-bar"):
@@ -101,55 +123,57 @@ class CompareScreen(Screen):
         groups = blank_groups(st.tt, positions)
         t5_input = blanked_text(st.tt, groups)
         self.query_one("#compare-input", Static).update(Text.assemble(("blanks  ", "dim"), t5_input))
-        req = jobs.PredictRequest(
-            input_ids=st.input_ids(lm.tokenizer.mask_token_id), positions=positions,
-            original_ids=st.original_ids(), top_k=self.app.settings.top_k,
-            joint=self.app.settings.joint, temperature=self.app.settings.temperature,
-        )
+        req = st.predict_request(lm.tokenizer.mask_token_id, self.app.settings)
         self.request += 1
         request = self.request
         self.query_one("#busy", Label).update("filling…")
-        tt = st.tt
+        self._tt, self._groups = st.tt, groups
+        self.last = CompareView(request, t5_input, t5_asked=t5 is not None)
 
-        def body() -> None:
-            bert = bert_error = t5_result = t5_error = None
-            try:
-                bert, _, _ = jobs.predict(lm, req)
-            except Exception as exc:  # shown in its pane; the other pane still works
-                bert_error = str(exc)
-            if t5 is not None:
-                try:
-                    t5_result = jobs.infill(t5, t5_input)
-                except Exception as exc:
-                    t5_error = str(exc)
-            self.post_message(CompareReady(request, bert, t5_result, bert_error, t5_error, t5_input))
+        def fill_bert() -> None:
+            self.post_message(CompareFilled(request, "bert", workers.predict(lm, req)[0]))
 
-        self.app.run_job(self, "compare", request, body)
-        self._tt, self._groups = tt, groups
+        def fill_t5() -> None:
+            self.post_message(CompareFilled(request, "t5", workers.infill(t5, t5_input)))
+
+        self.app.run_work(self, "compare-bert", request, fill_bert)
+        if t5 is not None:
+            self.app.run_work(self, "compare-t5", request, fill_t5)
 
     def _message(self, text: str) -> None:
         self.query_one("#compare-input", Static).update(Text(text, style="italic dim"))
         self.query_one("#bert-fill", Static).update("")
         self.query_one("#t5-fill", Static).update("")
 
-    def job_failed(self, kind: str, request: int, error: str) -> None:
-        if request == self.request:
-            self.query_one("#busy", Label).update("")
-            self.query_one("#bert-fill", Static).update(Text(error, style="red"))
-
-    def on_compare_ready(self, message: CompareReady) -> None:
-        if message.request != self.request:
+    def on_work_failed(self, message: WorkFailed) -> None:
+        """One pane's work raised (the app has notified): its error in that pane."""
+        last = self.last
+        if last is None or message.request != last.request:
             return
-        self.last = message
-        self.query_one("#busy", Label).update("")
-        self.query_one("#bert-pane").border_title = f"Encoder: {short_name(self.app.lm.name)}"
-        self.query_one("#bert-fill", Static).update(self._bert_view(message))
-        self.query_one("#t5-pane").border_title = _seq2seq_title(self.app.t5_lm)
-        self.query_one("#t5-fill", Static).update(self._t5_view(message))
+        if message.kind == "compare-t5":
+            last.t5_error = message.error
+        else:
+            last.bert_error = message.error
+        self._draw(last)
 
-    def _bert_view(self, m: CompareReady) -> Any:
+    def on_compare_filled(self, message: CompareFilled) -> None:
+        last = self.last
+        if last is None or message.request != last.request:
+            return
+        setattr(last, message.side, message.result)
+        self._draw(last)
+
+    def _draw(self, view: CompareView) -> None:
+        if view.done:
+            self.query_one("#busy", Label).update("")
+        self.query_one("#bert-pane").border_title = f"Encoder: {short_name(self.app.lm.name)}"
+        self.query_one("#bert-fill", Static).update(self._bert_view(view))
+        self.query_one("#t5-pane").border_title = _seq2seq_title(self.app.t5_lm)
+        self.query_one("#t5-fill", Static).update(self._t5_view(view))
+
+    def _bert_view(self, m: CompareView) -> Any:
         if m.bert is None:
-            return Text(m.bert_error or "no result", style="red")
+            return Text(m.bert_error, style="red") if m.bert_error else Text("filling…", style="italic dim")
         steps = {s.position: s for s in m.bert.steps}
         table = Table(box=None, expand=True, show_edge=False)
         table.add_column("blank", style="dim", width=6, no_wrap=True)
@@ -167,12 +191,12 @@ class CompareScreen(Screen):
             table.add_row(str(i), Text(text), f"{prob:.1%}")
         return _stack(table, decode_text(self._tt, m.bert), m.bert.mode)
 
-    def _t5_view(self, m: CompareReady) -> Any:
-        if self.app.t5_lm is None:
+    def _t5_view(self, m: CompareView) -> Any:
+        if self.app.t5_lm is None or not m.t5_asked:
             status = self.app.t5_status or "loading the T5 model…"
             return Text(status, style="yellow" if self.app.t5_missing else "italic dim")
         if m.t5 is None:
-            return Text(m.t5_error or "no result", style="red")
+            return Text(m.t5_error, style="red") if m.t5_error else Text("filling…", style="italic dim")
         if not m.t5.candidates:
             return Text("T5 gave no candidate", style="italic dim")
         best = m.t5.candidates[0]

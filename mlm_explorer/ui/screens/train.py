@@ -1,9 +1,9 @@
 """Train: pick files, a model and a few options; run the job in its own process; watch it live.
 
-The job is `python -m mlm_explorer.train ...` through `train.runner.TrainingRunner`; a thread
+The job is `python -m mlm_explorer.train ...` through `train.launch.TrainingRunner`; a thread
 worker of the app reads its JSON-lines events and posts each one here as a `TrainEvent`. The
 screen is a mode, so it (and the job) live on when the user switches to Explore. Cancel asks
-first; the job then writes its checkpoint. "Load into Explore" loads the run's best (or last)
+first; the job then writes its checkpoint. "Load into Explore" loads the run's best (or latest)
 checkpoint and keeps the current model as the base for the before/after view.
 
 Probes (core.probes): the pinned ones (Explore's `p`, kept in the settings; delete unpins)
@@ -15,7 +15,6 @@ run's first evaluation. `probe_history` keeps every event for the export.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 from rich.text import Text
@@ -28,7 +27,8 @@ from textual.widgets import Button, DirectoryTree, Footer, Input, Label, Progres
 
 from mlm_explorer.train import config as job_config
 from mlm_explorer.ui.dialogs.confirm import ConfirmDialog
-from mlm_explorer.ui.messages import TrainEvent
+from mlm_explorer.ui.enums import JobState, Mode
+from mlm_explorer.ui.messages import ProbeUnpinned, TrainEvent
 from mlm_explorer.ui.widgets.probe_table import ProbeList, ProbeTable
 
 # the job's own choices (train/config.py imports neither torch nor textual), labelled for the form
@@ -37,6 +37,14 @@ OBJECTIVES = [(_LABELS.get(o, o), o) for o in job_config.OBJECTIVES]
 # precision auto: bf16 (or fp16) autocast on a GPU, fp32 on the CPU
 _PRECISION_LABELS = {"auto": "auto (by device)", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}
 PRECISIONS = [(_PRECISION_LABELS.get(p, p), p) for p in job_config.PRECISIONS]
+JOB_DEFAULTS = job_config.defaults()  # the form starts from the job's own defaults
+
+
+def _shown(value) -> str:
+    """A default as the form shows it ("" for none, 5e-05 as 5e-5)."""
+    if value is None:
+        return ""
+    return f"{value:g}".replace("e-0", "e-") if isinstance(value, float) else str(value)
 
 
 class TextTree(DirectoryTree):
@@ -55,17 +63,16 @@ class TrainScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.state = "idle"  # idle | starting | running | finished | cancelled | error
+        self.job_state = JobState.IDLE
         self.run_dir: str | None = None
         self.checkpoint: str | None = None
         self.losses: list[tuple[int, float]] = []
         self.evals: list[dict] = []
         self.probe_history: list[dict] = []  # the job's `probes` events: [{"step", "results"}, ...]
         self.last_step: dict = {}
-        self.started_at: float | None = None
 
     def compose(self) -> ComposeResult:
-        s = self.app.settings
+        s, d = self.app.settings, JOB_DEFAULTS
         with Horizontal():
             with VerticalScroll(id="train-form") as form:
                 form.border_title = "Fine-tune"
@@ -74,26 +81,27 @@ class TrainScreen(Screen):
                 yield Input(placeholder="path (pick above or type)", id="train-path")
                 with Horizontal(classes="train-row"):
                     yield Label("Model")
-                    yield Input(s.model or "bundled", id="train-model", tooltip="Hub name, directory, or bundled")
+                    yield Input(s.model or d.model, id="train-model", tooltip="Hub name, directory, or bundled")
                 with Horizontal(classes="train-row"):
                     yield Label("Objective")
-                    yield Select(OBJECTIVES, value="auto", allow_blank=False, id="train-objective")
+                    yield Select(OBJECTIVES, value=d.objective, allow_blank=False, id="train-objective")
                 with Horizontal(classes="train-row"):
                     yield Label("Steps")
-                    yield Input("200", id="train-steps", type="integer", tooltip="Optimizer steps (empty: 3 epochs)")
+                    yield Input(_shown(d.max_steps), id="train-steps", type="integer", placeholder="3 epochs",
+                                tooltip="Optimizer steps (empty: 3 epochs)")
                 with Horizontal(classes="train-row"):
                     yield Label("Time (min)")
-                    yield Input("", id="train-minutes", type="number", placeholder="no limit",
+                    yield Input(_shown(d.time_budget), id="train-minutes", type="number", placeholder="no limit",
                                 tooltip="Stop after this many minutes")
                 with Horizontal(classes="train-row"):
                     yield Label("Batch size")
-                    yield Input("16", id="train-batch", type="integer", tooltip="Blocks per optimizer step")
+                    yield Input(_shown(d.batch_size), id="train-batch", type="integer", tooltip="Blocks per optimizer step")
                 with Horizontal(classes="train-row"):
                     yield Label("Learning rate")
-                    yield Input("5e-5", id="train-lr", tooltip="Peak learning rate (AdamW, linear decay)")
+                    yield Input(_shown(d.lr), id="train-lr", tooltip="Peak learning rate (AdamW, linear decay)")
                 with Horizontal(classes="train-row"):
                     yield Label("Precision")
-                    yield Select(PRECISIONS, value="auto", allow_blank=False, id="train-precision",
+                    yield Select(PRECISIONS, value=d.precision, allow_blank=False, id="train-precision",
                                  tooltip="bf16 on the CPU: faster where it computes bf16 natively (AVX512-BF16, AMX)")
                 with Horizontal(id="train-buttons"):
                     yield Button("Start", id="train-start", variant="success")
@@ -134,8 +142,8 @@ class TrainScreen(Screen):
     def _show_pinned(self, _version: int = 0) -> None:
         self.query_one("#train-pinned", ProbeList).show(self.app.settings.probes)
 
-    @on(ProbeList.Unpin)
-    def _unpin(self, event: ProbeList.Unpin) -> None:
+    @on(ProbeUnpinned)
+    def _unpin(self, event: ProbeUnpinned) -> None:
         self.app.unpin_probe(event.index)
 
     # -- form ---------------------------------------------------------------------------------
@@ -152,14 +160,15 @@ class TrainScreen(Screen):
             raise ValueError("choose a file or folder to train on (tree or typed path)")
         if not Path(path).expanduser().exists():
             raise ValueError(f"no such file or folder: {path}")
-        args = [str(Path(path).expanduser()), "--model", value("train-model") or "bundled",
+        d = JOB_DEFAULTS
+        args = [str(Path(path).expanduser()), "--model", value("train-model") or d.model,
                 "--objective", str(self.query_one("#train-objective", Select).value)]
         if value("train-steps"):
             args += ["--max-steps", str(int(value("train-steps")))]
         if value("train-minutes"):
             args += ["--time-budget", str(float(value("train-minutes")))]
-        args += ["--batch-size", str(int(value("train-batch") or 16))]
-        args += ["--lr", str(float(value("train-lr") or 5e-5))]
+        args += ["--batch-size", str(int(value("train-batch") or d.batch_size))]
+        args += ["--lr", str(float(value("train-lr") or d.lr))]
         args += ["--precision", str(self.query_one("#train-precision", Select).value)]
         steps = int(value("train-steps") or 0)
         if steps:  # evaluate and log often enough to see something on short runs
@@ -199,10 +208,9 @@ class TrainScreen(Screen):
         self.losses, self.evals, self.last_step, self.probe_history = [], [], {}, []
         self.query_one("#probe-table").add_class("hidden")
         self.run_dir = self.checkpoint = None
-        self.started_at = time.monotonic()
         self.query_one("#train-log", RichLog).clear()
         self._log("$ python -m mlm_explorer.train " + " ".join(args))
-        self._set_state("starting")
+        self._set_state(JobState.STARTING)
         self.app.start_training(self, args)
 
     @on(Button.Pressed, "#train-cancel")
@@ -225,14 +233,14 @@ class TrainScreen(Screen):
             self.notify("no checkpoint yet", severity="warning")
             return
         self.app.load_finetuned(target)
-        self.app.switch_mode("explore")
+        self.app.switch_mode(Mode.EXPLORE)
 
     # -- events from the job --------------------------------------------------------------------
     def on_train_event(self, message: TrainEvent) -> None:
         e, name = message.event, message.name
         if name == "started":
             self.run_dir = e.get("run_dir") or self.run_dir
-            self._set_state("running")
+            self._set_state(JobState.RUNNING)
             self._log(f"started: {e.get('objective', '')} on {e.get('device', '')} "
                       f"({e.get('precision', '')}); run {self.run_dir}")
         elif name == "step":
@@ -257,7 +265,7 @@ class TrainScreen(Screen):
             self._log(f"checkpoint: {self.checkpoint}")
         elif name == "finished":
             self.run_dir = e.get("run_dir") or self.run_dir
-            self._set_state("finished")
+            self._set_state(JobState.FINISHED)
             bar = self.query_one("#train-progress", ProgressBar)
             if bar.total:
                 bar.update(progress=bar.total)
@@ -265,10 +273,10 @@ class TrainScreen(Screen):
             self.notify("training finished: Load into Explore (ctrl+l) to try it", title="train")
         elif name == "cancelled":
             self.checkpoint = e.get("checkpoint") or self.checkpoint
-            self._set_state("cancelled")
+            self._set_state(JobState.CANCELLED)
             self._log(f"cancelled at step {e.get('step')}; checkpoint {self.checkpoint}")
         elif name == "error":
-            self._set_state("error")
+            self._set_state(JobState.ERROR)
             self._log("error: " + str(e.get("message")))
             for line in e.get("stderr", [])[-8:]:
                 self._log("  " + line)
@@ -276,8 +284,8 @@ class TrainScreen(Screen):
         elif name == "log":
             self._log(str(e.get("message", "")))
         elif name == "exited":
-            if self.state in ("starting", "running"):
-                self._set_state("error" if e.get("returncode") else "finished")
+            if self.job_state.active:
+                self._set_state(JobState.ERROR if e.get("returncode") else JobState.FINISHED)
 
     def show_probes(self, event: dict) -> None:
         """One `probes` event {"step", "results"}: into the history and the table (latest step)."""
@@ -292,15 +300,16 @@ class TrainScreen(Screen):
             f"{r.get('answer')} rank {r.get('rank')}" for r in event.get("results", [])))
 
     # -- drawing --------------------------------------------------------------------------------
-    def _set_state(self, state: str) -> None:
-        self.state = state
-        running = state in ("starting", "running")
-        self.query_one("#train-progress").set_class(state in ("idle", "starting"), "hidden")
+    def _set_state(self, state: JobState) -> None:
+        self.job_state = state
+        running = state.active
+        self.query_one("#train-progress").set_class(state in (JobState.IDLE, JobState.STARTING), "hidden")
         self.query_one("#train-start", Button).disabled = running
         self.query_one("#train-cancel", Button).disabled = not running
         self.query_one("#train-load", Button).disabled = running or not (self.run_dir or self.checkpoint)
-        text = {"starting": "starting the job…", "running": "running", "finished": "finished",
-                "cancelled": "cancelled (checkpoint kept)", "error": "failed", "idle": "no job"}[state]
+        text = {JobState.STARTING: "starting the job…", JobState.RUNNING: "running", JobState.FINISHED: "finished",
+                JobState.CANCELLED: "cancelled (checkpoint kept)", JobState.ERROR: "failed",
+                JobState.IDLE: "no job"}[state]
         self.query_one("#train-status", Label).update(Text(text, style="bold"))
         self.query_one("#train-live").border_title = f"Job: {text}"
 

@@ -6,7 +6,7 @@ many masks, scored jointly, most confident first (its probability is the product
 all sequences of that length is not computed, so it reads "n/a, k pieces"). Below: the best
 fills of 1, 2 and 3 pieces for the same mask, ranked by log-probability per piece.
 
-The box only draws and reports what was typed (`Asked`); the screen runs the model and calls
+The box only draws and reports what was typed (`WordsTyped`); the screen runs the model and calls
 `show(...)`. Its height is fixed, so new numbers repaint it without a layout of the screen.
 """
 
@@ -18,8 +18,9 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import Input, Label, Static
+
+from mlm_explorer.ui.messages import WordsTyped
 
 TYPING_DEBOUNCE = 0.3  # seconds of quiet typing before the words are scored
 FILLS_SHOWN = 6  # variable-length fills listed (the export has all of them)
@@ -53,13 +54,6 @@ class CandidateBox(Vertical):
     CandidateBox > .cand-body { height: 1fr; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
-    class Asked(Message):
-        """The user typed (or submitted) candidate words."""
-
-        def __init__(self, words: list[str]) -> None:
-            super().__init__()
-            self.words = words
-
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = "Candidates (k)"
@@ -80,14 +74,14 @@ class CandidateBox(Vertical):
         event.stop()
         if self._debounce is not None:
             self._debounce.stop()
-        self._debounce = self.set_timer(TYPING_DEBOUNCE, lambda: self.post_message(self.Asked(self.words)))
+        self._debounce = self.set_timer(TYPING_DEBOUNCE, lambda: self.post_message(WordsTyped(self.words)))
 
     @on(Input.Submitted, "#cand-input")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if self._debounce is not None:
             self._debounce.stop()
-        self.post_message(self.Asked(self.words))
+        self.post_message(WordsTyped(self.words))
 
     # -- drawing --------------------------------------------------------------------------
     def show(self, *, title: str, note: str = "", scores: Any = None, score_error: str | None = None,

@@ -1,7 +1,8 @@
 """The Explore controls: random-masking rate and seed, top-k, temperature, joint, two buttons.
 
-Reads and writes `app.settings` (saved on every change); tells the screen with `Changed`
-when something the prediction depends on changed. The buttons post `RandomMask` / `Clear`.
+Reads and writes `app.settings` (saved on every change); tells the screen with
+`PredictionSettingsChanged` when something the prediction depends on changed. The buttons
+post `RandomMaskPressed` / `ClearMasksPressed`.
 """
 
 from __future__ import annotations
@@ -9,20 +10,12 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import Button, Input, Label, Switch
+
+from mlm_explorer.ui.messages import ClearMasksPressed, PredictionSettingsChanged, RandomMaskPressed
 
 
 class Controls(Horizontal):
-    class Changed(Message):
-        """top-k, temperature or joint changed: the prediction must run again."""
-
-    class RandomMask(Message):
-        pass
-
-    class Clear(Message):
-        pass
-
     def compose(self) -> ComposeResult:
         s = self.app.settings
         yield Label("rate")
@@ -63,6 +56,28 @@ class Controls(Horizontal):
             self.query_one(f"#{name.replace('_', '-')}", Input).value = str(getattr(s, name))
         self.query_one("#joint", Switch).value = s.joint
 
+    # -- the screen's keys (j, + / -, W) ----------------------------------------------------------
+    def toggle_joint(self) -> None:
+        self.app.settings.joint = not self.app.settings.joint
+        self._changed_by_key()
+
+    def step_top_k(self, step: int) -> None:
+        s = self.app.settings
+        s.top_k = max(1, min(50, s.top_k + step))
+        self._changed_by_key()
+
+    def toggle_whole_word(self) -> bool:
+        """Random masking by whole words on/off (nothing to predict again); the new value."""
+        s = self.app.settings
+        s.whole_word = not s.whole_word
+        self.app.save_settings()
+        return s.whole_word
+
+    def _changed_by_key(self) -> None:
+        self.app.save_settings()
+        self.show()
+        self.post_message(PredictionSettingsChanged())
+
     @on(Input.Submitted)
     @on(Input.Blurred)
     def _typed(self, event: Input.Submitted | Input.Blurred) -> None:
@@ -71,21 +86,21 @@ class Controls(Horizontal):
         self.read()
         self.app.save_settings()
         if before != (s.top_k, s.temperature):
-            self.post_message(self.Changed())
+            self.post_message(PredictionSettingsChanged())
 
     @on(Switch.Changed, "#joint")
     def _joint(self, event: Switch.Changed) -> None:
         if self.app.settings.joint != event.value:
             self.app.settings.joint = event.value
             self.app.save_settings()
-            self.post_message(self.Changed())
+            self.post_message(PredictionSettingsChanged())
 
     @on(Button.Pressed, "#random")
     def _random(self, event: Button.Pressed) -> None:
         event.stop()
-        self.post_message(self.RandomMask())
+        self.post_message(RandomMaskPressed())
 
     @on(Button.Pressed, "#clear")
     def _clear(self, event: Button.Pressed) -> None:
         event.stop()
-        self.post_message(self.Clear())
+        self.post_message(ClearMasksPressed())

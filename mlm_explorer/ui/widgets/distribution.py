@@ -2,7 +2,7 @@
 
 Shows a `core.fill.MaskPrediction` as it is: probability bars, entropy, the mass outside
 the top-k, and the original token's rank and probability when it is known. Choosing a
-row (click, enter, or the digit keys on the Explore screen) posts `Chosen`.
+row (click, enter, or the digit keys on the Explore screen) posts `CandidateChosen`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.message import Message
+from textual import on
 from textual.widgets import Static
 
+from mlm_explorer.ui.messages import CandidateChosen, RowSelected
 from mlm_explorer.ui.widgets.row_list import RowList
 
 BAR_WIDTH = 24
@@ -44,15 +45,7 @@ def clean_token(token: str) -> str:
 class Candidates(RowList):
     """The candidate rows (one line each); a new distribution repaints only the lines that changed.
 
-    `Highlighted.index` / `Selected.index` are the candidate's rank (0-based); `highlighted` is
-    the rank under the cursor (None: no candidates)."""
-
-    @property
-    def highlighted(self) -> int | None:
-        return self.cursor if self.cursor >= 0 else None
-
-    def replace(self, rows: list[Text]) -> None:
-        self.set_rows(rows)
+    `RowHighlighted.index` / `RowSelected.index` are the candidate's rank (0-based)."""
 
 
 class Distribution(Vertical):
@@ -63,19 +56,6 @@ class Distribution(Vertical):
     Distribution > .dist-header { height: 3; padding: 0 1; }
     Distribution > Candidates { height: 1fr; padding: 0 1; }
     """
-
-    class Chosen(Message):
-        """The user picked a candidate for a mask."""
-
-        def __init__(self, distribution: "Distribution", position: int, candidate: Any) -> None:
-            super().__init__()
-            self.distribution = distribution
-            self.position = position
-            self.candidate = candidate
-
-        @property
-        def control(self) -> "Distribution":
-            return self.distribution
 
     def __init__(self, title: str = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -97,7 +77,7 @@ class Distribution(Vertical):
         options = self.query_one(Candidates)
         if prediction is None:
             header.update(Text(label or "mask a token to see its distribution", style="italic dim"), layout=False)
-            options.replace([])
+            options.set_rows([])
             return
         header.update(self._header(prediction, label, original_text), layout=False)  # fixed height (CSS)
         top = prediction.candidates[0].probability if prediction.candidates else 1.0
@@ -115,7 +95,7 @@ class Distribution(Vertical):
             if is_original:
                 row.append("  ← original", style="green")
             rows.append(row)
-        options.replace(rows)
+        options.set_rows(rows)
 
     def _header(self, p: Any, label: str, original_text: str | None) -> Text:
         t = Text()
@@ -137,9 +117,10 @@ class Distribution(Vertical):
         """Choose the candidate at `rank` (0-based); False if there is none."""
         if self.prediction is None or not (0 <= rank < len(self.prediction.candidates)):
             return False
-        self.post_message(self.Chosen(self, self.prediction.position, self.prediction.candidates[rank]))
+        self.post_message(CandidateChosen(self, self.prediction.position, self.prediction.candidates[rank]))
         return True
 
-    def on_row_list_selected(self, event: RowList.Selected) -> None:
+    @on(RowSelected)
+    def _selected(self, event: RowSelected) -> None:
         event.stop()
         self.choose(event.index)

@@ -1,6 +1,6 @@
 """One row per predicted position: what was there, what the engine did, the model's first choice.
 
-Selecting a row (enter or a click) shows that position's distribution (posts `MaskTable.Picked`).
+Selecting a row (enter or a click) shows that position's distribution (posts `MaskPicked`).
 A light `RowList` of pre-built lines: a new prediction repaints only the lines that changed.
 """
 
@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual.message import Message
+from textual import on
 
+from mlm_explorer.core.mask.decision import KEEP, MASK, RANDOM
+from mlm_explorer.ui.messages import MaskPicked, RowHighlighted, RowSelected
 from mlm_explorer.ui.widgets.distribution import shown
 from mlm_explorer.ui.widgets.row_list import RowList
 
-DECISIONS = {1: ("[MASK]", "red"), 2: ("random", "yellow"), 3: ("kept", "green")}
+DECISIONS = {MASK: ("[MASK]", "red"), RANDOM: ("random", "yellow"), KEEP: ("kept", "green")}
 COLUMNS = ("pos", "original", "input", "top-1", "p", "orig. rank", "orig. p")
 
 
@@ -26,11 +28,6 @@ class MaskTable(RowList):
     zebra = True
     announce = False  # nothing listens to the first row's highlight
     cursor_over = True
-
-    class Picked(Message):
-        def __init__(self, position: int) -> None:
-            super().__init__()
-            self.position = position
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -77,7 +74,7 @@ class MaskTable(RowList):
             token = tt.tokens[p]
             if state.random is not None and state.random.decisions[p]:
                 label, colour = DECISIONS[state.random.decisions[p]]
-                if state.random.decisions[p] == 2:
+                if state.random.decisions[p] == RANDOM:
                     label = f"→{state.random.replaced.get(p, '?')}"
                 given = Text(label, style=colour)
             else:
@@ -92,13 +89,15 @@ class MaskTable(RowList):
             ]))
         return rows
 
-    def on_row_list_selected(self, event: RowList.Selected) -> None:
+    @on(RowSelected)
+    def _selected(self, event: RowSelected) -> None:
         if event.row_list is not self:
             return
         event.stop()
         if 0 <= event.index < len(self.positions):
-            self.post_message(self.Picked(self.positions[event.index]))
+            self.post_message(MaskPicked(self.positions[event.index]))
 
-    def on_row_list_highlighted(self, event: RowList.Highlighted) -> None:
-        if event.row_list is self:
+    @on(RowHighlighted)
+    def _highlighted(self, event: RowHighlighted) -> None:
+        if event.row_list is self:  # nothing listens to this list's highlight
             event.stop()

@@ -12,9 +12,10 @@ import re
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable, OptionList
 from textual.widgets.option_list import Option
+
+from mlm_explorer.ui.messages import ProbeUnpinned
 
 EMPTY = "none pinned: in Explore, mask a token and press p"
 PROBE_WIDTH = 30  # the probe column: the sentence around its blank, and the top-3 below it
@@ -24,11 +25,6 @@ class ProbeList(OptionList):
     """The pinned probes; delete or backspace unpins the highlighted one."""
 
     BINDINGS = [Binding("delete,backspace", "unpin", "Unpin", tooltip="Remove the highlighted probe")]
-
-    class Unpin(Message):
-        def __init__(self, index: int) -> None:
-            super().__init__()
-            self.index = index
 
     def show(self, probes: list[dict]) -> None:
         """`probes`: [{"text", "answer"}, ...] (the app's settings.probes)."""
@@ -41,7 +37,7 @@ class ProbeList(OptionList):
     def action_unpin(self) -> None:
         option = self.highlighted_option
         if option is not None and option.id and option.id.startswith("probe-"):
-            self.post_message(self.Unpin(int(option.id.removeprefix("probe-"))))
+            self.post_message(ProbeUnpinned(int(option.id.removeprefix("probe-"))))
 
 
 def _rank(first: dict | None, last: dict) -> Text:

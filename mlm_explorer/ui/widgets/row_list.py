@@ -5,8 +5,8 @@ the rows arrive built (`set_rows`), each is one line, and a new set of rows repa
 lines that differ from what is on the screen (no layout: the widget's outer size is fixed by
 CSS, `height: 1fr`; rows that do not fit scroll inside it, following the cursor or the wheel).
 
-Keys: up/down/home/end/page up/page down move the cursor (posts `Highlighted`), enter posts
-`Selected`; a click on a row moves the cursor there and selects it.
+Keys: up/down/home/end/page up/page down move the cursor (posts `RowHighlighted`), enter posts
+`RowSelected`; a click on a row moves the cursor there and selects it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Region
-from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
+
+from mlm_explorer.ui.messages import RowHighlighted, RowSelected
 
 
 class RowList(Widget, can_focus=True):
@@ -57,23 +58,8 @@ class RowList(Widget, can_focus=True):
     ]
 
     zebra = False  # even rows (0, 2, ...) get `row-list--even`
-    announce = True  # new rows post `Highlighted` for the first row's cursor
+    announce = True  # new rows post `RowHighlighted` for the first row's cursor
     cursor_over = False  # the cursor's colours win over the row's own (DataTable), else under (OptionList)
-
-    class Highlighted(Message):
-        """The cursor moved to `index` (also sent when new rows put it on the first one)."""
-
-        def __init__(self, row_list: "RowList", index: int) -> None:
-            super().__init__()
-            self.row_list = row_list
-            self.index = index
-
-        @property
-        def control(self) -> "RowList":
-            return self.row_list
-
-    class Selected(Highlighted):
-        """Enter or a click on row `index`."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -93,7 +79,7 @@ class RowList(Widget, can_focus=True):
         self._follow_cursor()
         self._repaint_changed()
         if rows and self.announce:
-            self.post_message(self.Highlighted(self, self.cursor))
+            self.post_message(RowHighlighted(self, self.cursor))
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -178,7 +164,7 @@ class RowList(Widget, can_focus=True):
 
     # -- keys and mouse ------------------------------------------------------------------------
     def move_cursor(self, index: int) -> None:
-        """Put the cursor on row `index` (clamped) and post `Highlighted` if it moved."""
+        """Put the cursor on row `index` (clamped) and post `RowHighlighted` if it moved."""
         if not self.rows:
             return
         index = max(0, min(index, len(self.rows) - 1))
@@ -187,7 +173,7 @@ class RowList(Widget, can_focus=True):
         self.cursor = index
         self._follow_cursor()
         self._repaint_changed()
-        self.post_message(self.Highlighted(self, index))
+        self.post_message(RowHighlighted(self, index))
 
     def action_cursor(self, step: int) -> None:
         self.move_cursor(self.cursor + step)
@@ -200,7 +186,7 @@ class RowList(Widget, can_focus=True):
 
     def action_select(self) -> None:
         if self.cursor >= 0:
-            self.post_message(self.Selected(self, self.cursor))
+            self.post_message(RowSelected(self, self.cursor))
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -210,7 +196,7 @@ class RowList(Widget, can_focus=True):
         if offset.y >= self._header_lines and 0 <= index < len(self.rows):
             event.stop()
             self.move_cursor(index)
-            self.post_message(self.Selected(self, index))
+            self.post_message(RowSelected(self, index))
 
     def _scroll_by(self, step: int) -> None:
         top = max(0, min(self.top + step, len(self.rows) - self._visible))

@@ -18,14 +18,13 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from mlm_explorer.ui.messages import CursorMoved, TokenToggled
 from mlm_explorer.ui.widgets.heat import heat_style
 
-# Decision values of core.masking.Decision, repeated here so drawing needs no torch import.
-NONE, MASK, RANDOM, KEEP = 0, 1, 2, 3
+from mlm_explorer.core.mask.decision import KEEP, MASK, NONE, RANDOM  # torch-free
 
 
 @dataclass(frozen=True)
@@ -77,19 +76,6 @@ class TokenStrip(Widget, can_focus=True):
 
     cursor: reactive[int] = reactive(0)
 
-    class Toggled(Message):
-        """The user asked to mask/unmask a token (or its whole word)."""
-
-        def __init__(self, index: int, whole_word: bool) -> None:
-            super().__init__()
-            self.index = index
-            self.whole_word = whole_word
-
-    class CursorMoved(Message):
-        def __init__(self, index: int) -> None:
-            super().__init__()
-            self.index = index
-
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.view = StripView(note="loading the model…")
@@ -134,14 +120,14 @@ class TokenStrip(Widget, can_focus=True):
 
     def action_toggle(self) -> None:
         if self.cursor in self._clickable():
-            self.post_message(self.Toggled(self.cursor, whole_word=False))
+            self.post_message(TokenToggled(self.cursor, whole_word=False))
 
     def action_toggle_word(self) -> None:
         if self.cursor in self._clickable():
-            self.post_message(self.Toggled(self.cursor, whole_word=True))
+            self.post_message(TokenToggled(self.cursor, whole_word=True))
 
     def watch_cursor(self, cursor: int) -> None:
-        self.post_message(self.CursorMoved(cursor))
+        self.post_message(CursorMoved(cursor))
         self.refresh()
 
     # -- mouse ----------------------------------------------------------------------------
@@ -152,7 +138,7 @@ class TokenStrip(Widget, can_focus=True):
         event.stop()
         self.focus()
         self.cursor = index
-        self.post_message(self.Toggled(index, whole_word=event.shift or event.ctrl))
+        self.post_message(TokenToggled(index, whole_word=event.shift or event.ctrl))
 
     # -- drawing --------------------------------------------------------------------------
     def palette(self) -> Palette:

@@ -1,36 +1,57 @@
 """How the Explore screen draws its state: the chips and their title, the decode line, the
 mask table, the distribution (and the base model's beside it), the before/after panel.
 
-A mixin of `ExploreScreen` (ui/screens/explore/screen.py), which owns the state and the requests;
-these methods only read `self.state` and write widgets, without a layout where none is needed.
+`ExploreDrawing` is held by `ExploreScreen` (ui/screens/explore/screen.py), which owns the
+state and the requests; it only reads the screen's state and writes widgets, without a
+layout where none is needed. `strip_dirty` is set while the chips wait for their prediction.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.geometry import Region
+from textual.widgets import Label
 
+from mlm_explorer.core.mask.decision import KEEP, MASK, RANDOM
 from mlm_explorer.ui.widgets.decode_line import DecodeLine
 from mlm_explorer.ui.widgets.diff_panel import DiffPanel
 from mlm_explorer.ui.widgets.distribution import Distribution
 from mlm_explorer.ui.widgets.mask_table import MaskTable
-from mlm_explorer.ui.widgets.token_strip import StripView
+from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
+
+if TYPE_CHECKING:
+    from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 
 
 class ExploreDrawing:
-    def _draw_strip(self) -> None:
-        self._strip_dirty = False
-        st = self.state
+    def __init__(self, screen: "ExploreScreen") -> None:
+        self.screen = screen
+        self.strip_dirty = False  # the chips wait (STRIP_DELAY) to land in one frame with the prediction
+        self._busy_text = ""
+
+    # -- the busy mark --------------------------------------------------------------------------
+    def set_busy(self, text: str) -> None:
+        """The busy mark; untouched when it already reads `text` (its width is auto: every
+        update of the label would otherwise cost a layout of the whole screen)."""
+        if text != self._busy_text:
+            self._busy_text = text
+            self.screen.query_one("#busy", Label).update(text)
+
+    # -- the chips ------------------------------------------------------------------------------
+    def strip(self) -> None:
+        screen = self.screen
+        self.strip_dirty = False
+        st = screen.state
         if st.tt is None:
-            self.lens_overlay()  # no text: the lens bar goes too
+            screen.lenses.overlay()  # no text: the lens bar goes too
             return
-        self.strip.show(StripView(
+        screen.query_one("#strip", TokenStrip).show(StripView(
             tokens=st.tt.tokens, masked=st.masked_view(),
             decisions={i: d for i, d in enumerate(st.random.decisions) if d} if st.random else {},
-            replaced=st.random.replaced if st.random else {}, selected=st.selected, **self.lens_overlay(),
+            replaced=st.random.replaced if st.random else {}, selected=st.selected, **screen.lenses.overlay(),
         ))
-        box = self.query_one("#tokens-box")
+        box = screen.query_one("#tokens-box")
         n = len(st.positions())
         title = f"Tokens ({len(st.tt.tokens)}, {n} masked)"
         if st.random is not None:
@@ -51,29 +72,32 @@ class ExploreDrawing:
         left, top = box.content_offset  # refresh regions are in content coordinates
         box.refresh(Region(-left, -top, box.outer_size.width, 1))
 
-    def _draw_results(self) -> None:
-        st = self.state
-        if self.pending is None:
-            self._set_busy("")
-        decode = self.query_one("#decode", DecodeLine)
-        dist = self.query_one("#dist", Distribution)
-        dist_base = self.query_one("#dist-base", Distribution)
-        side_by_side = self.before_after and st.base_result is not None
+    # -- the results ----------------------------------------------------------------------------
+    def results(self) -> None:
+        screen = self.screen
+        st = screen.state
+        if screen.pending is None:
+            self.set_busy("")
+        decode = screen.query_one("#decode", DecodeLine)
+        dist = screen.query_one("#dist", Distribution)
+        dist_base = screen.query_one("#dist-base", Distribution)
+        side_by_side = screen.before_after and st.base_result is not None
         dist_base.set_class(not side_by_side, "hidden")
-        self.query_one("#diff-panel").set_class(not side_by_side, "hidden")
+        screen.query_one("#diff-panel").set_class(not side_by_side, "hidden")
         dist.compact = dist_base.compact = side_by_side
-        self.query_one("#mask-table", MaskTable).show(st)
+        screen.query_one("#mask-table", MaskTable).show(st)
         if st.result is None:
-            note = st.error or ("predicting…" if self.pending else "")
+            note = st.error or ("predicting…" if screen.pending else "")
             decode.show(st.tt, None, note=note)
-            dist.show(None, label="mask a token to see its distribution" if not self.pending else "predicting…")
+            dist.show(None, label="mask a token to see its distribution" if not screen.pending else "predicting…")
             dist_base.show(None)
             return
-        decode.show(st.tt, st.result, base_result=st.base_result if self.before_after else None)
-        self._draw_distribution()
+        decode.show(st.tt, st.result, base_result=st.base_result if screen.before_after else None)
+        self.distribution()
 
-    def _draw_distribution(self) -> None:
-        st = self.state
+    def distribution(self) -> None:
+        screen = self.screen
+        st = screen.state
         positions = st.positions()
         p = st.selected
         label, original = "", None
@@ -83,19 +107,19 @@ class ExploreDrawing:
             label = f"mask {positions.index(p) + 1}/{len(positions)} · position {p}"
             if st.random is not None:
                 decision = st.random.decisions[p]
-                label += {1: " · became [MASK]", 2: f" · became random {st.random.replaced.get(p, '?')!r}",
-                          3: " · kept unchanged"}.get(decision, "")
-        self.query_one("#dist", Distribution).show(st.prediction_at(p), label=label, original_text=original)
-        if self.before_after and st.base_result is not None:
-            self.query_one("#dist-base", Distribution).show(st.prediction_at(p, base=True), label=label,
-                                                            original_text=original)
-            self._draw_diff(p)
+                label += {MASK: " · became [MASK]", RANDOM: f" · became random {st.random.replaced.get(p, '?')!r}",
+                          KEEP: " · kept unchanged"}.get(decision, "")
+        screen.query_one("#dist", Distribution).show(st.prediction_at(p), label=label, original_text=original)
+        if screen.before_after and st.base_result is not None:
+            screen.query_one("#dist-base", Distribution).show(st.prediction_at(p, base=True), label=label,
+                                                              original_text=original)
+            self._diff(p)
 
-    def _draw_diff(self, position: int | None) -> None:
+    def _diff(self, position: int | None) -> None:
         """The Δ panel (before/after): core.diff's numbers at the selected mask."""
-        s = self.app.settings
+        s = self.screen.app.settings
         note = ", ".join(n for n in ("temperature 1" if s.temperature != 1 else "",
                                      "each mask alone" if s.joint else "") if n)
         label = f"position {position}" if position is not None else ""
-        self.query_one("#diff-panel", DiffPanel).show(self.state.diff_at(position), label=label, note=note,
-                                                      error=self.state.diff_error)
+        self.screen.query_one("#diff-panel", DiffPanel).show(self.screen.state.diff_at(position), label=label,
+                                                             note=note, error=self.screen.state.diff_error)

@@ -14,7 +14,7 @@ This module is state and arithmetic only (no widgets, no torch): `Lens` remember
 the layer/head/method, and the core results, each with the key of the input it belongs to;
 `Lens.view(...)` turns the result for the *current* key into a `LensView` (intensity per
 chip, caption, scale). A result for another key is never shown, so a stale answer cannot
-reach the screen. The screen side (keys, jobs, redraws) is `ui/screens/explore/lenses.py`.
+reach the screen. The screen side (keys, workers, redraws) is `ui/screens/explore/lenses.py`.
 """
 
 from __future__ import annotations
@@ -22,17 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("off", "surprisal", "attention", "saliency")
-METHODS = ("ig", "grad-x-input")  # saliency: which attribution colours the chips
-METHOD_NAMES = {"ig": "integrated gradients", "grad-x-input": "gradient × input"}
-UNITS = {"surprisal": "nats", "attention": "weight", "saliency": "log p"}
+from mlm_explorer.ui.enums import LensKind, SaliencyMethod
+
+UNITS = {LensKind.SURPRISAL: "nats", LensKind.ATTENTION: "weight", LensKind.SALIENCY: "log p"}
 
 
 @dataclass
 class LensView:
     """What the chips and the lens bar show for the active lens."""
 
-    kind: str = "off"
+    kind: LensKind = LensKind.OFF
     caption: str = ""  # one line: what is shown, for which token, with which numbers
     note: str = ""  # instead of a caption: computing…, nothing to show, an error
     heat: dict[int, float] = field(default_factory=dict)  # position -> chip intensity -1..1
@@ -68,10 +67,10 @@ def normalise(values: dict[int, float], *, skip: int | None = None) -> tuple[dic
 
 @dataclass
 class Lens:
-    kind: str = "off"
+    kind: LensKind = LensKind.OFF
     layer: int | None = -1  # attention: 0-based layer, None = mean over layers, -1 = the last
     head: int | None = None  # attention: 0-based head, None = mean over heads
-    method: str = "ig"  # saliency: "ig" or "grad-x-input"
+    method: SaliencyMethod = SaliencyMethod.IG  # saliency: which attribution colours the chips
     shape: tuple[int, int] | None = None  # (layers, heads) of the model, once a map was computed
     target: tuple | None = None  # (input ids, position, token id): the saliency target picked in the distribution
     data: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # kind -> (key, core result)
@@ -83,16 +82,16 @@ class Lens:
         """What `kind` is computed on, `model` (a version number) included; None: nothing to compute."""
         if tt is None or not input_ids:
             return None
-        if kind == "surprisal":  # the text as typed (typed blanks stay masks and are not scored)
-            return ("surprisal", model, tuple(tt.input_ids))
-        if kind == "attention":  # what the model sees, masks included
-            return ("attention", model, tuple(input_ids))
-        if kind == "saliency":  # the model input, the explained mask, the target (None: the top one)
+        if kind == LensKind.SURPRISAL:  # the text as typed (typed blanks stay masks and are not scored)
+            return (LensKind.SURPRISAL, model, tuple(tt.input_ids))
+        if kind == LensKind.ATTENTION:  # what the model sees, masks included
+            return (LensKind.ATTENTION, model, tuple(input_ids))
+        if kind == LensKind.SALIENCY:  # the model input, the explained mask, the target (None: the top one)
             if selected is None:
                 return None
             ids = tuple(input_ids)
             target = self.target[2] if self.target and self.target[:2] == (ids, selected) else None
-            return ("saliency", model, ids, selected, target)
+            return (LensKind.SALIENCY, model, ids, selected, target)
         return None
 
     def result(self, kind: str, key: Any) -> Any:
@@ -109,7 +108,7 @@ class Lens:
             return
         self.errors.pop(kind, None)
         self.data[kind] = (key, result)
-        if kind == "attention":
+        if kind == LensKind.ATTENTION:
             self.shape = (result.num_layers, result.num_heads)
 
     # -- attention layer / head -------------------------------------------------------------------
@@ -141,7 +140,7 @@ class Lens:
              positions: list[int]) -> LensView:
         """The active lens on the current input: its result for exactly this key, or a note."""
         kind = self.kind
-        if kind == "off" or tt is None:
+        if kind == LensKind.OFF or tt is None:
             return LensView()
         key = self.key(kind, model=model, tt=tt, input_ids=input_ids, selected=selected)
         if key is None:
@@ -152,19 +151,21 @@ class Lens:
         result = self.result(kind, key)
         if result is None:
             return LensView(kind, note=f"computing {kind}…")
-        return getattr(self, f"_{kind}_view")(result, tt=tt, cursor=cursor, selected=selected, positions=positions)
+        draw = {LensKind.SURPRISAL: self._surprisal_view, LensKind.ATTENTION: self._attention_view,
+                LensKind.SALIENCY: self._saliency_view}[kind]
+        return draw(result, tt=tt, cursor=cursor, selected=selected, positions=positions)
 
     def _surprisal_view(self, score: Any, **_: Any) -> LensView:
         values = {t.position: t.surprisal for t in score.tokens}
         heat, top = normalise(values)
         caption = (f"−log p of each token, masked in turn · PLL {score.pll:.2f} nats · "
                    f"pseudo-perplexity {score.pseudo_perplexity:.2f} · {score.n_tokens} tokens")
-        return LensView("surprisal", caption, heat=heat, values=values, high=top, details=score.to_dict())
+        return LensView(LensKind.SURPRISAL, caption, heat=heat, values=values, high=top, details=score.to_dict())
 
     def _attention_view(self, maps: Any, *, tt: Any, cursor: int | None, **_: Any) -> LensView:
         query = cursor if cursor is not None and 0 <= cursor < len(tt.tokens) else None
         if query is None:
-            return LensView("attention", note="move the cursor onto a token (←/→) to see its attention")
+            return LensView(LensKind.ATTENTION, note="move the cursor onto a token (←/→) to see its attention")
         layer, head = self._resolved()
         row = maps.row(query, layer=layer, head=head)
         values = dict(enumerate(row.weights))
@@ -173,21 +174,21 @@ class Lens:
                  else f"mean of {row.num_layers} layers")
         heads = f"head {row.head + 1}/{row.num_heads}" if row.head is not None else f"mean of {row.num_heads} heads"
         caption = f"attention from {tt.tokens[query].text!r} (token {query}) · {where} · {heads}"
-        return LensView("attention", caption, heat=heat, values=values, high=top, anchor=query,
+        return LensView(LensKind.ATTENTION, caption, heat=heat, values=values, high=top, anchor=query,
                         details=row.to_dict())
 
     def _saliency_view(self, s: Any, *, positions: list[int], **_: Any) -> LensView:
-        raw = s.integrated_gradients if self.method == "ig" else s.grad_x_input
+        raw = s.integrated_gradients if self.method == SaliencyMethod.IG else s.grad_x_input
         values = dict(enumerate(raw or []))
         heat, top = normalise(values, skip=s.position)
         which = f"mask {positions.index(s.position) + 1}/{len(positions)}" if s.position in positions \
             else f"token {s.position}"
-        how = METHOD_NAMES[self.method]
-        if self.method == "ig":
+        how = self.method.label
+        if self.method == SaliencyMethod.IG:
             how += f", {s.steps} steps · completeness gap {s.completeness_gap:.1%}"  # baseline: details
         caption = f"{s.target_text!r} at {which} (p {s.target_probability:.1%}, rank {s.target_rank}) · {how}"
-        return LensView("saliency", caption, heat=heat, values=values, low=-top, high=top, signed=True,
-                        anchor=s.position, details={**s.to_dict(), "shown": self.method})
+        return LensView(LensKind.SALIENCY, caption, heat=heat, values=values, low=-top, high=top, signed=True,
+                        anchor=s.position, details={**s.to_dict(), "shown": str(self.method)})
 
 
 def markdown(data: dict) -> list[str]:

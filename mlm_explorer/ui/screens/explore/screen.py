@@ -1,9 +1,14 @@
 """Explore: type text, mask tokens, read the model's distribution for each mask.
 
 Flow: text edit -> (debounced) `core.text.tokenize` -> chips; a toggle or random masking
-changes `state`; every change bumps `request` and asks the app for a prediction on exactly
-`state.input_ids(...)`; an answer for an older request is dropped. The loading mark shows
-only when an answer takes longer than `LOADING_DELAY`.
+changes `state`; every change asks for a prediction on exactly `state.input_ids(...)`, and an
+answer for an older request is dropped.
+
+The screen is composed: it holds its widgets and four helpers, `predictions`
+(predictions.py: the requests to the model), `drawing` (draw.py: state -> widgets), `lenses`
+(lenses.py: the chip lenses and their work) and `candidates` (candidates.py: the candidate
+box and its work). Failed work of any of them comes back through the app's one failure path
+as `WorkFailed` (`on_work_failed`).
 """
 
 from __future__ import annotations
@@ -19,10 +24,17 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, TextArea
 
 from mlm_explorer.errors import UserError
-from mlm_explorer.ui import workers as jobs
+from mlm_explorer.ui import workers
+from mlm_explorer.ui.enums import LensKind
+from mlm_explorer.ui.messages import (
+    CandidateChosen, CandidatesReady, ClearMasksPressed, CursorMoved, LensReady, MaskPicked, PredictionReady,
+    PredictionSettingsChanged, RandomMasked, RandomMaskPressed, RowHighlighted, TokenToggled, WordsTyped, WorkFailed,
+)
+from mlm_explorer.ui.screens.explore import candidates, lenses
+from mlm_explorer.ui.screens.explore.candidates import ExploreCandidates
 from mlm_explorer.ui.screens.explore.draw import ExploreDrawing
-from mlm_explorer.ui.screens.explore.lenses import LENS_BINDINGS, LensScreenMixin
-from mlm_explorer.ui.messages import PredictionFailed, PredictionReady, RandomMasked
+from mlm_explorer.ui.screens.explore.lenses import LENS_BINDINGS, ExploreLenses
+from mlm_explorer.ui.screens.explore.predictions import ExplorePredictions
 from mlm_explorer.ui.state import ExploreState, remap_positions
 from mlm_explorer.ui.widgets.candidate_box import CandidateBox
 from mlm_explorer.ui.widgets.controls import Controls
@@ -35,13 +47,9 @@ from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
 
 DEFAULT_TEXT = "The cute dog walks in the green park."
 TYPING_DEBOUNCE = 0.15  # seconds of quiet typing before the text is tokenized again
-LOADING_DELAY = 0.3  # a prediction slower than this shows "predicting…"
-STRIP_DELAY = 0.1  # chips wait this long for the prediction, so both land in one frame
-# (a frame drawn while the model runs competes with it for the CPU and the GIL; a prediction
-#  slower than this gets the chips first, then the distribution)
 
 
-class ExploreScreen(ExploreDrawing, LensScreenMixin, Screen):  # drawing: ui/screens/explore/draw.py; lenses: ui/screens/explore/lenses.py
+class ExploreScreen(Screen):
     BINDINGS = [
         Binding("r", "random_mask", "Random mask", tooltip="Apply the masking engine (rate, seed); again: next seed"),
         Binding("c", "clear", "Clear", tooltip="Unmask everything"),
@@ -55,20 +63,19 @@ class ExploreScreen(ExploreDrawing, LensScreenMixin, Screen):  # drawing: ui/scr
         Binding("minus", "top_k(-1)", "k-1", show=False),
         Binding("escape", "focus_tokens", "Tokens", show=False),
         Binding("t", "focus_text", "Edit text", tooltip="Back to the text box"),
+        Binding("k", "candidates", "Candidates", show=False,
+                tooltip="Score your own words at the selected mask; the best fills of 1-3 pieces"),
     ] + [Binding(str(i), f"choose({i - 1})", f"choose {i}", show=False) for i in range(1, 10)] + LENS_BINDINGS
 
     def __init__(self) -> None:
         super().__init__()
         self.state = ExploreState()
-        self.request = 0  # bumps on every change of the model input
-        self.pending: int | None = None  # request still waiting for its prediction
         self.before_after = False
         self._debounce = None
-        self._strip_dirty = False
-        self._strip_timer = None  # the pending STRIP_DELAY / LOADING_DELAY timers of the latest request
-        self._busy_timer = None
-        self._busy_text = ""
-        self.lens_setup()
+        self.drawing = ExploreDrawing(self)
+        self.predictions = ExplorePredictions(self)
+        self.lenses = ExploreLenses(self)
+        self.candidates = ExploreCandidates(self)
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -107,6 +114,18 @@ class ExploreScreen(ExploreDrawing, LensScreenMixin, Screen):  # drawing: ui/scr
     def strip(self) -> TokenStrip:
         return self.query_one("#strip", TokenStrip)
 
+    @property
+    def busy(self) -> bool:
+        """A prediction is still awaited, or the chips still wait to be drawn."""
+        return self.pending is not None or self.drawing.strip_dirty
+
+    def model_ids(self) -> list[int]:
+        """What the model reads now: the token ids with the masks (and random picks) applied."""
+        lm = self.app.lm
+        if lm is None or self.state.tt is None:
+            return []
+        return self.state.input_ids(lm.tokenizer.mask_token_id)
+
     def _show_model_status(self, status: str) -> None:
         self.query_one("#model-status", Label).update(Text(status, style="dim" if "…" in status else ""))
 
@@ -140,7 +159,7 @@ class ExploreScreen(ExploreDrawing, LensScreenMixin, Screen):  # drawing: ui/scr
         except UserError as exc:
             self.state = ExploreState(masks=MaskSet(), error=str(exc))
             self.strip.show(StripView(note=str(exc)))
-            self._changed()
+            self.predictions.ask()
             return
         kept: set[int] = set()
         if keep_masks and old is not None and self.state.masks is not None:
@@ -154,22 +173,22 @@ class ExploreScreen(ExploreDrawing, LensScreenMixin, Screen):  # drawing: ui/scr
         self.state.error = None
         if tt.truncated:
             self.notify(f"text cut to the model's {lm.max_length} tokens", severity="warning")
-        self._changed()
+        self.predictions.ask()
 
     # -- masking ------------------------------------------------------------------------------
-    @on(TokenStrip.Toggled)
-    def _toggled(self, event: TokenStrip.Toggled) -> None:
+    @on(TokenToggled)
+    def _toggled(self, event: TokenToggled) -> None:
         self.toggle(event.index, whole_word=event.whole_word)
 
     def toggle(self, index: int, *, whole_word: bool = False) -> None:
         if self.state.toggle(index, whole_word=whole_word):
-            self._changed()
+            self.predictions.ask()
 
     def action_clear(self) -> None:
         if self.state.tt is None:
             return
         self.state.clear()
-        self._changed()
+        self.predictions.ask()
 
     def action_random_mask(self) -> None:
         """The masking engine on the current text; pressed again, the next seed."""
@@ -182,16 +201,15 @@ class ExploreScreen(ExploreDrawing, LensScreenMixin, Screen):  # drawing: ui/scr
             settings.seed += 1
             self.query_one(Controls).show()
             self.app.save_settings()
-        self.request += 1
-        request, seed, rate = self.request, settings.seed, settings.rate
+        request, seed, rate = self.predictions.next_request(), settings.seed, settings.rate
         whole_word = settings.whole_word
         tt = st.tt
 
         def body() -> None:
-            preview = jobs.random_mask(lm, tt, rate=rate, seed=seed, whole_word=whole_word)
+            preview = workers.random_mask(lm, tt, rate=rate, seed=seed, whole_word=whole_word)
             self.post_message(RandomMasked(request, preview))
 
-        self.app.run_job(self, "random", request, body)
+        self.app.run_work(self, "random", request, body)
 
     def on_random_masked(self, message: RandomMasked) -> None:
         if message.request != self.request or self.state.tt is None:
@@ -201,115 +219,79 @@ class ExploreScreen(ExploreDrawing, LensScreenMixin, Screen):  # drawing: ui/scr
         if not picked:
             self.notify(f"rate {message.preview.rate} picked no token at seed {message.preview.seed}; press r again", timeout=4)
         self.state.selected = picked[0] if picked else None
-        self._changed()
+        self.predictions.ask()
 
-    # -- predictions --------------------------------------------------------------------------
-    def _changed(self) -> None:
-        """The model input changed: redraw the chips, then ask for a prediction."""
-        st = self.state
-        positions = st.positions()
-        if st.selected not in positions:
-            st.selected = positions[0] if positions else None
-        self.request += 1
-        st.result = st.base_result = st.diff = st.diff_error = None
-        # A newer request supersedes the older one's timers: the old STRIP_DELAY timer would
-        # otherwise draw the chips early, mid-forward (fighting the model for the CPU and the GIL).
-        for timer in (self._strip_timer, self._busy_timer):
-            if timer is not None:
-                timer.stop()
-        self._strip_timer = self._busy_timer = None
-        lm = self.app.lm
-        if not positions or lm is None:
-            self.pending = None
-            self._draw_strip()
-            self._draw_results()
-            return
-        self._strip_dirty = True
-        self._strip_timer = self.set_timer(STRIP_DELAY, self._flush_strip)
-        req = jobs.PredictRequest(
-            input_ids=st.input_ids(lm.tokenizer.mask_token_id), positions=positions,
-            original_ids=st.original_ids(), top_k=self.app.settings.top_k,
-            joint=self.app.settings.joint, temperature=self.app.settings.temperature,
-        )
-        base = self.app.base_lm if self.before_after else None
-        request = self.request
-        self.pending = request
+    # -- predictions (the helper keeps the requests) ---------------------------------------------
+    @property
+    def request(self) -> int:
+        return self.predictions.request
 
-        stale = lambda: request != self.request  # noqa: E731 - a newer request supersedes this one
-
-        def body() -> PredictionReady:  # on the model thread, queued straight from here (no worker)
-            result, base_result, seconds = jobs.predict(lm, req, base, stale=stale)
-            diff, diff_error = None, None
-            if base is not None:  # before/after: the change per candidate (core.diff)
-                try:
-                    diff = jobs.diff(base, lm, req, stale=stale)
-                except UserError as exc:
-                    diff_error = str(exc)
-            return PredictionReady(request, result, base_result, seconds, diff, diff_error)
-
-        jobs.submit(body, done=self.post_message, stale=stale,
-                    failed=lambda exc: self.post_message(PredictionFailed(request, exc)))
-        self._busy_timer = self.set_timer(LOADING_DELAY, lambda: self._show_busy(request))
-
-    def _flush_strip(self) -> None:
-        if self._strip_dirty:
-            self._draw_strip()
-
-    def _show_busy(self, request: int) -> None:
-        if self.pending == request:
-            self._set_busy("predicting…")
-
-    def _set_busy(self, text: str) -> None:
-        """The busy mark; untouched when it already reads `text` (its width is auto: every
-        update of the label would otherwise cost a layout of the whole screen)."""
-        if text != self._busy_text:
-            self._busy_text = text
-            self.query_one("#busy", Label).update(text)
+    @property
+    def pending(self) -> int | None:
+        return self.predictions.pending
 
     def on_prediction_ready(self, message: PredictionReady) -> None:
-        if message.request != self.request:
-            return  # a newer request superseded this one
-        self.pending = None
-        self.state.result, self.state.base_result = message.result, message.base_result
-        self.state.diff, self.state.diff_error = message.diff, message.diff_error
-        with self.app.batch_update():
-            self._flush_strip()
-            self._draw_results()
+        self.predictions.ready(message)
 
-    def on_prediction_failed(self, message: PredictionFailed) -> None:
-        if message.request != self.request:
-            return  # superseded: its failure does not matter any more
-        text = self.app.report_error(message.error)
-        self.job_failed("predict", message.request, text)
+    def on_work_failed(self, message: WorkFailed) -> None:
+        """The one way failed work comes back (the app has notified the user already)."""
+        if message.kind.startswith(lenses.WORK_PREFIX):
+            self.lenses.failed(message.kind, message.error)
+        elif message.kind == candidates.WORK_KIND:
+            self.candidates.failed(message.error)
+        else:  # a prediction or a random masking
+            self.predictions.failed(message.request, message.error)
 
-    def job_failed(self, kind: str, request: int, error: str) -> None:
-        """Called by the app's worker-error handler."""
-        if request == self.request:
-            self.pending = None
-            self.state.error = error
-            self._flush_strip()
-            self._draw_results()
-
-    @on(MaskTable.Picked)
-    def _row_picked(self, event: MaskTable.Picked) -> None:
+    @on(MaskPicked)
+    def _row_picked(self, event: MaskPicked) -> None:
         if event.position in self.state.positions():
             self.state.selected = event.position
             self.strip.cursor = event.position
-            self._draw_strip()
-            self._draw_distribution()
+            self.drawing.strip()
+            self.drawing.distribution()
 
-    @on(TokenStrip.CursorMoved)
-    def _cursor_moved(self, event: TokenStrip.CursorMoved) -> None:
-        self.lens_cursor_moved(event.index)
+    @on(CursorMoved)
+    def _cursor_moved(self, event: CursorMoved) -> None:
+        self.lenses.cursor_moved()
         if event.index in self.state.positions() and event.index != self.state.selected:
             self.state.selected = event.index
-            self._draw_strip()
+            self.drawing.strip()
             if self.state.result is not None:
-                self._draw_distribution()
+                self.drawing.distribution()
+
+    # -- lenses and the candidate box (their helpers do the work) -------------------------------
+    def action_lens(self, kind: str) -> None:
+        self.lenses.toggle(LensKind(kind))
+
+    def action_attention_step(self, what: str, step: int) -> None:
+        self.lenses.step(what, step)
+
+    def action_saliency_method(self) -> None:
+        self.lenses.switch_method()
+
+    def on_lens_ready(self, message: LensReady) -> None:
+        self.lenses.ready(message)
+
+    @on(RowHighlighted)
+    def _candidate_highlighted(self, event: RowHighlighted) -> None:
+        """A candidate highlighted in the (fine-tuned model's) distribution is the saliency lens's target."""
+        dist = event.row_list.parent
+        if isinstance(dist, Distribution) and dist.id == "dist":
+            self.lenses.target_highlighted(dist.prediction, event.index)
+
+    def action_candidates(self) -> None:
+        self.candidates.toggle()
+
+    @on(WordsTyped)
+    def _words_typed(self, message: WordsTyped) -> None:
+        self.candidates.words_typed(message.words)
+
+    def on_candidates_ready(self, message: CandidatesReady) -> None:
+        self.candidates.ready(message)
 
     # -- choosing a candidate -------------------------------------------------------------------
-    @on(Distribution.Chosen)
-    def _chosen(self, event: Distribution.Chosen) -> None:
+    @on(CandidateChosen)
+    def _chosen(self, event: CandidateChosen) -> None:
         self.fill(event.position, event.candidate)
 
     def action_choose(self, rank: int) -> None:
@@ -326,43 +308,34 @@ class ExploreScreen(ExploreDrawing, LensScreenMixin, Screen):  # drawing: ui/scr
         self.retokenize(keep_masks=True)
 
     # -- controls -------------------------------------------------------------------------------
-    @on(Controls.Changed)
+    @on(PredictionSettingsChanged)
     def _controls_changed(self) -> None:
-        self._changed()
+        self.predictions.ask()
 
-    @on(Controls.RandomMask)
+    @on(RandomMaskPressed)
     def _random_pressed(self) -> None:
         self.action_random_mask()
 
-    @on(Controls.Clear)
+    @on(ClearMasksPressed)
     def _clear_pressed(self) -> None:
         self.action_clear()
 
     def action_toggle_joint(self) -> None:
-        self.app.settings.joint = not self.app.settings.joint
-        self.app.save_settings()
-        self.query_one(Controls).show()
-        self._changed()
+        self.query_one(Controls).toggle_joint()
 
     def action_top_k(self, step: int) -> None:
-        s = self.app.settings
-        s.top_k = max(1, min(50, s.top_k + step))
-        self.query_one(Controls).show()
-        self.app.save_settings()
-        self._changed()
+        self.query_one(Controls).step_top_k(step)
 
     def action_toggle_whole_word(self) -> None:
-        s = self.app.settings
-        s.whole_word = not s.whole_word
-        self.app.save_settings()
-        self.notify(f"random masking picks {'whole words' if s.whole_word else 'subword tokens'}", timeout=3)
+        whole_word = self.query_one(Controls).toggle_whole_word()
+        self.notify(f"random masking picks {'whole words' if whole_word else 'subword tokens'}", timeout=3)
 
     def action_toggle_base(self) -> None:
         if self.app.base_lm is None:
             self.notify("no base model: load a fine-tuned run (Train screen) to compare before and after")
             return
         self.before_after = not self.before_after
-        self._changed()
+        self.predictions.ask()
 
     def action_pin_probe(self) -> None:
         """Pin the text with the selected mask as a probe (answer: the token that was there)."""
