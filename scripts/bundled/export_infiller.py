@@ -19,7 +19,8 @@ checkpoint, the next-token distribution at the first fill of every cloze sentenc
 size of both bundled models together must stay within 40 MB.
 
 Writes (into --out): infiller.safetensors, infiller.json (params, int8_deltas, the package's
-sha256, the run's step and eval, int8_check).
+sha256, the run's step and eval, int8_check, and --note: how far training got, which the app
+shows beside the model's description).
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, when not pip-installed
 import common  # noqa: E402
-from export_head import find_checkpoint, run_info  # noqa: E402
+from export_head import find_checkpoint  # noqa: E402
+
+from mlm_explorer import rundir  # noqa: E402
+from mlm_explorer.files import sha256_file  # noqa: E402
 
 OUT = common.ASSETS.parent / "bundled-infiller"
 BOTH_MAX_BYTES = 40 * 1024 * 1024  # the encoder's files and the infiller's together
@@ -102,18 +106,19 @@ def main(argv=None) -> int:
     ap.add_argument("run", type=Path)
     ap.add_argument("--which", choices=("best", "latest"), default="best")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--note", default="", help="how far training got, in a few words: the app shows it beside the name")
     args = ap.parse_args(argv)
     from safetensors.torch import load_file, save_file
 
     from mlm_explorer.core.load.bundled_infiller import DESCRIPTION, base_state
 
     ck, run_dir = find_checkpoint(args.run, args.which)
-    info = run_info(run_dir)
+    info = rundir.read_record(run_dir)
     opts = info.get("config") or info.get("args") or info
     bases = base_state(load_file(str(common.encoder_dir() / "model.safetensors")))
     trained = load_file(str(ck / "model.safetensors"))
     out, names, deltas = shipped_tensors(trained, bases)
-    enc_sha = common.file_sha256(common.encoder_dir() / "model.safetensors")
+    enc_sha = sha256_file(common.encoder_dir() / "model.safetensors")
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / "infiller.safetensors"
     tmp = target.with_suffix(".tmp")
@@ -145,6 +150,7 @@ def main(argv=None) -> int:
         "source_checkpoint": ck.name,
         "step": info.get("step"),
         "eval": {k: evals[k] for k in ("loss", "accuracy", "step") if k in evals},
+        "note": args.note,
     }
     meta["int8_check"] = rounding_check(ck, target)
     (args.out / "infiller.json").write_text(json.dumps(meta, indent=1) + "\n")

@@ -185,6 +185,8 @@ def load_infiller(device):
             raise ModelError(f"the bundled infiller could not be built ({exc}); reinstall mlm-explorer") from exc
     model.to(device).eval()
     summary = {k: meta[k] for k in ("step", "eval", "train_params", "num_parameters") if k in meta} if meta else None
-    info = {"model_type": "encoder-decoder", "description": DESCRIPTION, "encoder_dir": str(encoder_dir),
-            "head_trained": trained is not None, "infiller": summary}
+    # what it is, and (infiller.json's "note", written at export) how far its training got
+    note = (meta or {}).get("note") or ("" if trained is not None else "untrained: the warm start")
+    info = {"model_type": "encoder-decoder", "description": DESCRIPTION + (f"; {note}" if note else ""),
+            "encoder_dir": str(encoder_dir), "head_trained": trained is not None, "infiller": summary}
     return model, tokenizer, info
