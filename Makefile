@@ -27,6 +27,7 @@ test: install
 bench: install
 	$(PY) -m pip install -q -e '.[test,bench]'
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+	$(PY) benchmarks/render_readme.py
 
 clean:
 	rm -rf $(VENV)

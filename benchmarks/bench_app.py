@@ -1,25 +1,32 @@
 """The app's claims, measured headless (App.run_test) on the bundled model (or --model DIR).
 
-1. time to first frame (fresh process; torch must not be imported yet) and until the model is ready;
-2. mask toggle -> distribution on the screen, against the bare model forward on the same input
-   (the UI's overhead as a ratio; goal <= 1.2x). The toggle is a space key on the token strip,
-   delivered as the terminal driver delivers keys; "on the screen" is the end of the first frame
-   whose bytes (rendered as a real driver would; see `Terminal`) put the new distribution's
-   label, entropy and top candidates on a replayed terminal grid. Before each toggle and each
-   bare forward the app is idle (no worker, message, layout, repaint or frame pending), and the
-   bare forward runs on the app's own model thread (same torch threads) on the same ids;
-3. input latency (key -> text box updated) while a training job runs (goal: p95 < 50 ms).
+1. time to first frame (a fresh process; torch must not be imported yet) and until the model is ready;
+2. mask toggle -> the frame that shows the new distribution, against the app's own model call
+   (`ui.workers.predict`: `fill_masks`, the head only at the masks) on the same request, replayed
+   on the app's model thread while the app is idle (goal <= 1.2x). The toggle is a space key on
+   the token strip, delivered as the terminal driver delivers keys; "the frame" is the first one
+   whose bytes, at the moment the driver would write them, put the new distribution's label,
+   entropy and top candidates on a replayed terminal grid (benchkit/terminal.py);
+3. key -> the frame that shows its effect in the text box (the typed character on the grid, or
+   its absence after a backspace), stamped at that frame's write, while a CPU training job runs
+   on the same cores (goal: p95 < 50 ms).
 
-    python benchmarks/bench_app.py [--model DIR] [--toggles 30] [--keys 40] [--no-train]
+Each round runs `--toggles` toggles and `--keys` keys; goals must hold in every round. Where
+the toggle misses its goal, the results keep the stages of a toggle (key -> model call, the call,
+call returned -> frame written) and a cProfile profile of the UI thread during the toggles.
+
+    python benchmarks/bench_app.py [--model DIR] [--toggles 30] [--keys 40] [--rounds 3] [--no-train]
     python benchmarks/bench_app.py --screenshot docs/screenshot.svg   # only writes the screenshot
+
+Writes benchmarks/results/app.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -30,18 +37,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from benchkit.options import add_common_options, command_line, gpu_name, select_device  # noqa: E402
+from benchkit.profiling import profile_parts  # noqa: E402
+from benchkit.results import Results  # noqa: E402
+from benchkit.terminal import Terminal, on_screen, until_idle  # noqa: E402
+from benchkit.timing import percentile  # noqa: E402
+
 TEXT = "Paris is the capital of France, and Berlin is the capital of Germany."
+SIZE = (120, 40)
 
 
-def p95(values: list[float]) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
-
-
-def first_frame(model: str | None) -> dict:
+def first_frame(model: str | None, device: str) -> dict:
     """In a fresh interpreter: seconds from start to the first frame and to the model being ready."""
     code = textwrap.dedent(f"""
         import time
@@ -49,7 +59,7 @@ def first_frame(model: str | None) -> dict:
         import asyncio, sys
         from mlm_explorer.ui.app import MLMExplorerApp
         async def main():
-            app = MLMExplorerApp(model={model!r}, device="cpu", persist=False)
+            app = MLMExplorerApp(model={model!r}, device={device!r}, persist=False)
             async with app.run_test(size=(120, 40)) as pilot:
                 while app.first_frame_at is None:
                     await pilot.pause(0.005)
@@ -63,69 +73,7 @@ def first_frame(model: str | None) -> dict:
     if out.returncode != 0:
         raise SystemExit(out.stderr)
     frame, ready, torch_loaded = out.stdout.split()[-3:]
-    return {"first_frame_s": float(frame), "model_ready_s": float(ready), "torch_at_first_frame": torch_loaded}
-
-
-class Terminal:
-    """What a terminal would show: the frames the app writes, applied to a grid of cells.
-
-    Headless (`App.run_test`), Textual composes every frame but `App._display` returns before
-    turning it into bytes for the driver. `watch(app)` does that last step as a real driver
-    would (`CompositorUpdate.render_segments` + the cursor move), stamps the moment the bytes
-    are ready ("written"), then applies them here, so a benchmark can check what is on the
-    screen after each frame.
-    """
-
-    CSI = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\n")
-
-    def __init__(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
-        self.cells = [[" "] * width for _ in range(height)]
-        self.frames: list[tuple[float, float, float, int]] = []  # (start, written, thread CPU, bytes) per frame
-        self.on_frame = None  # called after every frame with its index
-
-    def watch(self, app) -> None:
-        from rich.control import Control
-        from textual._compositor import CompositorUpdate
-
-        display = app._display
-
-        def written(screen, renderable) -> None:
-            start = time.perf_counter()
-            display(screen, renderable)
-            if (renderable is None or app._batch_count or not app.is_headless or not app._running
-                    or app._closed or app._driver is None or not isinstance(renderable, CompositorUpdate)):
-                return  # nothing written (what App._display skips), or a real driver wrote it
-            data = renderable.render_segments(app.console)
-            cursor = app.screen.outer_size.clamp_offset(app.cursor_position)
-            data += Control.move_to(*cursor).segment.text
-            self.frames.append((start, time.perf_counter(), time.thread_time(), len(data)))
-            self.feed(data)
-            if self.on_frame is not None:
-                self.on_frame(len(self.frames) - 1)
-
-        app._display = written
-
-    def feed(self, data: str) -> None:
-        from rich.cells import get_character_cell_size
-
-        x = y = 0
-        pos = 0
-        for match in self.CSI.finditer(data + "\x1b[0m"):
-            for ch in data[pos:match.start()]:
-                size = get_character_cell_size(ch)
-                if 0 <= y < self.height and 0 <= x < self.width and size:
-                    self.cells[y][x] = ch
-                    if size == 2 and x + 1 < self.width:
-                        self.cells[y][x + 1] = ""
-                x += size
-            pos = match.end()
-            if match.group(2) == "H":
-                row, _, col = (match.group(1) or "1;1").partition(";")
-                y, x = int(row or 1) - 1, int(col or 1) - 1
-
-    def lines(self) -> list[str]:
-        return ["".join(row) for row in self.cells]
+    return {"first_frame_s": float(frame), "model_ready_s": float(ready), "torch_at_first_frame": torch_loaded == "True"}
 
 
 def wanted(screen) -> list[str]:
@@ -142,109 +90,38 @@ def wanted(screen) -> list[str]:
     return out
 
 
-def on_screen(term: Terminal, strings: list[str]) -> bool:
-    lines = term.lines()
-    for s in strings:
-        parts = s.split("\0")  # parts that must appear in this order on one line
-        if not any(_in_order(line, parts) for line in lines):
-            return False
-    return True
+async def ready_app(app, pilot, term: Terminal):
+    while app.explore is None or app.explore.state.tt is None:
+        await pilot.pause(0.02)
+    term.watch(app)
+    return app.explore
 
 
-def _in_order(line: str, parts: list[str]) -> bool:
-    at = 0
-    for part in parts:
-        at = line.find(part, at)
-        if at < 0:
-            return False
-        at += len(part)
-    return True
-
-
-async def until_idle(app, term: Terminal, quiet: float = 0.05, timeout: float = 30.0) -> None:
-    """Wait until the app has nothing left to do: no worker, no queued message, no pending
-    layout or repaint, and no frame written for `quiet` seconds (polled, outside any timing)."""
-    screen = app.screen
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-        nodes = [app, *screen.walk_children(with_self=True)]
-        busy = (any(w.is_running or w.state.name == "PENDING" for w in app.workers)
-                or any(n._message_queue.qsize() for n in nodes)
-                or screen._layout_required or screen._scroll_required or screen._repaint_required
-                or screen._dirty_widgets or screen._callbacks or app._batch_count
-                or any(getattr(n, "_layout_required", False) or getattr(n, "_repaint_required", False) for n in nodes))
-        last = term.frames[-1][1] if term.frames else 0.0
-        if not busy and time.perf_counter() - last >= quiet:
-            return
-    raise SystemExit("the app did not become idle")
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
-
-
-async def toggle_vs_forward(model: str | None, toggles: int) -> dict:
-    """Mask toggle (a space key on the token strip) -> the frame that shows the new distribution,
-    against the bare model forward on the same input ids, on the model thread, interleaved."""
-    import torch
+async def toggles_vs_model_call(app, pilot, term: Terminal, toggles: int, profiler=None) -> dict:
+    """`toggles` mask toggles, each followed (app idle) by the app's own model call on the
+    request that toggle made; times in seconds."""
     from textual import events
 
     from mlm_explorer.ui import workers as jobs
-    from mlm_explorer.ui.app import MLMExplorerApp
-    from mlm_explorer.ui.messages import PredictionReady
 
-    size = (120, 40)
-    app = MLMExplorerApp(model=model, device="cpu", persist=False, text=TEXT)
-    compute: dict[int, float] = {}
+    screen = app.explore
+    model_call: list[float] = []  # when the app's model call (jobs.predict) starts and returns
+    requests: list = []
+    predict = jobs.predict
 
-    def hook(message) -> None:  # the core call's own time, measured on the model thread
-        if isinstance(message, PredictionReady):
-            compute[message.request] = message.seconds
-
-    term = Terminal(*size)
-    async with app.run_test(size=size, message_hook=hook) as pilot:
-        while app.explore is None or app.explore.state.tt is None:
-            await pilot.pause(0.02)
-        term.watch(app)
-        screen = app.explore
-        tt = screen.state.tt
-        words = [t.index for t in tt.tokens if t.maskable]
-        keep, flip = words[4], words[-3]
-        screen.toggle(keep)  # one mask stays; the toggled one comes and goes
-        screen.strip.focus()
-        screen.strip.cursor = flip
-        await until_idle(app, term, quiet=0.3)
-        lm = app.lm
-
-        def forward(ids: list[int]) -> float:
-            with torch.inference_mode():
-                x = torch.tensor([ids], device=lm.device)
-                start = time.perf_counter()
-                lm.model(input_ids=x, attention_mask=torch.ones_like(x)).logits
-                return time.perf_counter() - start
-
-        def bare_forward(ids: list[int]) -> float:
-            # on the thread the app runs its models on (same torch thread pool, same warm caches)
-            return jobs.on_model_thread(lambda: forward(ids))
-
-        bare_forward(screen.state.input_ids(lm.tokenizer.mask_token_id))  # warm-up
-
-        model_call: list[float] = []  # when the app's model call (jobs.predict) starts and returns
-        predict = jobs.predict
-
-        def timed_predict(*args, **kwargs):
+    def timed_predict(lm, request, *args, **kwargs):
+        model_call.append(time.perf_counter())
+        requests.append((lm, request))
+        try:
+            return predict(lm, request, *args, **kwargs)
+        finally:
             model_call.append(time.perf_counter())
-            try:
-                return predict(*args, **kwargs)
-            finally:
-                model_call.append(time.perf_counter())
 
-        jobs.predict = timed_predict
-        ui, settled, bare, core, frames, before, after, cpu = [], [], [], [], [], [], [], []
+    jobs.predict = timed_predict
+    out = {k: [] for k in ("toggle", "call", "before_call", "in_call", "after_call", "ui_cpu", "settled", "frames")}
+    try:
         for i in range(toggles):  # interleaved, so both see the same machine load
-            first_frame = len(term.frames)
+            first = len(term.frames)
             shown = asyncio.Event()
             shown_at: list[tuple[float, float]] = []
             strings: list[str] = []
@@ -260,7 +137,10 @@ async def toggle_vs_forward(model: str | None, toggles: int) -> dict:
 
             term.on_frame = on_frame
             model_call.clear()
+            requests.clear()
             done_before = screen.request
+            if profiler is not None:
+                profiler.enable()
             cpu_start = time.thread_time()  # the event loop's thread: the whole UI
             start = time.perf_counter()
             app.post_message(events.Key("space", " "))  # as the terminal driver delivers a key
@@ -269,42 +149,54 @@ async def toggle_vs_forward(model: str | None, toggles: int) -> dict:
             except asyncio.TimeoutError:
                 raise SystemExit(f"toggle {i}: the new distribution never reached the screen\n"
                                  + "\n".join(term.lines())) from None
-            await until_idle(app, term)  # later frames (if any) count in "until idle"
+            finally:
+                if profiler is not None:
+                    profiler.disable()
+            await until_idle(app, term)  # later frames (if any) count in "settled"
             term.on_frame = None
             if screen.request == done_before or len(model_call) != 2:
                 raise SystemExit(f"toggle {i}: expected one model call, saw {len(model_call) // 2}")
             written, cpu_written = shown_at[0]
-            ui.append(written - start)
-            settled.append(term.frames[-1][1] - start)
-            frames.append(len(term.frames) - first_frame)
-            before.append(model_call[0] - start)
-            after.append(written - model_call[1])
-            cpu.append(cpu_written - cpu_start)
-            core.append(compute[screen.request])
-            bare.append(bare_forward(screen.state.input_ids(lm.tokenizer.mask_token_id)))
+            out["toggle"].append(written - start)
+            out["settled"].append(term.frames[-1][1] - start)
+            out["frames"].append(len(term.frames) - first)
+            out["before_call"].append(model_call[0] - start)
+            out["in_call"].append(model_call[1] - model_call[0])
+            out["after_call"].append(written - model_call[1])
+            out["ui_cpu"].append(cpu_written - cpu_start)
+            lm, request = requests[0]
+            t0 = time.perf_counter()
+            predict(lm, request)  # the app's own model call, same request, app idle (blocks the loop: nothing runs)
+            out["call"].append(time.perf_counter() - t0)
             await until_idle(app, term)
+    finally:
         jobs.predict = predict
-    med = statistics.median
-    ms = lambda values: [x * 1000 for x in values]  # noqa: E731
-    return {
-        "toggle_to_frame_ms": ms(ui), "settled_ms": ms(settled), "bare_forward_ms": ms(bare),
-        "core_fill_ms": ms(core), "before_model_ms": ms(before), "after_model_ms": ms(after), "ui_cpu_ms": ms(cpu),
-        "ratio": med(ui) / med(bare), "ratio_settled": med(settled) / med(bare),
-        "frames_per_toggle": med(frames), "tokens": len(tt.tokens), "threads": torch.get_num_threads(),
-    }
+    return out
 
 
-async def until_drawn(pilot) -> None:
-    """The Explore screen has its prediction and the app is idle."""
-    app = pilot.app
-    while app.explore.busy:
-        await pilot.pause(0.02)
-    await pilot.pause(0.1)
+async def toggle_rounds(model: str | None, device: str, toggles: int, rounds: int, profile: bool) -> dict:
+    from mlm_explorer.ui.app import MLMExplorerApp
+
+    app = MLMExplorerApp(model=model, device=device, persist=False, text=TEXT)
+    term = Terminal(*SIZE)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready_app(app, pilot, term)
+        words = [t.index for t in screen.state.tt.tokens if t.maskable]
+        screen.toggle(words[4])  # one mask stays; the toggled one comes and goes
+        screen.strip.focus()
+        screen.strip.cursor = words[-3]
+        await until_idle(app, term, quiet=0.3)
+        await toggles_vs_model_call(app, pilot, term, 3)  # warm-up
+        per_round = [await toggles_vs_model_call(app, pilot, term, toggles) for _ in range(rounds)]
+        prof = None
+        if profile:
+            prof = cProfile.Profile()
+            await toggles_vs_model_call(app, pilot, term, toggles, profiler=prof)
+    return {"rounds": per_round, "tokens": len(screen.state.tt.tokens), "profile": prof}
 
 
-async def latency_while_training(model: str | None, keys: int) -> dict:
-    from textual import events
-
+async def keys_while_training(model: str | None, device: str, keys: int, rounds: int) -> dict:
+    """Key -> the frame showing its effect in the text box, while a training job steps."""
     from mlm_explorer.ui.app import MLMExplorerApp
 
     work = Path(tempfile.mkdtemp(prefix="bench-app-"))
@@ -314,12 +206,12 @@ async def latency_while_training(model: str | None, keys: int) -> dict:
         (corpus / f"doc{i}.txt").write_text((TEXT + " The cute dog walks in the green park.\n") * 80)
     os.environ["MLM_EXPLORER_DATA_DIR"] = str(work / "data")
     os.environ["MLM_EXPLORER_CACHE_DIR"] = str(work / "cache")
-    app = MLMExplorerApp(model=model, device="cpu", persist=False, text=TEXT)
-    async with app.run_test(size=(120, 40)) as pilot:
-        while app.explore is None or app.explore.state.tt is None:
-            await pilot.pause(0.02)
+    app = MLMExplorerApp(model=model, device=device, persist=False, text=TEXT)
+    term = Terminal(*SIZE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready_app(app, pilot, term)
         args = [str(corpus), "--model", model or "bundled", "--max-steps", "100000", "--batch-size", "8",
-                "--log-every", "1", "--eval-every", "100000", "--save-every", "100000"]
+                "--log-every", "1", "--eval-every", "100000", "--save-every", "100000", "--device", device]
 
         class Sink:  # the Train screen is not open: events go to a stand-in
             events: list[dict] = []
@@ -330,30 +222,59 @@ async def latency_while_training(model: str | None, keys: int) -> dict:
 
         sink = Sink()
         app.start_training(sink, args)
-        deadline = time.monotonic() + 180
-        while not any(e.get("event") == "step" for e in sink.events) and time.monotonic() < deadline:
-            await pilot.pause(0.1)
-        stepping = any(e.get("event") == "step" for e in sink.events)
-        area = app.explore.query_one("#text")
-        area.focus()
-        latencies = []
-        for i in range(keys):
-            before = area.text
-            key = "x" if i % 2 == 0 else "backspace"
-            start = time.perf_counter()
-            # the key as the terminal driver delivers it; latency = until the text box has changed
-            app.post_message(events.Key(key, "x" if key == "x" else None))
-            while area.text == before:
-                await asyncio.sleep(0.001)
-            latencies.append(time.perf_counter() - start)
-            await asyncio.sleep(0.05)  # a person types ~20 keys per second at most
-        app.train_runner.cancel()
         try:
-            app.train_runner.wait(60)
-        except Exception:
-            app.train_runner.kill()
-    return {"key_latency_ms_p50": statistics.median(latencies) * 1000, "key_latency_ms_p95": p95(latencies) * 1000,
-            "training_was_stepping": stepping, "steps_seen": sum(e.get("event") == "step" for e in sink.events)}
+            deadline = time.monotonic() + 300
+            while not any(e.get("event") == "step" for e in sink.events) and time.monotonic() < deadline:
+                await pilot.pause(0.1)
+            stepping = any(e.get("event") == "step" for e in sink.events)
+            area = app.explore.query_one("#text")
+            area.focus()
+            area.move_cursor((0, 0))
+            await until_idle(app, term, quiet=0.2, ignore=tuple(app.workers))  # the job's event reader runs on
+            steps_before = sum(e.get("event") == "step" for e in sink.events)
+            per_round = [await _keys(app, term, keys) for _ in range(rounds)]
+            steps_seen = sum(e.get("event") == "step" for e in sink.events) - steps_before
+        finally:  # the job must not outlive the benchmark (its reader thread would keep the loop open)
+            app.train_runner.cancel()
+            try:
+                app.train_runner.wait(60)
+            except Exception:
+                app.train_runner.kill()
+    return {"rounds": per_round, "stepping": stepping, "steps_during": steps_seen}
+
+
+async def _keys(app, term: Terminal, keys: int) -> list[float]:
+    """`keys` keys into the text box (an "x" at its start, then a backspace, ...): seconds from
+    each key to the written frame that shows its effect."""
+    from textual import events
+
+    latencies = []
+    for i in range(keys):
+        typed = i % 2 == 0
+        shown = asyncio.Event()
+        shown_at: list[float] = []
+
+        def on_frame(index: int, typed=typed) -> None:
+            if shown_at:
+                return
+            line = next((row for row in term.lines() if "Paris is the capital" in row), "")
+            at = line.find("Paris is the capital")
+            if at > 0 and (line[at - 1] == "x") == typed:
+                shown_at.append(term.frames[index][1])
+                shown.set()
+
+        term.on_frame = on_frame
+        start = time.perf_counter()
+        app.post_message(events.Key("x", "x") if typed else events.Key("backspace", None))
+        try:
+            await asyncio.wait_for(shown.wait(), 60)
+        except asyncio.TimeoutError:
+            raise SystemExit(f"key {i}: its effect never reached the screen\n" + "\n".join(term.lines())) from None
+        finally:
+            term.on_frame = None
+        latencies.append(shown_at[0] - start)
+        await asyncio.sleep(0.05)  # a person types ~20 keys per second at most
+    return latencies
 
 
 async def screenshot(model: str | None, path: Path) -> None:
@@ -370,46 +291,99 @@ async def screenshot(model: str | None, path: Path) -> None:
             screen.toggle(index)
         screen.strip.focus()
         screen.strip.cursor = next(t.index for t in screen.state.tt.tokens if t.text == "france")
-        await until_drawn(pilot)
-        await pilot.pause(0.3)
+        while screen.busy:
+            await pilot.pause(0.02)
+        await pilot.pause(0.4)
         path.parent.mkdir(parents=True, exist_ok=True)
         app.save_screenshot(filename=path.name, path=str(path.parent))
     print(f"wrote {path}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_options(parser)
     parser.add_argument("--model", default=None, help="encoder MLM (default: the bundled model)")
     parser.add_argument("--toggles", type=int, default=30)
     parser.add_argument("--keys", type=int, default=40)
     parser.add_argument("--no-train", action="store_true", help="skip the latency-under-training measurement")
+    parser.add_argument("--only", default="first_frame,toggle,keys", help="claims to measure (comma-separated)")
     parser.add_argument("--screenshot", type=Path, default=None, help="only write an SVG screenshot of Explore")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    device = select_device(args)
     os.environ.setdefault("MLM_EXPLORER_CONFIG_DIR", tempfile.mkdtemp(prefix="bench-app-config-"))
     if args.screenshot:
         asyncio.run(screenshot(args.model, args.screenshot))
-        return
-    ff = first_frame(args.model)
-    print(f"first frame          {ff['first_frame_s'] * 1000:8.0f} ms   (torch imported by then: {ff['torch_at_first_frame']})")
-    print(f"model ready          {ff['model_ready_s'] * 1000:8.0f} ms")
-    tv = asyncio.run(toggle_vs_forward(args.model, args.toggles))
+        return 0
+    results = Results("app", script=__file__, command=command_line(__file__), device=device.type, gpu=gpu_name(device),
+                      settings={"toggles": args.toggles, "keys": args.keys, "rounds": args.rounds, "size": list(SIZE)})
+    only = set(args.only.split(",")) - ({"keys"} if args.no_train else set())
+    if "first_frame" in only:
+        measure_first_frame(results, args.model, device.type)
+    if "toggle" in only:
+        measure_toggles(results, args, device.type)
+    if "keys" in only:
+        measure_keys(results, args, device.type)
+    path = results.write(args.results)
+    print(f"wrote {path}")
+    return 0
+
+
+def measure_first_frame(results: Results, model: str | None, device: str) -> None:
+    results.claim("first_frame", title="app: time to first frame, before torch is imported", anchor="—", unit="s")
+    ff = first_frame(model, device)
+    results.add("first_frame", "", 1, ff["first_frame_s"], model_ready_s=ff["model_ready_s"],
+                torch_at_first_frame=ff["torch_at_first_frame"])  # one fresh process: a cold start
+    results.note("first_frame", f"model ready after {ff['model_ready_s']:.1f} s (importing torch); torch imported by "
+                                f"the first frame: {'yes' if ff['torch_at_first_frame'] else 'no'}")
+    print(f"first frame {ff['first_frame_s'] * 1e3:.0f} ms (torch imported by then: {ff['torch_at_first_frame']}); "
+          f"model ready {ff['model_ready_s'] * 1e3:.0f} ms", flush=True)
+
+
+def measure_toggles(results: Results, args, device: str) -> None:
     med = statistics.median
+    ms = lambda values: [1e3 * v for v in values]  # noqa: E731
+    results.claim("toggle", title="app: mask toggle (a key) to the frame showing the new distribution, idle",
+                  anchor="the app's own model call (`fill_masks`, head at the masks only) on the same request, "
+                         "model thread, app idle", goal={"op": "<=", "value": 1.2})
+    tv = asyncio.run(toggle_rounds(args.model, device, args.toggles, args.rounds, profile=True))
+    shape = f"{tv['tokens']} tokens"
+    for r, t in enumerate(tv["rounds"], 1):
+        ratio = med(t["toggle"]) / med(t["call"])
+        ok = results.add("toggle", shape, r, ratio, **{f"{k}_ms_p50": med(ms(v)) for k, v in t.items() if k != "frames"},
+                         toggle_ms_p95=percentile(ms(t["toggle"]), 0.95), frames_per_toggle=med(t["frames"]))
+        print(f"round {r}: toggle -> frame {med(ms(t['toggle'])):.1f} ms p50 ({percentile(ms(t['toggle']), 0.95):.1f} "
+              f"p95), the app's model call {med(ms(t['call'])):.1f} ms: {ratio:.2f}x {'ok' if ok else 'MISSED'}; "
+              f"key -> call {med(ms(t['before_call'])):.1f} ms, call {med(ms(t['in_call'])):.1f} ms, returned -> frame "
+              f"written {med(ms(t['after_call'])):.1f} ms; UI thread CPU {med(ms(t['ui_cpu'])):.1f} ms", flush=True)
+    rows = results.rows("toggle")
+    span = lambda key: f"{min(x[key] for x in rows):.0f}–{max(x[key] for x in rows):.0f}"  # noqa: E731
+    results.note("toggle", f"p50 {span('toggle_ms_p50')} ms vs {span('call_ms_p50')} ms; key -> model call "
+                           f"{span('before_call_ms_p50')} ms, model call returned -> frame written "
+                           f"{span('after_call_ms_p50')} ms")
+    if any(shape_ == shape for _, shape_ in results.unmet()):
+        last = tv["rounds"][-1]
+        stages = [("key -> the model call starts (UI thread)", med(ms(last["before_call"]))),
+                  ("the model call (model thread)", med(ms(last["in_call"]))),
+                  ("model call returned -> frame written (UI thread)", med(ms(last["after_call"])))]
+        results.profile("toggle", shape, sorted(stages, key=lambda p: -p[1]), how="stages of a toggle, p50 of the last round")
+        results.profile("toggle", shape, profile_parts(tv["profile"], per=args.toggles),
+                        how="cProfile of the UI thread over one more round of toggles, self time per toggle")
 
-    def spread(values: list[float]) -> str:
-        return f"{med(values):6.1f} ms p50  [{pct(values, 0.25):.1f}-{pct(values, 0.75):.1f} IQR, {pct(values, 0.95):.1f} p95]"
 
-    print(f"toggle -> frame      {spread(tv['toggle_to_frame_ms'])}  ({tv['tokens']} tokens, {args.toggles} toggles)")
-    print(f"  until idle         {spread(tv['settled_ms'])}  ({tv['frames_per_toggle']:.0f} frame(s) per toggle)")
-    print(f"  key -> model call  {med(tv['before_model_ms']):6.1f} ms p50;  fill_masks {med(tv['core_fill_ms']):.1f} ms p50 "
-          f"(model thread);  model call returned -> frame written {med(tv['after_model_ms']):.1f} ms p50")
-    print(f"  UI thread CPU      {med(tv['ui_cpu_ms']):6.1f} ms p50 per toggle (key handling, message, redraw, frame)")
-    print(f"bare forward         {spread(tv['bare_forward_ms'])}  (same ids, model thread, {tv['threads']} torch threads)")
-    print(f"ratio                {tv['ratio']:6.2f} x   (p50 / p50; goal <= 1.2x; until idle {tv['ratio_settled']:.2f} x)")
-    if not args.no_train:
-        lt = asyncio.run(latency_while_training(args.model, args.keys))
-        print(f"key latency (train)  {lt['key_latency_ms_p50']:8.1f} ms p50, {lt['key_latency_ms_p95']:.1f} ms p95"
-              f"   (goal p95 < 50 ms; job stepping: {lt['training_was_stepping']}, {lt['steps_seen']} step events)")
+def measure_keys(results: Results, args, device: str) -> None:
+    med = statistics.median
+    ms = lambda values: [1e3 * v for v in values]  # noqa: E731
+    results.claim("keys", title="app: key to the frame showing it in the text box, while a CPU training job runs "
+                                "on the same cores", anchor="—", unit="ms", goal={"op": "<", "value": 50})
+    lt = asyncio.run(keys_while_training(args.model, device, args.keys, args.rounds))
+    for r, lat in enumerate(lt["rounds"], 1):
+        p95 = percentile(ms(lat), 0.95)
+        ok = results.add("keys", "p95", r, p95, p50_ms=med(ms(lat)), max_ms=max(ms(lat)), stepping=lt["stepping"])
+        print(f"round {r}: key -> frame {med(ms(lat)):.1f} ms p50, {p95:.1f} ms p95 {'ok' if ok else 'MISSED'} "
+              f"(job stepping: {lt['stepping']})", flush=True)
+    p50s = [x["p50_ms"] for x in results.rows("keys")]
+    results.note("keys", f"p50 {min(p50s):.1f}–{max(p50s):.1f} ms; the job made {lt['steps_during']} steps meanwhile")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

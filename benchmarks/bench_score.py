@@ -15,66 +15,63 @@ bert-base-uncased vocabulary):
 (c) `score_ids` at several batch sizes vs the default                                    (no goal)
 
 Before timing, the batched PLL is checked against the sum of the 64 single-mask log-probs
-(|difference| < 1e-4). Both sides use the same torch thread setting (`--threads N`, default 1).
-Each time is the median of `--repeats` (default 7) alternating repeats after a warm-up; the last
-column is the spread (25th-75th percentile) of the per-repeat ratio. `--clock cpu` times with the
-thread's CPU clock (steadier when other jobs share the cores; exact with one thread).
-Run: `python benchmarks/bench_score.py [--threads 1] [--clock cpu]`.
-"""
+(|difference| < 1e-4; 2% under bf16 autocast). Both sides use the same torch thread setting
+(`--threads N`, default 1). In each round every time is the median of `--repeats` (default 7)
+alternating repeats after a warm-up. `--clock cpu` times with the thread's CPU clock (steadier
+when other jobs share the cores; exact with one thread); `--device cuda`: the model on the GPU,
+bf16 autocast on both sides, CUDA-event timing.
 
+    python benchmarks/bench_score.py [--threads 1] [--clock cpu] [--rounds 3] [--device cuda]
+
+Writes benchmarks/results/score.json.
+"""
 from __future__ import annotations
 
+import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
+from benchkit.flops import encoder_macs_per_token, head_macs_per_position  # noqa: E402
+from benchkit.options import add_common_options, autocast, clock_for, command_line, gpu_name, select_device  # noqa: E402
+from benchkit.results import Results  # noqa: E402
+from benchkit.timing import quartiles, timed_pair  # noqa: E402
 from mlm_explorer.core.infer.fill import mask_logits  # noqa: E402
-from mlm_explorer.core.load.models import load_mlm  # noqa: E402
 from mlm_explorer.core.infer.score import score_ids  # noqa: E402
+from mlm_explorer.core.load.models import load_mlm  # noqa: E402
 
 N_TOKENS = 64
 TEXT = ("The old lighthouse keeper climbed the narrow stairs every evening to light the lamp, "
         "while the fishing boats returned slowly to the harbour below. His daughter, who had "
         "studied engineering in the city, wanted to replace the lamp with an automatic beacon, "
         "but he refused because the work gave his days a shape and the sea a friend.")
-CLOCK = time.perf_counter  # --clock cpu: time.thread_time
+CLAIMS = {
+    "a": {"title": "pseudo-log-likelihood of a 64-token sentence, batched", "unit": "x",
+          "anchor": "64 sequential single-mask forwards through the same encoder/head split", "goal": None},
+    "a'": {"title": "pseudo-log-likelihood, batched", "unit": "x",
+           "anchor": "64 sequential plain `model(ids).logits` forwards (the head at every position)", "goal": None},
+    "b": {"title": "pseudo-log-likelihood's cost, in plain forwards of the sentence (lower is better)", "unit": "x",
+          "anchor": "ONE plain forward of the sentence", "goal": None},
+}
 
 
-def _arg(name: str, default: str) -> str:
-    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_options(ap)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=7)
+    args = ap.parse_args(argv)
+    device = select_device(args)
+    torch.set_num_threads(args.threads)
+    clock = clock_for(args)
 
-
-def timed_pair(ours, anchor, *, warmup=1, repeats=7):
-    """Median seconds per call of `ours` and `anchor` in alternating repeats, and the per-repeat
-    ratios anchor/ours."""
-    for _ in range(warmup):
-        ours(), anchor()
-    samples = ([], [])
-    for _ in range(repeats):
-        for fn, out in ((ours, samples[0]), (anchor, samples[1])):
-            t0 = CLOCK()
-            fn()
-            out.append(CLOCK() - t0)
-    ratios = [a / o for o, a in zip(*samples)]
-    return statistics.median(samples[0]), statistics.median(samples[1]), ratios
-
-
-def main() -> None:
-    global CLOCK
-    torch.set_num_threads(int(_arg("--threads", "1")))
-    repeats = int(_arg("--repeats", "7"))
-    cpu_clock = _arg("--clock", "wall") == "cpu"
-    CLOCK = time.thread_time if cpu_clock else time.perf_counter
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-
-    lm = load_mlm(None, device="cpu")
+    lm = load_mlm(None, device=device.type)
     tok = lm.tokenizer
     body = tok(TEXT, add_special_tokens=False)["input_ids"][:N_TOKENS]
     assert len(body) == N_TOKENS, len(body)
@@ -83,72 +80,82 @@ def main() -> None:
 
     def sequential_split():   # the anchor: one masked copy per forward, head at that position only
         total = 0.0
-        for i in positions:
-            copy = list(ids)
-            copy[i] = tok.mask_token_id
-            total += float(torch.log_softmax(mask_logits(lm, copy, [i])[0], -1)[ids[i]])
+        with autocast(device):
+            for i in positions:
+                copy = list(ids)
+                copy[i] = tok.mask_token_id
+                total += float(torch.log_softmax(mask_logits(lm, copy, [i])[0].float(), -1)[ids[i]])
         return total
 
     def sequential_plain():   # a plain script: full forward per copy, head at every position
         total = 0.0
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device):
             for i in positions:
-                copy = torch.tensor([ids])
+                copy = torch.tensor([ids], device=lm.device)
                 copy[0, i] = tok.mask_token_id
                 total += float(torch.log_softmax(lm.model(input_ids=copy).logits[0, i].float(), -1)[ids[i]])
         return total
 
     def one_forward():
-        with torch.inference_mode():
-            return lm.model(input_ids=torch.tensor([ids])).logits
+        with torch.inference_mode(), autocast(device):
+            return lm.model(input_ids=torch.tensor([ids], device=lm.device)).logits
 
-    ours = lambda: score_ids(lm, ids)  # noqa: E731
+    def ours(batch_size=None):
+        with autocast(device):
+            return score_ids(lm, ids, batch_size=batch_size)
+
     result = ours()
     diff = abs(result.pll - sequential_split())
-    assert diff < 1e-4, diff
+    assert diff < (1e-4 if device.type == "cpu" else 0.02 * abs(result.pll)), diff
 
-    rows = []   # (claim, ours_s, anchor_s, ratio, (p25, p75))
-
-    def add(claim, fn_ours, fn_anchor, *, cost=False):
-        o, a, ratios = timed_pair(fn_ours, fn_anchor, repeats=repeats)
-        if cost:   # how many anchors' worth ours costs
-            ratio, ratios = o / a, [1 / r for r in ratios]
-        else:
-            ratio = a / o
-        q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratio, ratio, ratio]
-        rows.append((claim, o, a, ratio, (q[0], q[2])))
-
-    add("(a) batched PLL vs 64 sequential single-mask forwards", ours, sequential_split)
-    add("(a') batched PLL vs 64 sequential plain model(ids) forwards", ours, sequential_plain)
-    add("(b) batched PLL / ONE plain forward: forward passes' worth", ours, one_forward, cost=True)
+    results = Results("score", script=__file__, command=command_line(__file__), device=device.type, gpu=gpu_name(device),
+                      settings={"threads": torch.get_num_threads(), "repeats": args.repeats, "clock": clock.label,
+                                "tokens": len(ids), "scored": N_TOKENS, "default_batch": result.batch_size,
+                                "forward_calls": result.forward_passes, "pll_difference": diff, "rounds": args.rounds})
+    for cid, claim in CLAIMS.items():
+        results.claim(cid, **claim)
+    work = {"a": (ours, sequential_split), "a'": (ours, sequential_plain), "b": (ours, one_forward)}
+    titles = {cid: claim["title"] for cid, claim in CLAIMS.items()}
     for b in (1, 8, 64):
-        add(f"(c) batch size {b} vs default ({result.batch_size})", ours,
-            lambda b=b: score_ids(lm, ids, batch_size=b))
-
-    load = ""
-    if load_before is not None:
-        load = f", load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after"
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {os.cpu_count()} cores{load}; "
-          f"bundled model, {len(ids)} tokens ({N_TOKENS} scored); default batch {result.batch_size} copies "
-          f"-> {result.forward_passes} forward call(s); median of {repeats} alternating repeats, "
-          f"{'thread CPU time' if cpu_clock else 'wall clock'}; |PLL batched - sequential| = {diff:.1e}")
-    print(f"{'claim':<66} {'ours':>9} {'anchor':>9} {'ratio':>7} {'p25-p75':>11}")
-    for claim, o, a, ratio, (lo, hi) in rows:
-        print(f"{claim:<66} {o * 1e3:>7.1f}ms {a * 1e3:>7.1f}ms {ratio:>6.1f}x {f'{lo:.1f}-{hi:.1f}x':>11}")
+        cid = f"c{b}"
+        titles[cid] = f"pseudo-log-likelihood, the default batch against batches of {b} masked copies"
+        results.claim(cid, title=titles[cid], unit="x", anchor=f"batches of {b} (the default: {result.batch_size})",
+                      goal=None)
+        work[cid] = (ours, lambda b=b: ours(b))
+    shape = f"{len(ids)} tokens"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {os.cpu_count()} cores, load average "
+          f"{results.data['machine']['load_average_before']}; {device}; bundled model, {len(ids)} tokens "
+          f"({N_TOKENS} scored); default batch {result.batch_size} copies -> {result.forward_passes} forward call(s); "
+          f"|PLL batched - sequential| = {diff:.1e}; {clock.label}", flush=True)
+    for r in range(1, args.rounds + 1):
+        for cid, (fn_ours, fn_anchor) in work.items():
+            o, a, ratios = timed_pair(fn_ours, fn_anchor, clock, warmup=1, repeats=args.repeats, min_time=0)
+            cost = cid == "b"  # how many anchors' worth ours costs
+            value = o / a if cost else a / o
+            lo, hi = quartiles([1 / x for x in ratios] if cost else ratios)
+            results.add(cid, shape, r, value, ours_ms=o * 1e3, anchor_ms=a * 1e3, p25=lo, p75=hi)
+            print(f"round {r} ({cid:<3}) {titles[cid][:60]:<60} "
+                  f"{o * 1e3:>7.1f}ms {a * 1e3:>7.1f}ms {value:>6.2f}x {f'{lo:.1f}-{hi:.1f}x':>11}", flush=True)
     pll_macs, forward_macs = multiply_adds(lm.model.config, len(ids), N_TOKENS)
+    results.figure("multiply_adds", {"batched_pll": pll_macs, "one_forward": forward_macs})
+    results.note("b", f"the arithmetic floor is {pll_macs / forward_macs:.0f}x: exact PLL is {N_TOKENS} sequences of "
+                      f"compute ({pll_macs / 1e9:.1f} G multiply-adds vs {forward_macs / 1e9:.2f} G for one forward)")
     print(f"multiply-adds: batched PLL {pll_macs / 1e9:.1f} G, one plain forward {forward_macs / 1e9:.2f} G: "
           f"the arithmetic ratio for (b) is {pll_macs / forward_macs:.1f}x")
+    path = results.write(args.results)
+    print(f"wrote {path}")
+    return 0
 
 
 def multiply_adds(config, length: int, scored: int) -> tuple[float, float]:
-    """(batched PLL, one plain forward) multiply-adds of a BERT-shaped model: per layer and token
-    4 H^2 (attention projections) + 2 H I (feed-forward) + 2 L H (scores and mixing); the head
-    H^2 + H V per position it runs at."""
-    h, i, v, layers = config.hidden_size, config.intermediate_size, config.vocab_size, config.num_hidden_layers
-    encoder = layers * (4 * h * h + 2 * h * i + 2 * length * h) * length   # one sequence
-    head = h * h + h * v                                                     # one position
+    """(batched PLL, one plain forward) multiply-adds of a BERT-shaped model (benchkit/flops.py):
+    `scored` sequences through the encoder with the head at one position each, against one
+    sequence with the head at every position."""
+    encoder = encoder_macs_per_token(config.num_hidden_layers, config.hidden_size, config.intermediate_size,
+                                     length) * length  # one sequence
+    head = head_macs_per_position(config.hidden_size, config.vocab_size)  # one position
     return scored * encoder + scored * head, encoder + length * head
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

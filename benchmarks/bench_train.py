@@ -1,133 +1,76 @@
-"""Tokens per second of our training loop against Hugging Face Trainer + DataCollatorForLanguageModeling.
+"""Training tokens per second: our loop against Hugging Face Trainer + DataCollatorForLanguageModeling.
 
-Same model (BertForMaskedLM with the bundled encoder: all-MiniLM-L6-v2, 6 layers, hidden 384,
-vocabulary 30522, 22.7M parameters + head), same text (local licence texts and docs), same
-batch size, block size and device, same process, same number of CPU threads.
+Same model (a BertForMaskedLM: the bundled encoder, all-MiniLM-L6-v2's 6 layers, hidden 384,
+vocabulary 30522; or with `--model-size base` BERT-base's shape), same text (local licence and
+doc files), same batch size, block size, precision, device and number of CPU threads, same process.
 
     anchor   run_mlm.py's recipe: tokenise, concatenate, `group_texts` blocks, Trainer with
              DataCollatorForLanguageModeling (dynamic 80/10/10 masking in the data loader),
-             full MLM head over every position
+             the full MLM head over every position, Trainer's default optimizer
     ours     `python -m mlm_explorer.train` (in-process): packed blocks, masking on the device
-             inside the loop, sparse MLM head, fused AdamW
+             inside the loop, the sparse MLM head, fused AdamW
 
-Throughput is measured between the end of the first step and the end of the last (start-up,
-model loading and the first step excluded), in real (non-padding) tokens per second. Also
-printed: the share of step time spent preparing data and masking, for both.
+Each round trains both sides for `--steps` steps, in alternating order (HF first in odd rounds),
+once per precision (`--precision fp32,bf16`: bf16 autocast on both sides); throughput from the
+end of the first step to the end of the last, on the wall clock and in process CPU time
+(`--clock cpu` makes the CPU time the claim's figure: steadier when other jobs share the cores).
+Also measured: the share of our step time spent preparing data (the step's blocks, to the
+device) and masking. Where a round misses the goal, the results keep a cProfile profile of our
+step. `--device cuda`: BERT-base at block 128 by default, CUDA timing (synchronised step
+stamps), and model FLOPs utilisation printed (benchkit/flops.py; `--peak-tflops` for a GPU the
+table does not know).
 
-    python benchmarks/bench_train.py [--steps 12] [--batch-size 16] [--block-size 128] [--threads N] [--rounds 2]
+    python benchmarks/bench_train.py [--steps 8] [--batch-size 16] [--threads 1] [--rounds 3]
+                                     [--precision fp32,bf16] [--device cuda]
 
-Needs `accelerate` (the Trainer does): pip install accelerate.
+Needs `accelerate` (the Trainer does): the [bench] extra. Writes benchmarks/results/train.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import glob
-import io
-import json
-import os
+import cProfile
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-TEXT_GLOBS = ["/usr/share/common-licenses/*", "/usr/share/doc/*/copyright", "/usr/share/doc/*/README*"]
+from benchkit.options import add_common_options, command_line, fail, gpu_name, select_device  # noqa: E402
+from benchkit.results import Results  # noqa: E402
+from benchkit.training import StepClock, run_our_job, workspace  # noqa: E402
 
-
-def gather_text(out_dir: Path, max_bytes: int) -> int:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    total = 0
-    for pattern in TEXT_GLOBS:
-        for i, path in enumerate(sorted(glob.glob(pattern))):
-            p = Path(path)
-            if not p.is_file() or p.suffix in (".gz", ".bz2", ".xz", ".html"):
-                continue
-            data = p.read_bytes()
-            if b"\0" in data[:4096]:
-                continue
-            (out_dir / f"{p.parent.name}-{p.name}-{i}.txt").write_bytes(data)
-            total += len(data)
-            if total >= max_bytes:
-                return total
-    return total
+GOAL = {"op": ">=", "value": 2.0}
 
 
-def make_model(out_dir: Path) -> Path:
-    """The bundled encoder as a BertForMaskedLM, saved once so both sides load the same weights."""
-    import torch
-
-    from mlm_explorer.core.load.bundled import load_bundled
-
-    model, tokenizer, _ = load_bundled(torch.device("cpu"))
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    return out_dir
-
-
-def add_size_arguments(ap: argparse.ArgumentParser, *, steps: int, batch_size: int) -> None:
+def add_size_arguments(ap: argparse.ArgumentParser, *, steps: int, batch_size: int | None) -> None:
     """The options both training benchmarks take."""
+    add_common_options(ap)
     ap.add_argument("--steps", type=int, default=steps)
-    ap.add_argument("--batch-size", type=int, default=batch_size)
+    ap.add_argument("--batch-size", type=int, default=batch_size, help="default 16 on the CPU, 32 on a GPU")
     ap.add_argument("--block-size", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads, both sides (default 1)")
     ap.add_argument("--text-bytes", type=int, default=600_000)
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each side counts")
+    ap.add_argument("--model-size", choices=("bundled", "base"), default=None,
+                    help="bundled (default on the CPU) or base (BERT-base's shape, the default on a GPU)")
 
 
-@contextlib.contextmanager
-def workspace(text_bytes: int):
-    """A temporary folder with the text and the model, the job's data and cache dirs inside it.
-    Yields (folder, bytes of text, model dir)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        os.environ["MLM_EXPLORER_CACHE_DIR"] = str(work / "cache")
-        os.environ["MLM_EXPLORER_DATA_DIR"] = str(work / "data")
-        size = gather_text(work / "corpus", text_bytes)
-        yield work, size, make_model(work / "model")
+def settle_defaults(args) -> None:
+    cuda = args.device == "cuda"
+    args.batch_size = args.batch_size or (32 if cuda else 16)
+    args.model_size = args.model_size or ("base" if cuda else "bundled")
 
 
-def bench_ours(model_dir: Path, corpus: Path, args, work: Path) -> dict:
-    from mlm_explorer.train import loop as loop_mod
-    from mlm_explorer.train import objectives
-    from mlm_explorer.train.job import main
-
-    spent = {"data": 0.0}
-
-    def timed(fn):
-        def wrapper(*a, **k):
-            t = time.perf_counter()
-            out = fn(*a, **k)
-            spent["data"] += time.perf_counter() - t
-            return out
-        return wrapper
-
-    orig_blocks, orig_corrupt = loop_mod.Loop.step_blocks, objectives.MLMObjective.corrupt
-    loop_mod.Loop.step_blocks = timed(orig_blocks)
-    objectives.MLMObjective.corrupt = timed(orig_corrupt)
-    buf = io.StringIO()
-    try:
-        rc = main([str(corpus), "--model", str(model_dir), "--max-steps", str(args.steps), "--batch-size",
-                   str(args.batch_size), "--block-size", str(args.block_size), "--threads", str(args.threads),
-                   "--eval-every", "100000", "--save-every", "100000", "--log-every", "1", "--lr", "5e-5",
-                   "--output", str(work / "run")], stdout=buf)
-    finally:
-        loop_mod.Loop.step_blocks, objectives.MLMObjective.corrupt = orig_blocks, orig_corrupt
-    events = [json.loads(line) for line in buf.getvalue().splitlines()]
-    if rc != 0:
-        raise SystemExit(f"our job failed: {events[-1]}")
-    steps = [e for e in events if e["event"] == "step"]
-    seconds = steps[-1]["time"] - steps[0]["time"]
-    tokens = steps[-1]["tokens"] - steps[0]["tokens"]
-    total_steps = sum(1 for _ in steps)
-    return {"tokens_per_s": tokens / seconds, "data_share": spent["data"] / (seconds * total_steps / (total_steps - 1)),
-            "loss": steps[-1]["loss"], "seconds": seconds}
+def job_argv(model_dir: Path, corpus: Path, args, out: Path, precision: str) -> list[str]:
+    return [str(corpus), "--model", str(model_dir), "--max-steps", str(args.steps), "--batch-size", str(args.batch_size),
+            "--block-size", str(args.block_size), "--threads", str(args.threads), "--precision", precision,
+            "--device", args.device, "--eval-every", "100000", "--save-every", "100000", "--log-every", "1",
+            "--lr", "5e-5", "--seed", "0", "--output", str(out)]
 
 
-def bench_trainer(model_dir: Path, corpus: Path, args, work: Path) -> dict:
+def bench_trainer(model_dir: Path, corpus: Path, args, work: Path, precision: str) -> dict:
+    import time
+
     import torch
     from transformers import (AutoTokenizer, BertForMaskedLM, DataCollatorForLanguageModeling, Trainer,
                               TrainerCallback, TrainingArguments)
@@ -140,7 +83,8 @@ def bench_trainer(model_dir: Path, corpus: Path, args, work: Path) -> dict:
     n = (len(concat["input_ids"]) // args.block_size) * args.block_size  # group_texts drops the tail
     examples = [{k: v[i:i + args.block_size] for k, v in concat.items()} for i in range(0, n, args.block_size)]
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15)
-    spent = {"data": 0.0}
+    cuda = args.device == "cuda"
+    clock, spent = StepClock(cuda), {"data": 0.0}
 
     def timed_collate(batch):
         t = time.perf_counter()
@@ -148,48 +92,119 @@ def bench_trainer(model_dir: Path, corpus: Path, args, work: Path) -> dict:
         spent["data"] += time.perf_counter() - t
         return out
 
-    marks: list[float] = []
-
     class Clock(TrainerCallback):
         def on_step_end(self, targs, state, control, **kw):
-            marks.append(time.perf_counter())
-            if len(marks) == 1:
+            clock.stamp()
+            if len(clock.marks) == 1:
                 spent["data"] = 0.0  # count from the end of the first step, like ours
 
     torch.set_num_threads(args.threads)
     model = BertForMaskedLM.from_pretrained(model_dir)
     targs = TrainingArguments(output_dir=str(work / "hf"), per_device_train_batch_size=args.batch_size,
                               max_steps=args.steps, learning_rate=5e-5, weight_decay=0.01, warmup_steps=0,
-                              logging_steps=10**6, save_strategy="no", report_to=[], use_cpu=True,
-                              dataloader_num_workers=0, disable_tqdm=True, seed=0)
+                              logging_steps=10**6, save_strategy="no", report_to=[], use_cpu=not cuda,
+                              bf16=precision == "bf16", dataloader_num_workers=0, disable_tqdm=True, seed=0,
+                              dataloader_pin_memory=cuda)
     trainer = Trainer(model=model, args=targs, train_dataset=examples, data_collator=timed_collate, callbacks=[Clock()])
     trainer.train()
-    seconds = marks[-1] - marks[0]
-    tokens = (len(marks) - 1) * args.batch_size * args.block_size
-    return {"tokens_per_s": tokens / seconds, "data_share": spent["data"] / seconds, "seconds": seconds,
-            "optimizer": targs.optim}
+    out = clock.rates(args.batch_size * args.block_size)  # group_texts blocks are full: every token is real
+    out.update(data_share=spent["data"] / out["seconds"], optimizer=str(targs.optim).split(".")[-1].lower())
+    return out
 
 
-def main() -> None:
+def flops_figures(model_dir: Path, args, tokens_per_s: float, head_fraction: float) -> dict:
+    """Model FLOPs per token and MFU of a side (on a GPU whose peak is known)."""
+    from transformers import AutoConfig
+
+    from benchkit.flops import mfu, peak_flops, training_flops_per_token
+
+    config = AutoConfig.from_pretrained(model_dir)
+    per_token = training_flops_per_token(config, args.block_size, head_fraction)
+    peak = peak_flops(gpu_name(args.device), args.peak_tflops) if args.device == "cuda" else None
+    return {"flops_per_token": per_token, "tflops_per_s": tokens_per_s * per_token / 1e12,
+            "mfu": mfu(tokens_per_s, per_token, peak)}
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_size_arguments(ap, steps=12, batch_size=16)
-    args = ap.parse_args()
-    with workspace(args.text_bytes) as (work, size, model_dir):
-        print(f"model: bundled encoder as BertForMaskedLM; text: {size / 1e3:.0f} kB of local licence/doc files; "
-              f"batch {args.batch_size} x {args.block_size}, {args.steps} steps, {args.threads} CPU thread(s)", flush=True)
-        best_hf, best_ours = None, None
-        for r in range(args.rounds):  # interleaved rounds: the best of each side (a shared machine is noisy)
-            hf = bench_trainer(model_dir, work / "corpus", args, work)
-            print(f"round {r + 1}: HF Trainer + DataCollatorForLanguageModeling ({hf['optimizer']}): "
-                  f"{hf['tokens_per_s']:8.0f} tokens/s, data + masking {100 * hf['data_share']:.2f}% of step time", flush=True)
-            ours = bench_ours(model_dir, work / "corpus", args, work / f"r{r}")
-            print(f"round {r + 1}: mlm-explorer train loop: {ours['tokens_per_s']:8.0f} tokens/s, "
-                  f"data + masking {100 * ours['data_share']:.2f}% of step time", flush=True)
-            best_hf = hf if best_hf is None or hf["tokens_per_s"] > best_hf["tokens_per_s"] else best_hf
-            best_ours = ours if best_ours is None or ours["tokens_per_s"] > best_ours["tokens_per_s"] else best_ours
-        print(f"best: Trainer {best_hf['tokens_per_s']:.0f} tokens/s (data {100 * best_hf['data_share']:.2f}%), "
-              f"ours {best_ours['tokens_per_s']:.0f} tokens/s (data {100 * best_ours['data_share']:.2f}%)")
-        print(f"ratio (ours / Trainer): {best_ours['tokens_per_s'] / best_hf['tokens_per_s']:.2f}x  (goal >= 1.5x on CPU)")
+    add_size_arguments(ap, steps=8, batch_size=None)
+    ap.add_argument("--precision", default="fp32,bf16", help="comma-separated: fp32, bf16 (autocast)")
+    ap.add_argument("--peak-tflops", type=float, default=None, help="the GPU's peak dense bf16 TFLOPs/s for MFU")
+    args = ap.parse_args(argv)
+    device = select_device(args)
+    settle_defaults(args)
+    precisions = args.precision.split(",")
+    if not set(precisions) <= {"fp32", "bf16"}:
+        fail(f"--precision takes fp32 and/or bf16, got {args.precision!r}")
+    if args.steps < 3:
+        fail("--steps must be at least 3 (the first step is not timed)")
+    import torch
+
+    shape = f"{args.batch_size}x{args.block_size}"
+    figure = "tokens_per_cpu_s" if args.clock == "cpu" else "tokens_per_s"
+    results = Results("train", script=__file__, command=command_line(__file__), device=device.type, gpu=gpu_name(device),
+                      settings={"steps": args.steps, "batch_size": args.batch_size, "block_size": args.block_size,
+                                "threads": args.threads, "model_size": args.model_size, "rounds": args.rounds,
+                                "clock": "process CPU time" if args.clock == "cpu" else "wall clock"})
+    model_name = {"bundled": "bundled 6-layer encoder", "base": "BERT-base shape"}[args.model_size]
+    threads = f", {args.threads} thread{'s' if args.threads > 1 else ''}" if device.type == "cpu" else ""
+    for p in precisions:
+        results.claim(p, title=f"training tokens/s, {'fp32' if p == 'fp32' else 'bf16 autocast'} ({model_name}{threads})",
+                      anchor="HF `Trainer` + `DataCollatorForLanguageModeling`, run_mlm.py's recipe, same "
+                             "model, data, batch and precision", goal=GOAL)
+    with workspace(args.text_bytes, args.model_size) as (work, size, model_dir):
+        print(f"model: {model_name} as BertForMaskedLM; text: {size / 1e3:.0f} kB of local licence/doc files; "
+              f"batch {shape}, {args.steps} steps, {args.threads} CPU thread(s), {device}, torch {torch.__version__}; "
+              f"load average {results.data['machine']['load_average_before']}", flush=True)
+        shares: dict[str, list[float]] = {}
+        for r in range(1, args.rounds + 1):
+            for p in precisions:
+                sides = {}
+                order = ("hf", "ours") if r % 2 else ("ours", "hf")  # alternate, so drifting load hits both
+                for side in order:
+                    if side == "hf":
+                        sides[side] = bench_trainer(model_dir, work / "corpus", args, work, p)
+                    else:
+                        sides[side] = run_our_job(job_argv(model_dir, work / "corpus", args, work / f"r{r}-{p}", p),
+                                                  cuda=device.type == "cuda")
+                hf, ours = sides["hf"], sides["ours"]
+                ratio = ours[figure] / hf[figure]
+                extra = {}
+                if device.type == "cuda":
+                    extra = {"hf_" + k: v for k, v in flops_figures(model_dir, args, hf["tokens_per_s"], 1.0).items()}
+                    masked = 0.15  # the sparse head's share of positions
+                    extra.update({"ours_" + k: v for k, v in
+                                  flops_figures(model_dir, args, ours["tokens_per_s"], masked).items()})
+                ok = results.add(p, shape, r, ratio, ours_tokens_per_s=ours["tokens_per_s"],
+                                 hf_tokens_per_s=hf["tokens_per_s"], ours_tokens_per_cpu_s=ours["tokens_per_cpu_s"],
+                                 hf_tokens_per_cpu_s=hf["tokens_per_cpu_s"], ours_data_share=ours.get("data_share", 0),
+                                 ours_masking_share=ours.get("masking_share", 0), hf_data_share=hf["data_share"],
+                                 ours_loss=ours["loss"], hf_optimizer=hf["optimizer"], order=list(order), **extra)
+                shares.setdefault(p, []).append(ours.get("data_share", 0) + ours.get("masking_share", 0))
+                mfu = ""
+                if device.type == "cuda" and extra.get("ours_mfu") is not None:
+                    mfu = f"; MFU ours {100 * extra['ours_mfu']:.0f}%, HF {100 * extra['hf_mfu']:.0f}%"
+                print(f"round {r} {p}: HF Trainer ({hf['optimizer']}) {hf['tokens_per_s']:7.0f} tokens/s "
+                      f"({hf['tokens_per_cpu_s']:.0f} per CPU s), data + masking {100 * hf['data_share']:.2f}%; "
+                      f"ours {ours['tokens_per_s']:7.0f} tokens/s ({ours['tokens_per_cpu_s']:.0f} per CPU s), "
+                      f"data {100 * ours.get('data_share', 0):.2f}% + masking {100 * ours.get('masking_share', 0):.2f}%"
+                      f" of step time; ratio {ratio:.2f}x {'ok' if ok else 'MISSED'}{mfu}", flush=True)
+        for p in precisions:
+            rows = results.rows(p)
+            lo, hi = min(shares[p]), max(shares[p])
+            span = lambda key: f"{min(r[key] for r in rows):,.0f}–{max(r[key] for r in rows):,.0f}"  # noqa: E731
+            results.note(p, f"{span('ours_tokens_per_s')} vs {span('hf_tokens_per_s')} tokens/s; our data prep "
+                            f"+ masking {100 * lo:.2f}–{100 * hi:.2f}% of step time")
+        for cid, shape_missed in results.unmet():  # where our step's time goes, measured on a fresh run
+            prof = cProfile.Profile()
+            run_our_job(job_argv(model_dir, work / "corpus", args, work / f"profile-{cid}", cid),
+                        cuda=device.type == "cuda", profiler=prof)
+            from benchkit.profiling import HOW, profile_parts
+
+            results.profile(cid, shape_missed, profile_parts(prof, per=args.steps - 1), how=HOW)
+    path = results.write(args.results)
+    print(f"wrote {path}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -182,3 +182,28 @@ def test_runs_on_the_input_device(tok, vocab, device):
     if device != "cpu":
         with pytest.raises(ValueError, match="generator"):
             mask_tokens(ids.to(device), vocab=v, generator=gen(0, "cpu"))
+
+
+@pytest.mark.parametrize("policy", [MaskingPolicy(), MaskingPolicy(rate=0.5, mask=0.5, random=0.3, keep=0.2),
+                                    MaskingPolicy(count=3), MaskingPolicy(count=0), MaskingPolicy(whole_word=True),
+                                    MaskingPolicy(whole_word=True, count=2), MaskingPolicy(rate=1.0, whole_word=True)])
+@pytest.mark.parametrize("given", ["ids", "maskable", "word_ids"])
+def test_numpy_and_torch_array_ops_agree(tok, vocab, policy, given):
+    """The CPU runs the engine in NumPy, other devices in torch (core/mask/arrays.py): the same
+    draws must give the same result, so the torch code a GPU runs is checked here on the CPU."""
+    ids, word_ids = words_of(tok, TEXTS[:30])
+    kw = {"maskable": ids != tok.pad_token_id} if given == "maskable" else {"word_ids": word_ids} if given == "word_ids" else {}
+    a, b = (mask_tokens(ids, vocab=vocab, policy=policy, generator=gen(11), backend=backend, **kw)
+            for backend in ("numpy", "torch"))
+    assert (a.decisions != 0).any() or policy.count == 0
+    for field in ("input_ids", "labels", "decisions"):
+        x, y = getattr(a, field), getattr(b, field)
+        assert x.dtype == y.dtype == torch.long and torch.equal(x, y), field
+
+
+def test_numpy_backend_refuses_other_devices(vocab):
+    from mlm_explorer.core.mask.arrays import ops_for
+
+    assert ops_for(torch.device("cpu")).name == "numpy" and ops_for(torch.device("cuda")).name == "torch"
+    with pytest.raises(ValueError, match="CPU only"):
+        ops_for(torch.device("cuda"), "numpy")

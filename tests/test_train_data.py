@@ -1,12 +1,10 @@
-"""Corpus reading, the token cache, packing, the hold-out and sentence pairs."""
+"""Packing, the hold-out and sentence pairs (reading files and the caches: test_extract_*.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mlm_explorer.errors import InputError
-from mlm_explorer.train.data import corpus
 from mlm_explorer.train.data import token_cache as data
 from mlm_explorer.train.data import packing
 from mlm_explorer.train.data.nsp import build_pairs
@@ -17,59 +15,6 @@ def bert_tok(tiny_bert_dir):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(tiny_bert_dir))
-
-
-def test_scan_finds_text_skips_binary_and_hidden(tmp_path):
-    (tmp_path / "a.txt").write_text("hello world\n")
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "b.md").write_text("# title\n")
-    (tmp_path / "sub" / "c.py").write_text("print()\n")  # not .txt/.md: not picked from a folder
-    (tmp_path / ".git").mkdir()
-    (tmp_path / ".git" / "x.txt").write_text("hidden\n")
-    (tmp_path / "bin.txt").write_bytes(b"abc\x00def")
-    found = corpus.scan([tmp_path])
-    assert [p.name for p in found.files] == ["a.txt", "b.md"]
-    assert [p.name for p in found.binary] == ["bin.txt"]
-    assert "bin.txt" in found.warnings()[0]
-    # a file named explicitly is read whatever its extension
-    assert [p.name for p in corpus.scan([tmp_path / "sub" / "c.py"]).files] == ["c.py"]
-
-
-def test_scan_refuses_empty_or_binary_only(tmp_path):
-    with pytest.raises(InputError, match="no usable text"):
-        corpus.scan([tmp_path])
-    (tmp_path / "x.txt").write_bytes(b"\x00\x01\x02")
-    with pytest.raises(InputError, match="only binary files"):
-        corpus.scan([tmp_path])
-    with pytest.raises(InputError, match="no such file"):
-        corpus.scan([tmp_path / "missing"])
-
-
-def test_read_chunks_streams_and_counts_replaced_bytes(tmp_path):
-    path = tmp_path / "t.txt"
-    line = "h\u00e9llo w\u00f6rld \u2603\n"  # multi-byte characters straddle chunk borders
-    path.write_bytes(("\ufeff" + line * 200).encode() + b"bad \xff\xfe bytes\n")
-    stats = corpus.ReadStats()
-    pieces = list(corpus.read_chunks(path, stats, chunk_bytes=7))
-    assert len(pieces) > 50 and all(p.endswith("\n") for p in pieces)
-    text = "".join(pieces)
-    assert text.startswith("h\u00e9llo")  # BOM dropped
-    assert text.count(line) == 200 and "bad \ufffd\ufffd bytes" in text
-    assert stats.replaced_bytes == 2
-
-
-def test_token_cache_hit_skips_tokenising(tmp_path, bert_tok, monkeypatch):
-    path = tmp_path / "a.txt"
-    path.write_text("Paris is the capital of France. Berlin is the capital of Germany.\n\nA new paragraph.\n")
-    cache = tmp_path / "cache"
-    first = data.tokenise_corpus([path], bert_tok, cache_root=cache)[0]
-    assert not first.cache_hit
-    assert len(first.seg_starts) == 4 and list(first.seg_para) == [0, 0, 1]
-    monkeypatch.setattr(data, "_tokenise", lambda *a: pytest.fail("tokenised again"))
-    second = data.tokenise_corpus([path], bert_tok, cache_root=cache)[0]
-    assert second.cache_hit and np.array_equal(first.ids, second.ids)
-    expected = bert_tok(path.read_text().replace("\n\n", " "), add_special_tokens=False)["input_ids"]
-    assert first.ids.tolist() == expected
 
 
 def _ft(ids, starts=None):
@@ -117,3 +62,90 @@ def test_nsp_pairs_half_random_with_segments():
     assert types[: row.index(3) + 1] == [0] * (row.index(3) + 1) and set(types[row.index(3) + 1:n]) == {1}
     again = build_pairs(files, width=32, cls_id=2, sep_id=3, pad_id=0, seed=0, epoch=0)
     assert again.input_ids.equal(pairs.input_ids)
+
+
+def _reference_pairs(files, *, width, seed, epoch):
+    """The earlier pure-Python build_pairs (token lists, pop-one-at-a-time trimming): the rows it
+    made, as (ids, token types, label) lists, for the equivalence test below."""
+    import random
+
+    from mlm_explorer.train.data.nsp import _segments
+
+    def _random_b(rng, docs, d, avoid, room):
+        others = [k for k in range(len(docs)) if k != d and docs[k]]
+        k = rng.choice(others) if others else d
+        doc = docs[k]
+        starts = [j for j in range(len(doc)) if k != d or j not in avoid] or [0]
+        j = rng.choice(starts)
+        out, n = [], 0
+        while j < len(doc) and n < room:
+            out.append(doc[j])
+            n += len(doc[j])
+            j += 1
+        return out
+
+    rng = random.Random(seed * 1_000_003 + epoch)
+    docs = [_segments(ft) for ft in files]
+    room = width - 3
+    rows = []
+    for d, doc in enumerate(docs):
+        i, chunk, size = 0, [], 0
+        while i < len(doc):
+            chunk.append(i)
+            size += len(doc[i])
+            if i == len(doc) - 1 or size >= room:
+                a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
+                a = [int(t) for j in chunk[:a_end] for t in doc[j]]
+                if len(chunk) == 1 or rng.random() < 0.5:
+                    b_parts = _random_b(rng, docs, d, range(chunk[0], chunk[-1] + 2), room - len(a))
+                    if not b_parts or sum(map(len, b_parts)) == 0:
+                        chunk, size = [], 0
+                        i += 1
+                        continue
+                    b, label = [int(t) for part in b_parts for t in part], 1
+                    i -= len(chunk) - a_end
+                else:
+                    b, label = [int(t) for j in chunk[a_end:] for t in doc[j]], 0
+                while len(a) + len(b) > room:
+                    (a if len(a) > len(b) else b).pop()
+                if a and b:
+                    rows.append(([2, *a, 3, *b, 3], [0] * (len(a) + 2) + [1] * (len(b) + 1), label))
+                chunk, size = [], 0
+            i += 1
+    return rows
+
+
+@pytest.mark.parametrize("seed, documents", [(0, 6), (1, 6), (2, 1), (3, 1)])
+def test_nsp_pairs_are_the_token_by_token_recipe(seed, documents):
+    """Array-based pairs equal the earlier token-list code's, row for row: random sentence
+    lengths, long sentences that force trimming (both sides, ties), one-sentence documents, and
+    a single document (random B from the same document, away from A)."""
+    import random
+
+    rng = random.Random(seed)
+    files = []
+    for d in range(documents):
+        lengths = [rng.choice([1, 2, 5, 9, 17, 40]) for _ in range(rng.randint(1, 12) if documents > 1 else 60)]
+        starts = [0]
+        for n in lengths:
+            starts.append(starts[-1] + n)
+        files.append(_ft(range(1000 * (d + 1), 1000 * (d + 1) + starts[-1]), starts))
+    for width in (12, 32):
+        pairs = build_pairs(files, width=width, cls_id=2, sep_id=3, pad_id=0, seed=seed, epoch=1)
+        expected = _reference_pairs(files, width=width, seed=seed, epoch=1)
+        assert len(pairs) == len(expected)
+        for r, (ids, types, label) in enumerate(expected):
+            n = int(pairs.lengths[r])
+            assert pairs.input_ids[r, :n].tolist() == ids and pairs.token_type_ids[r, :n].tolist() == types
+            assert int(pairs.next_sentence_label[r]) == label and not pairs.input_ids[r, n:].any()
+
+
+def test_sentences_outside_a_span_are_the_list_they_stand_for():
+    from mlm_explorer.train.data.nsp import _Outside
+
+    for n in range(0, 7):
+        for start in range(0, 8):
+            for stop in range(start, 9):
+                expected = [j for j in range(n) if j not in range(start, stop)]
+                outside = _Outside(n, range(start, stop))
+                assert [outside[i] for i in range(len(outside))] == expected

@@ -76,9 +76,13 @@ def test_memorised_sentences_fill_in_pipeline(tmp_path, no_dropout):
 
     corpus = write_corpus(tmp_path / "corpus", ["\n".join(SENTENCES) + "\n"] * 4)
     run = tmp_path / "run"
+    # blocks of 32 hold both sentences whole; with 16 they are cut at places that the held-out file
+    # (the eval set, which picks best/) does not share, and whether the model then memorises in
+    # 200 steps depends on the seed (3 of 6 seeds failed, with either masking stream)
     rc, events = run_job([corpus, "--model", no_dropout["bert"], "--max-steps", 200, "--batch-size", 16, "--lr", 2e-2,
-                          "--block-size", 16, "--mask-rate", 0.3, "--eval-fraction", 0.25, "--eval-every", 50,
-                          "--save-every", 200, "--output", run, "--threads", "1", "--log-every", "50"])
+                          "--block-size", 32, "--mask-rate", 0.3, "--eval-fraction", 0.25, "--eval-every", 50,
+                          "--save-every", 200, "--output", run, "--threads", "1", "--log-every", "50",
+                          "--keep-duplicates"])  # four copies of the same text: memorise it
     assert rc == 0, events
     fill = pipeline("fill-mask", model=str(run / "best"))
     assert fill("the cute dog walks in the green [MASK].")[0]["token_str"] == "park"
@@ -110,7 +114,7 @@ def test_span_t5_infills_a_memorised_sentence(tmp_path, no_dropout):
     rc, events = run_job([corpus, "--model", no_dropout["t5"], "--max-steps", 600, "--batch-size", 16, "--lr", 5e-3,
                           "--block-size", 19, "--noise-density", 0.25, "--mean-span-length", 2,
                           "--eval-fraction", 0.25, "--eval-every", 600, "--save-every", 600, "--output", run,
-                          "--threads", "1", "--log-every", "50"])
+                          "--threads", "1", "--log-every", "50", "--keep-duplicates"])  # eight files, two texts
     assert rc == 0, events
     started = of(events, "started")[0]
     assert started["objective"] == "span" and started["data"]["raw_block_size"] == row
@@ -240,7 +244,7 @@ def test_bad_input_is_one_line(case, tmp_path, tiny_bert_dir, tiny_t5_dir, capsy
     rc, events = run_job([*args, "--output", tmp_path / "run", "--threads", "1"])
     assert rc == 2
     [error] = of(events, "error")
-    expected = {"empty": "no usable text", "binary": "only binary", "block": "limit of 64",
+    expected = {"empty": "no files to train on", "binary": "1 file(s) skipped (1 binary)", "block": "limit of 64",
                 "span-on-bert": "--objective span", "mlm-on-t5": "--objective mlm", "nsp-on-t5": "encoder-decoder",
                 "option": "--batch-size"}[case]
     assert expected in error["message"]
@@ -255,8 +259,10 @@ def test_second_run_hits_the_token_cache(tmp_path, tiny_bert_dir):
     rc, first = run_job([*args, "--output", tmp_path / "r1"])
     rc2, second = run_job([*args, "--output", tmp_path / "r2"])
     assert rc == rc2 == 0
-    assert of(first, "started")[0]["data"]["cache"] == {"hits": 0, "misses": 3, "hit": False, "dir": str(tmp_path / "cache")}
+    assert of(first, "started")[0]["data"]["cache"] == {"hits": 0, "misses": 3, "hit": False, "extracted_hits": 0,
+                                                         "dir": str(tmp_path / "cache")}
     assert of(second, "started")[0]["data"]["cache"]["hit"] is True
+    assert of(second, "started")[0]["data"]["cache"]["extracted_hits"] == 3
     assert any("cache hit" in e["message"] for e in of(second, "log"))
 
 

@@ -67,13 +67,21 @@ def test_sha256_file_is_hashlib_over_prefix_and_bytes(tmp_path):
     assert sha256_file(tmp_path / "f", prefix=b"v1:") == hashlib.sha256(b"v1:" + data).hexdigest()
 
 
-def test_token_cache_keys_did_not_change(tmp_path):
-    """Users' token caches stay valid: the key is still sha256("v1:<fingerprint>:" + bytes)."""
-    from mlm_explorer.train.data.token_cache import CACHE_VERSION, file_key
+def test_token_cache_key_names_the_extracted_text_and_the_tokenizer(tmp_path):
+    """The token cache's key (v2, issue 21): sha256("v2:<fingerprint>:" + the document's token_key),
+    and the token_key changes with the file's bytes and with the lines dropped as repeats."""
+    import numpy as np
 
-    (tmp_path / "doc.txt").write_bytes(b"Some text.\n")
-    old = hashlib.sha256(f"v{CACHE_VERSION}:abc:".encode() + b"Some text.\n").hexdigest()
-    assert file_key(tmp_path / "doc.txt", "abc") == old
+    from mlm_explorer.train.data.extract.collect import collect
+    from mlm_explorer.train.data.token_cache import CACHE_VERSION, document_key
+
+    (tmp_path / "doc.txt").write_bytes(b"Some text that is long enough to compare.\n")
+    doc = collect([tmp_path / "doc.txt"], cache_root=tmp_path / "cache").documents[0]
+    assert CACHE_VERSION == 2
+    assert document_key(doc, "abc") == hashlib.sha256(f"v2:abc:{doc.token_key}".encode()).hexdigest()
+    before = doc.token_key
+    doc.dropped = np.array([0])
+    assert doc.token_key != before
 
 
 # -- rundir.py: reading ----------------------------------------------------------------------

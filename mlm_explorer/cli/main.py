@@ -85,12 +85,13 @@ def cmd_compare(args) -> int:
 
     require_text(args.text)
     bert = load_mlm(args.bert, device=args.device)
-    t5 = load_seq2seq(args.t5 or BUNDLED_INFILLER, device=args.device)
+    names = (("t5", args.t5 or BUNDLED_INFILLER), ("bart", args.bart))  # no --t5: the bundled span infiller
+    seq2seq = {role: load_seq2seq(name, device=args.device) for role, name in names if name}
     filled = predict(bert, args.text, top_k=args.top_k)
-    infilled = infill(t5, args.text)
+    infilled = {role: infill(lm, args.text) for role, lm in seq2seq.items()}
     payload = {"text": args.text, "bert": {"model": bert.to_dict(), **filled.to_dict()},
-               "t5": {"model": t5.to_dict(), **infilled.to_dict()}}
-    emit(args, payload, lambda: render.compare(bert, filled, t5, infilled))
+               **{role: {"model": seq2seq[role].to_dict(), **r.to_dict()} for role, r in infilled.items()}}
+    emit(args, payload, lambda: render.compare(bert, filled, [(seq2seq[r], infilled[r]) for r in infilled]))
     return 0
 
 

@@ -120,17 +120,19 @@ def build_parser() -> OneLineParser:
                    help="masked copies per forward pass (default: about 2048 tokens per pass)")
     add_truncate(p)
 
-    p = sub.add_parser("infill", help="fill blanks with a T5-style model (sentinel spans)")
+    p = sub.add_parser("infill", help="fill blanks with a seq2seq model (T5: sentinel spans; BART: rewrites the text)")
     p.add_argument("text", help="text with one or more [MASK], ___ or <extra_id_N>")
-    add_model_device_json(p, help="seq2seq model (T5 family): hub name, local directory, or bundled-infiller "
+    add_model_device_json(p, help="seq2seq model (T5 or BART family): hub name, local directory, or bundled-infiller "
                                   "(default: the bundled span infiller)")
     p.add_argument("--num-beams", type=positive_int, default=1, help="beam search width (1: greedy)")
     p.add_argument("--num-return", type=positive_int, default=1, help="candidates to return (<= beams)")
 
-    p = sub.add_parser("compare", help="the same blanks filled by an encoder MLM and by a seq2seq model (T5), side by side")
+    p = sub.add_parser("compare", help="the same blanks filled by an encoder MLM, T5 (or the bundled span infiller) "
+                                       "and BART, side by side")
     p.add_argument("text", help="text with one or more [MASK] or ___")
     p.add_argument("--bert", default=None, help="encoder MLM (default: bundled)")
     p.add_argument("--t5", default=None, help="seq2seq model (T5 family; default: bundled-infiller, the bundled span infiller)")
+    p.add_argument("--bart", default=None, help="seq2seq model that rewrites the text (BART family), a third column")
     add_device(p)
     p.add_argument("--top-k", type=positive_int, default=5)
     add_json(p)
@@ -166,7 +168,7 @@ def build_parser() -> OneLineParser:
     p = sub.add_parser("models", help="list the models usable now (bundled, cached hub models, runs)")
     add_json(p)
 
-    p = sub.add_parser("train", help="fine-tune a model on your .txt/.md files (runs in its own process)")
+    p = sub.add_parser("train", help="fine-tune a model on your documents: text, PDF, HTML, Word, JSONL, CSV (runs in its own process)")
     from mlm_explorer.train.config import add_train_arguments
 
     add_train_arguments(p)

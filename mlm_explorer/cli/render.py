@@ -64,29 +64,39 @@ def infill_result(lm, result) -> None:
         console.print(line)
         for fill in cand.fills:
             console.print(Text(f"   blank {fill.index + 1}: {fill.text!r}  log p {fill.logprob:.3f}", style="dim"))
+        if cand.rewritten:
+            console.print(Text("   the model also rewrote the text around the blanks; the fills are the spans "
+                               "that line up with them", style="dim"))
 
 
-def compare(bert, filled, t5, infilled) -> None:
+INFILL_KINDS = {"sentinels": "T5: spans", "mask": "BART: rewrites the text"}
+
+
+def compare(bert, filled, infills) -> None:
+    """The encoder's top fill per blank beside each seq2seq model's (infills: [(lm, InfillResult)]),
+    with the one-line difference (and what a self-describing model, the bundled infiller, is) below."""
     from mlm_explorer.core.infer.infill import DIFFERENCE
 
-    about = (t5.info or {}).get("description")
-    table = Table(show_lines=True, caption=DIFFERENCE + (f"\n{t5.name}: {about}" if about else ""))
+    notes = [f"{lm.name}: {lm.info['description']}" for lm, _ in infills if (lm.info or {}).get("description")]
+    table = Table(show_lines=True, caption="\n".join([DIFFERENCE, *notes]))
     table.add_column("blank", justify="right", style="dim")
     table.add_column(f"{bert.name} (MLM)")
-    table.add_column(f"{t5.name} ({'span infiller' if about else 'T5'})")
-    best = infilled.candidates[0] if infilled.candidates else None
-    n = max(len(filled.predictions), len(best.fills) if best else 0)
+    bests = []
+    for lm, result in infills:
+        kind = "span infiller" if (lm.info or {}).get("description") else INFILL_KINDS.get(result.style, result.style)
+        table.add_column(f"{lm.name} ({kind})")
+        bests.append(result.candidates[0] if result.candidates else None)
+    n = max([len(filled.predictions)] + [len(b.fills) for b in bests if b])
     for i in range(n):
         left = ""
         if i < len(filled.predictions) and filled.predictions[i].candidates:
             top = filled.predictions[i].candidates[0]
             left = f"{top.text}  p={top.probability:.3f}"
-        right = ""
-        if best and i < len(best.fills):
-            fill = best.fills[i]
-            right = f"{fill.text}  log p={fill.logprob:.2f} (p={math.exp(fill.logprob):.3f})"
-        table.add_row(str(i + 1), left, right)
-    table.add_row("text", filled.decoded, best.text if best else "")
+        cells = [f"{b.fills[i].text}  log p={b.fills[i].logprob:.2f} (p={math.exp(b.fills[i].logprob):.3f})"
+                 if b and i < len(b.fills) else "" for b in bests]
+        table.add_row(str(i + 1), left, *cells)
+    table.add_row("text", filled.decoded, *[(b.text + ("  (rewritten)" if b.rewritten else "")) if b else ""
+                                             for b in bests])
     console.print(table)
 
 
@@ -201,8 +211,12 @@ def sentence_score(lm, result) -> None:
         console.print(Text("(text truncated to the model's limit)", style="dim"))
 
 
-def _token_label(tok) -> str:
-    return f"##{tok.text}" if tok.continues_word and not tok.special else tok.text
+def _token_label(tok, lm) -> str:
+    """A subword that continues a word: `##` for WordPiece (the model's own mark), `·` for the others."""
+    if not tok.continues_word or tok.special:
+        return tok.text
+    spec = getattr(lm, "spec", None)
+    return ("##" if spec is None or spec.tokenizer_style == "wordpiece" else "·") + tok.text
 
 
 def attention_row(lm, result) -> None:
@@ -217,11 +231,13 @@ def attention_row(lm, result) -> None:
     top = max(row.weights + [1e-9])
     for tok, weight in zip(result.tokens, row.weights):
         style = "bold" if tok.index == row.token_index else ("dim" if tok.special else "")
-        table.add_row(str(tok.index), Text(_token_label(tok), style=style), f"{weight:.4f}",
+        table.add_row(str(tok.index), Text(_token_label(tok, lm), style=style), f"{weight:.4f}",
                       Text(_bar(weight / top, 20), style="cyan"))
     console.print(table)
     console.print(Text(f"{row.num_layers} layers x {row.num_heads} heads · --layer L --head H: one map "
                        "(0-based, -1 = last)", style="dim"))
+    if row.note:
+        console.print(Text(row.note, style="dim"))
 
 
 def saliency_result(lm, result) -> None:
@@ -242,7 +258,7 @@ def saliency_result(lm, result) -> None:
     shown = s.integrated_gradients if s.integrated_gradients is not None else s.grad_x_input
     top = max([abs(v) for v in shown] + [1e-12])
     for i, tok in enumerate(result.tokens):
-        cells = [str(tok.index), Text(_token_label(tok), style="bold" if i == s.position else ("dim" if tok.special else ""))]
+        cells = [str(tok.index), Text(_token_label(tok, lm), style="bold" if i == s.position else ("dim" if tok.special else ""))]
         if s.integrated_gradients is not None:
             cells.append(f"{s.integrated_gradients[i]:+.4f}")
         if s.grad_x_input is not None:

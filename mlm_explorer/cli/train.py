@@ -2,9 +2,11 @@
 
 The job runs in its own process (`python -m mlm_explorer.train`), with the very arguments
 the user gave here (`args.job_argv`, kept by cli/parser.py; global options come first, so
-the subcommand's own win). `--json` prints its events as they come; otherwise a Rich
-progress bar (cli/render.py) shows loss, tokens/s and ETA. Ctrl+C asks the job to save a
-checkpoint and stop (exit 130).
+the subcommand's own win). `--json` prints its events as they come; otherwise the data
+report (files used with their tokens, files skipped with reasons, duplicates dropped) and a
+Rich progress bar (cli/render.py) with loss, tokens/s and ETA; `--dry-run` prints the whole
+preview (cli/train_report.py) and stops. Ctrl+C asks the job to save a checkpoint and stop
+(exit 130).
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from mlm_explorer.errors import UserError
 
 
 def run_training(args) -> int:
-    from mlm_explorer.cli.render import TrainProgress
+    from mlm_explorer.cli.train_report import TrainView
     from mlm_explorer.train.launch import TrainingRunner
 
     job_args = [a for a in args.job_argv if a != "--json"] + ["--json"]
     runner = TrainingRunner(job_args)
     runner.start()
-    show = _print_json if args.json else TrainProgress()
+    show = _print_json if args.json else TrainView()
     last = None
     try:
         for event in runner.events():
@@ -37,7 +39,7 @@ def run_training(args) -> int:
             show(event)
         return EXIT_INTERRUPTED
     finally:
-        if isinstance(show, TrainProgress):
+        if isinstance(show, TrainView):
             show.close()
     if last is not None and last.get("event") == "error":
         if args.json:

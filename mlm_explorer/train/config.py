@@ -14,7 +14,7 @@ from typing import Sequence
 from mlm_explorer.errors import InputError
 from mlm_explorer.option_types import probability
 
-OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp")
+OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp", "infill")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+|head\+decoder)$")
 
@@ -22,11 +22,13 @@ _TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+|head\+decoder)
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Define every option of the training job on `parser` (the CLI reuses this)."""
     a = parser.add_argument
-    a("paths", nargs="*", metavar="PATH", help="text files and folders (recursive .txt/.md) to train on")
+    a("paths", nargs="*", metavar="PATH",
+      help="files and folders (recursive) to train on: text, Markdown, reST, LaTeX, source, HTML, PDF, "
+           ".docx, JSON lines, CSV")
     g = parser.add_argument_group("model and objective")
     g.add_argument("--model", default="bundled", help="hub name, local directory or 'bundled' (default)")
     g.add_argument("--objective", default="auto", choices=OBJECTIVES,
-                   help="auto: span for T5-like (encoder-decoder) models, mlm otherwise")
+                   help="auto: span for T5-like models, infill (text infilling) for BART-like ones, mlm otherwise")
     g.add_argument("--train-params", default="all", metavar="WHICH",
                    help="all | head | head+norms | head+top:N (head plus the top N layers) | head+decoder (seq2seq: the encoder frozen)")
     g.add_argument("--whole-word", action="store_true", help="mlm: mask whole words, not subwords")
@@ -37,7 +39,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g.add_argument("--block-size", type=int, default=None, help="tokens per block (default 128, at most the model's limit)")
     g.add_argument("--eval-fraction", type=float, default=0.05, help="share held out for evaluation, by file (0.05)")
     g.add_argument("--max-eval-blocks", type=int, default=512, help="evaluate on at most this many held-out blocks")
-    g.add_argument("--no-cache", action="store_true", help="tokenise again instead of using the token cache")
+    g.add_argument("--no-cache", action="store_true", help="extract and tokenise again instead of using the cache")
+    g.add_argument("--text-field", default=None, metavar="NAME",
+                   help="JSON lines / CSV: the field or column holding the text (default: text; a.b reaches into objects)")
+    g.add_argument("--keep-duplicates", action="store_true",
+                   help="keep duplicate files and repeated lines (dropped by default: licences, page headers)")
     g = parser.add_argument_group("length of training (the first limit reached stops it)")
     g.add_argument("--max-steps", type=int, default=None, help="optimizer steps")
     g.add_argument("--epochs", type=float, default=None, help="passes over the training blocks (default 3 when no limit is given)")
@@ -60,6 +66,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g = parser.add_argument_group("run")
     g.add_argument("--output", default=None, help="run directory (default: <data dir>/runs/<time>-<model>)")
     g.add_argument("--resume", default=None, metavar="RUN", help="continue a run (its directory, its name, or one checkpoint-N in it)")
+    g.add_argument("--dry-run", action="store_true",
+                   help="read and report the files, show sample blocks with their masks and the estimated time, "
+                        "then stop (nothing is written; a `preview` event)")
     g.add_argument("--eval-every", type=int, default=200, help="evaluate every N steps (and at the end)")
     g.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (and at the end)")
     g.add_argument("--keep", type=int, default=2, help="checkpoints to keep, besides best/ (2)")

@@ -6,14 +6,17 @@ CLI (cli/train.py) or the app (ui/app.py); the app's thread workers (ui/workers.
 
 It speaks JSON lines on stdout (events.py); everything else goes to stderr. Exit status:
 
-    0    finished
+    0    finished (or, with --dry-run, the `preview` event sent)
     2    a problem with the input or the environment (one `error` event, one line on stderr:
-         empty folder, only binary files, --block-size above the model's limit, objective
+         no usable file (each skipped one is named with its reason), --block-size above the model's limit, objective
          mismatch, full disk while saving, CUDA out of memory)
     1    an unexpected crash (`error` event, traceback on stderr)
     130  cancelled by SIGINT (Ctrl+C): a checkpoint was saved, then `cancelled`
     143  cancelled by SIGTERM (TrainingRunner.cancel): likewise (128 + signal number, as a shell
          reports it; a supervisor that wants 0 can treat the `cancelled` event as success)
+
+Under torchrun only rank 0 speaks; a failure on another rank reaches rank 0's `error` event
+and run.json as "rank N: ..." (failures.py).
 """
 
 from __future__ import annotations
@@ -21,13 +24,25 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 from mlm_explorer.errors import InputError, UserError
 
+from mlm_explorer.train.failures import Failure, FailureBoard, Reporter, describe, oom_message, settle, watch
 from mlm_explorer.train.run.events import Events, protect_stdout
+
+
+class Reported(Exception):
+    """A failure already reported (event, run.json, stderr): exit with `code`."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 class Cancelled(Exception):
@@ -92,27 +107,49 @@ def _prepare_probes(probes, tm):
     """Check the probes against the model's tokenizer (one token per answer) before anything is written."""
     if not probes:
         return []
-    if tm.objective == "span":
+    if tm.objective in ("span", "infill"):
+        how = "span corruption" if tm.objective == "span" else "text infilling"
         raise InputError("--probes/--probe need an encoder masked-LM (objective mlm or mlm+nsp); "
-                         f"'{tm.name}' is trained with span corruption, which has no [MASK] to probe")
+                         f"'{tm.name}' is trained with {how}, which has no [MASK] to probe")
     from mlm_explorer.core.explain.probes import prepare_probes
 
     return prepare_probes(tm.tokenizer, probes, max_length=tm.max_length)
 
 
+def _check_world(args, world: int) -> None:
+    """Every rank needs at least one block per step: with fewer, a rank would run no forward
+    pass and the others would wait for its gradients forever."""
+    if args.batch_size < world:
+        raise InputError(f"--batch-size {args.batch_size} is smaller than the {world} processes torchrun started, "
+                         f"and each needs at least one block per step; use --batch-size {world} or more "
+                         "(it is the total over all processes)")
+
+
 def run(argv, events: Events) -> int:
+    from mlm_explorer.paths import cache_dir
     from mlm_explorer.train.config import parse_args
-    from mlm_explorer.train.data.corpus import scan
+    from mlm_explorer.train.data.extract.base import ReadOptions
+    from mlm_explorer.train.data.extract.collect import collect, require_documents
 
     # 1. options and inputs first: a bad option or an empty folder fails before torch loads
-    args, given = parse_args(argv)
+    main_rank = os.environ.get("RANK", "0") == "0"
+    events.enabled = events.enabled and main_rank  # only rank 0 speaks, from the first line on
+    try:
+        args, given = parse_args(argv)
+        _check_world(args, int(os.environ.get("WORLD_SIZE", 1)))  # torchrun's; torch is not loaded yet
+    except UserError:
+        if not main_rank:
+            raise Reported(2) from None  # the same options on every rank: rank 0 says it once
+        raise
     run_dir = checkpoint = None
     if args.resume:
         run_dir, checkpoint, args = _resume_point(args, given)
-    scan(args.paths)
+    collection = collect(args.paths, options=ReadOptions(text_field=args.text_field),
+                         keep_duplicates=args.keep_duplicates,
+                         cache_root=None if args.no_cache else cache_dir())
+    require_documents(collection, args.paths)
     probes = _probes(args)
-    main_rank = os.environ.get("RANK", "0") == "0"
-    if main_rank and run_dir is None and args.output:
+    if main_rank and run_dir is None and not args.dry_run and args.output:
         _new_run_dir(args)  # raises if that directory already holds a run
 
     import torch
@@ -128,21 +165,32 @@ def run(argv, events: Events) -> int:
 
     # 2. device, ranks, model, data
     rt = setup(args.device, args.threads, args.precision)
-    events.enabled = events.enabled and rt.is_main
     if rt.amp_dtype == torch.bfloat16 and not rt.cuda and not cpu_has_native_bf16():
         events.emit("log", message="--precision bf16: this CPU has no native bf16 (AVX512-BF16/AMX), "
                                    "so it is likely slower than --precision fp32")
+    # what a failure reports to: run.json once it exists (also the watcher thread's, see failures.py)
+    job = SimpleNamespace(run_dir=run_dir, record=None)
+    board = FailureBoard(rt.store) if rt.distributed else None
+    reporter = Reporter(lambda failure: _report(events, job, failure))
+    stop_watching = threading.Event()
+    if board is not None and rt.is_main:
+        watch(board, reporter, stop_watching)
     try:
-        run_dir = _agree_run_dir(rt, run_dir, args)
+        if args.compile and not rt.cuda:
+            raise InputError("--compile needs a CUDA GPU (on the CPU, torch.compile's start-up costs more than it "
+                             "saves in a fine-tune); leave --compile out")
+        run_dir = job.run_dir = None if args.dry_run else _agree_run_dir(rt, run_dir, args)
         torch.manual_seed(args.seed + rt.rank)  # dropout; restored from the checkpoint on resume
         tm = load_for_training(str(checkpoint) if checkpoint else args.model, args.objective, device=rt.device)
         counts = select_trainable(tm.model, args.train_params)
         prepared = _prepare_probes(probes, tm)
-        data = prepare(args, tm, rt, events)
+        data = prepare(args, tm, rt, events, collection)
+        if args.dry_run:
+            return _dry_run(args, tm, rt, data, events, checkpoint, counts, prepared)
         if rt.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         initial = rundir.read_record(run_dir) if checkpoint else {}
-        record = RunRecord(run_dir, enabled=rt.is_main, initial=initial)
+        record = job.record = RunRecord(run_dir, enabled=rt.is_main, initial=initial)
         if checkpoint:
             record.truncate(rundir.step_of(checkpoint))
         record.data.update(
@@ -161,8 +209,8 @@ def run(argv, events: Events) -> int:
                     micro_batch_size=loop.micro, probes=len(prepared), **rt.describe(), **counts)
         try:
             outcome = loop.run()
-        except BaseException as exc:
-            record.update(status="cancelled" if isinstance(exc, Cancelled) else "failed", error=str(exc) or type(exc).__name__)
+        except (Cancelled, KeyboardInterrupt) as exc:
+            record.update(status="cancelled", error=str(exc) or type(exc).__name__)
             raise
         if outcome == "cancelled":
             record.update(status="cancelled")
@@ -174,8 +222,47 @@ def run(argv, events: Events) -> int:
         events.emit("finished", step=loop.step, run_dir=str(run_dir), best=str(best) if best.exists() else None,
                     best_eval_loss=record.data.get("best", {}).get("loss"), tokens=loop.tokens)
         return 0
+    except (Cancelled, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported as one line; a crash also with its traceback
+        failure = settle(board, describe(exc, rank=rt.rank, run_dir=job.run_dir))
+        if rt.is_main:
+            reporter.report(failure)
+        elif failure.rank == rt.rank:  # this rank failed first: say so where its machine can see it
+            print(f"error: {failure.line()}", file=sys.stderr)
+        if failure.code == 1 and failure.rank == rt.rank:
+            traceback.print_exception(exc, file=sys.stderr)
+        raise Reported(failure.code) from exc
     finally:
+        stop_watching.set()
         rt.close()
+
+
+def _report(events: Events, job, failure: Failure) -> None:
+    """Rank 0's report of a failure (its own or another rank's): run.json, the event, stderr."""
+    if failure.kind == "oom":  # what survived, as rank 0 (which writes the checkpoints) sees it
+        failure = replace(failure, message=oom_message(job.run_dir))
+    line, record = failure.line(), job.record
+    if record is not None:
+        extra = {"failed_rank": failure.rank} if failure.rank else {}
+        record.update(status="failed", error=line, **extra)
+    _fail(events, line, failure.code, **({"rank": failure.rank} if failure.rank else {}))
+
+
+def _dry_run(args, tm, rt, data, events, checkpoint, counts, probes) -> int:
+    """--dry-run: a `preview` event (train/preview.py) instead of training; nothing is written."""
+    from mlm_explorer.train.loop import Loop
+    from mlm_explorer.train.preview import preview
+    from mlm_explorer.train.run import checkpoint as ckpt
+    from mlm_explorer.train.run.runs import RunRecord
+
+    state = ckpt.load_trainer_state(checkpoint) if checkpoint else None
+    loop = Loop(args=args, model=tm.model, tokenizer=tm.tokenizer, objective=data.objective, data=data, rt=rt,
+                events=events, record=RunRecord(Path("."), enabled=False), resume_state=state, probes=probes)
+    events.emit("preview", model=args.model, resumed_from=str(checkpoint) if checkpoint else None,
+                micro_batch_size=loop.micro, probes=len(probes), **preview(loop, args, tm, rt, data),
+                **rt.describe(), **counts)
+    return 0
 
 
 def main(argv=None, *, stdout=None) -> int:
@@ -195,22 +282,22 @@ def main(argv=None, *, stdout=None) -> int:
     old = {s: signal.signal(s, _raise_cancelled) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         return run(argv, events)
+    except Reported as exc:
+        return exc.code
     except Cancelled as exc:  # before the loop started: nothing to save
         events.emit("cancelled", step=0, checkpoint=None, signal=signal.Signals(exc.signum).name)
         return 128 + exc.signum
     except KeyboardInterrupt:
         events.emit("cancelled", step=0, checkpoint=None, signal="SIGINT")
         return 130
-    except UserError as exc:
-        return _fail(events, str(exc), 2)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
-        import torch
-
-        if isinstance(exc, torch.cuda.OutOfMemoryError):
-            return _fail(events, "CUDA ran out of memory; use a smaller --micro-batch-size (gradient accumulation "
-                         "keeps --batch-size) or a smaller --block-size", 2)
-        traceback.print_exc(file=sys.stderr)
-        return _fail(events, f"training crashed: {type(exc).__name__}: {exc}".splitlines()[0], 1)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence (before the process group exists)
+        failure = describe(exc)
+        if failure.code == 1:
+            traceback.print_exc(file=sys.stderr)
+        if os.environ.get("RANK", "0") != "0":  # not rank 0: only this machine's stderr hears it
+            print(f"error: rank {os.environ['RANK']}: {failure.message}", file=sys.stderr)
+            return failure.code
+        return _fail(events, failure.message, failure.code)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -230,7 +317,7 @@ def _quiet_libraries() -> None:
         pass
 
 
-def _fail(events: Events, message: str, code: int) -> int:
-    events.emit("error", message=message)
+def _fail(events: Events, message: str, code: int, **fields) -> int:
+    events.emit("error", message=message, **fields)
     print(f"error: {message}", file=sys.stderr)
     return code

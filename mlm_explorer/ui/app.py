@@ -153,11 +153,20 @@ class MLMExplorerApp(App[None]):
             self.lm = lm
         if self.model_ready_at is None:
             self.model_ready_at = time.perf_counter()
-        info = getattr(lm, "info", None) or {}
+        self._show_model_status(lm)
+
+    def _show_model_status(self, lm: Any = None, *, t5: bool = False) -> None:
+        """The status line of Explore's model: name, device, base, head warning (and, with
+        `t5`, the T5's: after the models moved between devices)."""
+        if t5 and self.t5_lm is not None:
+            self.t5_status = f"{short_name(self.t5_lm.name)} ({self.t5_lm.device})"
+        shown = self.lm or lm  # a base model may come in before Explore's own
+        if shown is None:
+            return
+        info = getattr(shown, "info", None) or {}
         note = "" if info.get("head_trained", True) else " · MLM head untrained: predictions are not meaningful"
         base = f" · base: {short_name(self.base_lm.name)}" if self.base_lm is not None else ""
-        shown = self.lm or lm  # a base model may come in before Explore's own
-        self.model_status = f"model {short_name(shown.name)} ({getattr(shown, 'device', device)}){base}{note}"
+        self.model_status = f"model {short_name(shown.name)} ({getattr(shown, 'device', 'cpu')}){base}{note}"
         self.model_version += 1
 
     def _model_failed(self, group: str, error: str) -> None:
@@ -256,19 +265,44 @@ class MLMExplorerApp(App[None]):
 
     # -- training -----------------------------------------------------------------------------
     def start_training(self, target: MessagePump, args: list[str]) -> None:
-        """Run `python -m mlm_explorer.train ARGS`; every event goes to `target` as a TrainEvent."""
+        """Run `python -m mlm_explorer.train ARGS`; every event goes to `target` as a TrainEvent.
+        When the explorer's models sit on the GPU the job will use, first offer to move them to
+        the CPU while it runs (they move back when it ends)."""
+        held = workers.gpu_models(self.lm, self.base_lm, self.t5_lm) if _job_uses_gpu(args) else []
+        if not held:
+            self._run_job(target, args, release=[])
+            return
+        size = workers.model_bytes(held) / 2**30
+
+        def answer(choice: str | None) -> None:
+            self._run_job(target, args, release=held if choice == "release" else [])
+
+        self.push_screen(ChoiceDialog(
+            f"The explorer keeps {len(held)} model(s) on the GPU ({size:.1f} GiB), memory the training job may "
+            "need. Move them to the CPU while it runs? They move back when it ends.",
+            [("keep", "Keep on the GPU"), ("release", "Move to the CPU")], default="release",
+        ), answer)
+
+    def _run_job(self, target: MessagePump, args: list[str], *, release: list) -> None:
         from mlm_explorer.train.launch import APP_JOB_NICE, TrainingRunner
 
         runner = TrainingRunner(args, nice=APP_JOB_NICE)  # command and environment: train/launch.job_launch
         self.train_runner = runner
+        home = release[0].device if release else None
 
         def body() -> None:
             try:
+                if release:
+                    workers.move_models(release, "cpu")
+                    self.call_from_thread(self._show_model_status, t5=True)
                 runner.start()
                 for event in runner.events():
                     target.post_message(TrainEvent(event))
             finally:
                 target.post_message(TrainEvent({"event": "exited", "returncode": runner.returncode}))
+                if release:  # the job's process is gone, and its GPU memory with it
+                    workers.move_models(release, home)
+                    self.call_from_thread(self._show_model_status, t5=True)
 
         self.run_worker(body, name="train", group="train", thread=True, exit_on_error=False)
 
@@ -333,6 +367,17 @@ class MLMExplorerApp(App[None]):
             "A training job is running. Cancel it (its last checkpoint is kept) and quit?",
             [("cancel", "Cancel job & quit"), ("wait", "Keep waiting")], default="wait",
         ), answer)
+
+
+def _job_uses_gpu(args: list[str]) -> bool:
+    """Whether the job's `--device` (default auto) can be a GPU."""
+    device = "auto"
+    for i, arg in enumerate(args):
+        if arg == "--device" and i + 1 < len(args):
+            device = args[i + 1]
+        elif arg.startswith("--device="):
+            device = arg.split("=", 1)[1]
+    return not device.startswith("cpu")
 
 
 def run_app(model: str | None = None, t5: str | None = None, device: str = "auto") -> None:

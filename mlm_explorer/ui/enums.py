@@ -69,6 +69,8 @@ class JobState(StrEnum):
     """The Train screen's training job, as far as the screen knows it."""
 
     IDLE = "idle"
+    PREVIEWING = "previewing"  # the job runs with --dry-run (the Preview button)
+    PREVIEWED = "previewed"  # its preview is shown; nothing was trained
     STARTING = "starting"
     RUNNING = "running"
     FINISHED = "finished"
@@ -77,4 +79,4 @@ class JobState(StrEnum):
 
     @property
     def active(self) -> bool:
-        return self in (JobState.STARTING, JobState.RUNNING)
+        return self in (JobState.PREVIEWING, JobState.STARTING, JobState.RUNNING)

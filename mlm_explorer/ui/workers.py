@@ -83,6 +83,36 @@ def load_default_t5(device: str) -> Any | None:
         return load_model("t5", found, device) if found is not None else None
 
 
+def gpu_models(*lms: Any) -> list:
+    """The loaded models among `lms` (None allowed) whose weights sit on a GPU."""
+    out = []
+    for lm in lms:
+        if lm is not None and getattr(getattr(lm, "device", None), "type", None) == "cuda" and lm not in out:
+            out.append(lm)
+    return out
+
+
+def model_bytes(lms: list) -> int:
+    """Bytes of the models' parameters and buffers."""
+    return sum(t.numel() * t.element_size() for lm in lms
+               for t in (*lm.model.parameters(), *lm.model.buffers()))
+
+
+def move_models(lms: list, device: Any) -> None:
+    """Move the models (weights, and `LoadedModel.device`) to `device`, on the model thread so
+    that no prediction runs half on one device; then give the GPU's cached blocks back."""
+    import torch
+
+    def move() -> None:
+        for lm in lms:
+            lm.model.to(device)
+            lm.device = torch.device(device)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    on_model_thread(move)
+
+
 def find_cached_t5() -> str | None:
     """The first seq2seq model in the local Hugging Face cache, if any (no network)."""
     from mlm_explorer.core.load import models

@@ -117,30 +117,44 @@ def _kind_mismatch(name: str, model_type: str, kind: str, want: Kind) -> ModelEr
     if want == "seq2seq" and kind == "mlm":
         return ModelError(
             f"'{name}' is a {model_type} encoder masked-LM: use it with `mlm-explorer predict`; "
-            "`infill` needs a T5-style encoder-decoder model"
+            "`infill` needs an encoder-decoder model such as T5 or BART"
         )
-    needed = "an encoder masked-LM (BERT family) for `predict`" if want == "mlm" else "a T5-style model for `infill`"
-    return ModelError(f"'{name}' is a {model_type} model, which cannot be used here; pick {needed}")
+    return ModelError(f"'{name}' is {hf.what_it_is(model_type)}; {hf.NEEDS}")
+
+
+def _no_head(name: str, spec: ModelSpec) -> ModelError:
+    archs = ", ".join(spec.architectures) or spec.family
+    return ModelError(
+        f"'{name}' is a {archs} checkpoint without a masked-LM head, so its predictions would be random; pick the "
+        f"masked-LM it was made from (e.g. a *ForMaskedLM checkpoint), or train a head on your text first: "
+        f"`mlm-explorer train DOCS --model {name}`"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading
 
 
-def load_mlm(name_or_path: str | os.PathLike | None = None, *, device: str = "auto") -> LoadedModel:
-    """An encoder masked-LM (AutoModelForMaskedLM) in eval mode. None / "bundled" -> the bundled default."""
-    return _load(name_or_path, want="mlm", device=device)
+def load_mlm(name_or_path: str | os.PathLike | None = None, *, device: str = "auto",
+             fresh_head: bool = False) -> LoadedModel:
+    """An encoder masked-LM (AutoModelForMaskedLM) in eval mode. None / "bundled" -> the bundled default.
+
+    A checkpoint without an MLM head (a sentence encoder, a classifier) is refused (ModelError),
+    unless `fresh_head` (training: the head starts fresh and is learned).
+    """
+    return _load(name_or_path, want="mlm", device=device, fresh_head=fresh_head)
 
 
 def load_seq2seq(name_or_path: str | os.PathLike, *, device: str = "auto") -> LoadedModel:
-    """A T5-style encoder-decoder (AutoModelForSeq2SeqLM) with sentinel tokens, in eval mode."""
+    """A seq2seq model that can infill (AutoModelForSeq2SeqLM), in eval mode: T5-style (sentinel
+    tokens) or BART-style (a mask token; the decoder regenerates the whole text)."""
     if name_or_path is None or str(name_or_path).strip() in ("", BUNDLED):
         raise ModelError(
             "infill needs a seq2seq model and the bundled default is an encoder masked-LM; "
             f"pass --model {BUNDLED_INFILLER} (the bundled span infiller) or a T5 model "
             "(a hub name such as google-t5/t5-small, or a local directory)"
         )
-    return _load(name_or_path, want="seq2seq", device=device)
+    return _load(name_or_path, want="seq2seq", device=device, fresh_head=False)
 
 
 def inspect(name_or_path: str | os.PathLike | None) -> ModelSpec:
@@ -208,7 +222,13 @@ def _load_tokenizer(src: ModelSource):
             raise hf.explain(exc, src, "tokenizer") from exc
 
 
-def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
+def _load(name_or_path, *, want: Kind, device: str, fresh_head: bool) -> LoadedModel:
+    lm = _load_quietly(name_or_path, want=want, device=device, fresh_head=fresh_head)
+    hf.quiet_inference()   # warnings about inputs from here on are not for the user (core/load/hf.py)
+    return lm
+
+
+def _load_quietly(name_or_path, *, want: Kind, device: str, fresh_head: bool) -> LoadedModel:
     dev = resolve_device(device)
     src = resolve_source(name_or_path)
     if src.source == "bundled" and src.name == BUNDLED_INFILLER:
@@ -248,10 +268,10 @@ def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
         raise ModelError(
             f"'{src.name}' has no mask token in its tokenizer, so it cannot fill masks; pick a masked-LM such as BERT"
         )
-    if want == "seq2seq" and not spec.sentinels:
+    if want == "seq2seq" and spec.infill is None:
         raise ModelError(
-            f"'{src.name}' has no T5 sentinel tokens ({SENTINEL}, ...) in its tokenizer, so it cannot infill blanks; "
-            "pick a T5 model"
+            f"'{src.name}' has no T5 sentinel tokens ({SENTINEL}, ...) and no mask token in its tokenizer, so it "
+            "cannot infill blanks; pick a T5 or BART model"
         )
 
     # 4. The weights.
@@ -266,8 +286,10 @@ def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
             )
         except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
             raise hf.explain(exc, src, "weights") from exc
-    model.to(dev).eval()
     missing = sorted(loading.get("missing_keys", []) or [])
+    if missing and spec.has_lm_head is not True and not fresh_head:
+        raise _no_head(src.name, spec)   # the checkpoint says it has no head, and the head's weights are missing
+    model.to(dev).eval()
     info = {"model_type": model_type, "head_trained": not missing, "missing_keys": missing}
     path = str(src.path) if src.path is not None else hf.snapshot_dir(src.repo_id)
     return LoadedModel(model, tokenizer, want, src.name, path, dev, src.source, info, spec)

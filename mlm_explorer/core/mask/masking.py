@@ -22,8 +22,12 @@ Exact semantics (and how they differ from `DataCollatorForLanguageModeling`):
   selected, and each *word* gets one decision, so a word is entirely `[MASK]`, entirely
   random, or entirely kept. (HF's `DataCollatorForWholeWordMask` selects whole words but
   then decides per token, which can leave `[MASK]` next to the word's real subwords and leak
-  the answer.) `rate` is then the fraction of words. It costs at most 1.5x the token path
-  (`benchmarks/bench_masking.py`).
+  the answer.) `rate` is then the fraction of words. Its goal: at most 1.3x the token path's
+  time (`benchmarks/bench_masking.py` (d)).
+
+The steps are written once against core/mask/arrays.py: NumPy views on the CPU (several times
+cheaper per call than torch's CPU operators on batches this size), torch on other devices; the
+draws always come from the caller's torch generator, so both give the same result.
 """
 
 from __future__ import annotations
@@ -36,11 +40,15 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from mlm_explorer.core.mask.arrays import ops_for
 from mlm_explorer.core.mask.decision import Decision
 from mlm_explorer.core.mask.text import PieceStyle, sentinel_token_ids
 from mlm_explorer.errors import InputError, ModelError
 
 _UNUSED_RE = re.compile(r"\[unused\d+\]|<unused\d+>|<extra_id_\d+>")
+# mask_tokens' code k per position is the number of thresholds u reaches: 0 MASK, 1 RANDOM,
+# 2 KEEP, 3 NONE (and blocked); `(k + 1) & 3` turns it into the Decision value (one cheap pass).
+assert [(k + 1) & 3 for k in range(4)] == [Decision.MASK, Decision.RANDOM, Decision.KEEP, Decision.NONE]
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,7 @@ def mask_tokens(
     generator: torch.Generator,
     maskable: torch.Tensor | None = None,
     word_ids: torch.Tensor | None = None,
+    backend: str | None = None,
 ) -> MaskedBatch:
     """Select and corrupt positions of `input_ids` by BERT's rule (see the module docstring).
 
@@ -145,90 +154,119 @@ def mask_tokens(
             padding are excluded whatever it says.
         word_ids: optional (B, L) word index per position (-1 or anything for non-words);
             only used with `policy.whole_word`. Without it, words come from `vocab.continuation`.
+        backend: "numpy" or "torch" array operations (default: NumPy on the CPU, torch
+            elsewhere; both give the same result, see core/mask/arrays.py).
     Returns:
         MaskedBatch(input_ids, labels, decisions), each shaped like `input_ids`.
     """
-    if input_ids.device.type != generator.device.type:
+    if not same_device(input_ids.device, generator.device):
         raise ValueError(f"generator is on {generator.device} but input_ids are on {input_ids.device}")
     shape = input_ids.shape
-    ids = input_ids.reshape(-1, shape[-1]) if input_ids.dim() != 2 else input_ids  # (B, L)
+    dev = input_ids.device
+    xp = ops_for(dev, backend)
+    ids2 = input_ids if input_ids.dim() == 2 else input_ids.reshape(-1, shape[-1])
+    ids = xp.array(ids2.contiguous())  # (B, L)
     B, L = ids.shape
-    dev = ids.device
 
     # 1. Blocked positions (never selected): specials and padding, and what the caller excludes.
-    blocked = _lookup(vocab.special, ids)  # (B, L) bool
+    blocked = xp.lookup(xp.array(vocab.special), ids)  # (B, L) bool
     if maskable is not None:
-        blocked |= ~maskable.reshape(B, L).to(device=dev, dtype=torch.bool)
+        if maskable.dtype != torch.bool or maskable.device != dev or maskable.shape != ids2.shape:
+            maskable = maskable.reshape(B, L).to(device=dev, dtype=torch.bool)
+        blocked |= ~xp.array(maskable)
 
     # 2. One uniform u per unit (a position, or a word with whole_word): u < rate selects the
-    #    unit, and u / rate, uniform on [0, 1) given selection, splits it. Blocked units: u = 2.
+    #    unit, and u / rate, uniform on [0, 1) given selection, splits it.
     if policy.whole_word:
-        # 2a. Word starts: a candidate that does not continue the previous candidate's word.
-        if word_ids is None:
-            joins = _lookup(vocab.continuation, ids)  # (B, L) a "##x" piece (no "▁"/"Ġ")...
-        else:
-            w = word_ids.reshape(B, L).to(dev)
-            blocked |= w < 0  # -1: not part of any word
-            joins = torch.zeros_like(blocked)
-            joins[:, 1:] = w[:, 1:] == w[:, :-1]  # ...or the same word id as the previous position
-        cand = ~blocked
-        joins[:, 1:] &= cand[:, :-1]  # ...that follows a candidate
-        slots_blocked = None  # rate mode: word slots past a row's last word are never gathered
-        if policy.count is not None:
-            joins[:, 0] = False  # a row that begins mid-word: that fragment is word 1
-            # (rate mode leaves it word 0, which draws from column 0 like any other word)
-        starts = cand > joins  # (B, L) cand & ~joins
-        # 2b. Number the words 1, 2, ... per row; draw one u per word; every subword gathers its word's u.
-        word = starts.cumsum(1)  # (B, L) word number of each candidate
-        if policy.count is not None:
-            slot = torch.arange(L + 1, device=dev)  # (L+1,) word numbers; 0 is not a word here
-            slots_blocked = (slot < 1) | (slot > starts.sum(1, keepdim=True))  # (B, L+1)
-        u = _draw(policy, generator, (B, L + 1), slots_blocked).gather(1, word)  # (B, L)
-        u.masked_fill_(blocked, 2.0)
+        u = _word_draws(xp, ids, blocked, vocab, policy, generator, word_ids)  # (B, L), each subword its word's u
     else:
-        u = _draw(policy, generator, (B, L), blocked)  # (B, L)
+        u = _draw(xp, policy, generator, (B, L), blocked)  # (B, L)
 
-    # 3. Decisions by cumulative thresholds: [0, t1) MASK, [t1, t2) RANDOM, [t2, t3) KEEP, else NONE.
+    # 3. Decisions by cumulative thresholds: code k = 0 in [0, t1) MASK, 1 in [t1, t2) RANDOM,
+    #    2 in [t2, t3) KEEP, 3 (NONE) above, and for every blocked position.
     scale = 1.0 if policy.count is not None else policy.rate  # count mode: u is the split draw itself
-    is_mask, is_mask_or_random, selected = u < scale * policy.mask, u < scale * (policy.mask + policy.random), u < scale
-    decisions = torch.where(is_mask, Decision.MASK, torch.where(
-        is_mask_or_random, Decision.RANDOM, torch.where(selected, Decision.KEEP, Decision.NONE)))  # (B, L) long
+    k = xp.bucket(u, scale * policy.mask, scale * (policy.mask + policy.random), scale)  # (B, L) uint8
+    k |= xp.as_uint8(blocked) * 3
+    decisions = xp.as_long((k + 1) & 3)  # (B, L) Decision values: 0 NONE, 1 MASK, 2 RANDOM, 3 KEEP
 
     # 4. Labels: the original id where selected, -100 elsewhere (loss only on selected positions).
-    labels = torch.where(selected, ids, -100)  # (B, L)
+    labels = xp.where(k < 3, ids, -100)  # (B, L)
 
-    # 5. MASK -> the mask token; RANDOM -> an ordinary token drawn uniformly (only as many draws
-    #    as there are RANDOM positions); KEEP -> unchanged.
-    out = torch.where(is_mask, vocab.mask_id, ids)  # (B, L)
-    pick = (decisions == Decision.RANDOM).view(-1).nonzero().squeeze(1)  # (n_random,) flat positions
-    draw = torch.randint(len(vocab.replaceable), pick.shape, generator=generator, device=dev)  # (n_random,)
-    out.view(-1).index_copy_(0, pick, vocab.replaceable.gather(0, draw))
-    return MaskedBatch(out.reshape(shape), labels.reshape(shape), decisions.reshape(shape))
-
-
-def _lookup(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """`table[ids]` for a (V,) table and (B, L) ids, as a gather (much cheaper than advanced
-    indexing on CPU, where `index` is slow and scales badly across threads)."""
-    return table.expand(ids.shape[0], -1).gather(1, ids)
+    # 5. MASK -> the mask token; RANDOM -> an ordinary token drawn uniformly; KEEP -> unchanged.
+    #    One draw per position, used only at RANDOM ones: a fixed shape, so that a GPU need not
+    #    tell the host how many RANDOM positions there are first (a sync per batch); the
+    #    collator draws one per position too.
+    replaceable = xp.array(vocab.replaceable)
+    random_ids = xp.take(replaceable, xp.randint(generator, len(replaceable), B * L)).reshape(B, L)  # (B, L)
+    out = xp.where(k == 0, vocab.mask_id, xp.where(k == 1, random_ids, ids))  # (B, L)
+    tensors = [xp.tensor(a) for a in (out, labels, decisions)]
+    return MaskedBatch(*(tensors if input_ids.dim() == 2 else (t.reshape(shape) for t in tensors)))
 
 
-def _draw(policy: MaskingPolicy, generator, shape: tuple[int, int], blocked: torch.Tensor | None) -> torch.Tensor:
-    """(B, n) uniforms, one per unit (position or word); `blocked` units get 2 (never selected).
+def same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether two devices are the same one: the type and the index (`cuda` means the current
+    GPU), so a `cuda:0` generator with `cuda:1` ids is refused, not only a CPU one."""
+    def index(d: torch.device) -> int | None:
+        if d.type == "cuda" and d.index is None:
+            return torch.cuda.current_device()
+        return d.index if d.type != "cpu" else None
+
+    return a.type == b.type and index(a) == index(b)
+
+
+def _word_draws(xp, ids, blocked, vocab: MaskingVocab, policy: MaskingPolicy, generator, word_ids):
+    """(B, L) uniforms for whole-word masking: one per word, shared by all its subwords.
+
+    A word starts at a candidate (not blocked) that does not continue the previous candidate's
+    word; a row's first candidate always starts one (a row that begins mid-word: that fragment
+    is a word of its own). Rate mode numbers the words of the whole batch in row-major order
+    and draws one u per word; count mode numbers them per row (the exact count is per row).
+    """
+    B, L = ids.shape
+    # 1. Word starts: a candidate that does not continue the previous candidate's word.
+    if word_ids is None:
+        joins = xp.lookup(xp.array(vocab.continuation), ids)  # (B, L) a "##x" piece (no "▁"/"Ġ")...
+    else:
+        w = xp.array(word_ids.reshape(B, L).to(device=generator.device, dtype=torch.long))
+        blocked |= w < 0  # -1: not part of any word
+        joins = blocked & False  # (B, L) all False
+        joins[:, 1:] = w[:, 1:] == w[:, :-1]  # ...or the same word id as the previous position
+    cand = ~blocked
+    joins[:, 1:] &= cand[:, :-1]  # ...that follows a candidate
+    joins[:, 0] = False
+    starts = cand & ~joins  # (B, L)
+    if policy.count is None:
+        # 2. Rate mode: word n of the batch (row-major) draws u[n]; every subword gathers its word's u.
+        #    B*L draws, as many as there can be words: a fixed shape, so no host sync to count them.
+        word = xp.cumsum(starts.reshape(-1), 0) - 1  # (B*L,) 0, 1, ... (-1 before the first word: blocked)
+        u = xp.uniform(generator, (B * L,))  # (B*L,) u[n] for word n; the unused tail is never read
+        return xp.take_clipped(u, word).reshape(B, L)
+    # 2. Count mode: words numbered 1, 2, ... per row; slots past a row's last word are never chosen.
+    word = xp.cumsum(starts, 1)  # (B, L) word number of each candidate (0 before the first: blocked)
+    slot = xp.arange(L + 1, like=ids)  # (L+1,) word numbers; 0 is not a word
+    slots_blocked = (slot < 1) | (slot > xp.row_sum(starts))  # (B, L+1)
+    return xp.take_rows(_draw(xp, policy, generator, (B, L + 1), slots_blocked), word)  # (B, L)
+
+
+def _draw(xp, policy: MaskingPolicy, generator, shape: tuple[int, int], blocked):
+    """(B, n) uniforms, one per unit (position or word); rate mode leaves blocked units to the
+    caller (step 3 of mask_tokens), count mode never chooses them.
 
     Rate mode: u ~ U[0, 1) (selected iff u < rate).
     Count mode: exactly min(count, n_selectable) units per row, those with the smallest random
     keys (a uniformly random subset), get a fresh u ~ U[0, 1) for the split; all others 2.
     """
-    u = torch.rand(shape, generator=generator, device=generator.device)
-    if blocked is not None:
-        u.masked_fill_(blocked, 2.0)
+    u = xp.uniform(generator, shape)
     if policy.count is None:
         return u
+    keys = xp.where(blocked, 2.0, u)
     k = min(policy.count, shape[1])
-    keys, picked = u.topk(k, dim=1, largest=False)  # (B, k) the k smallest keys
-    chosen = torch.zeros(shape, dtype=torch.bool, device=u.device).scatter_(1, picked, keys < 1.5)
-    split = torch.rand(shape, generator=generator, device=u.device)  # a fresh uniform for the split
-    return split.masked_fill_(~chosen, 2.0)
+    chosen = blocked & False  # (B, n) all False
+    if k > 0:
+        keys, picked = xp.smallest(keys, k)  # (B, k) the k smallest keys
+        chosen = xp.scatter_rows(shape, picked, keys < 1.5)
+    split = xp.uniform(generator, shape)  # a fresh uniform for the split
+    return xp.where(chosen, split, 2.0)
 
 
 def pad_batch(

@@ -1,20 +1,26 @@
 """From the user's paths to the blocks the loop trains on (corpus -> data -> packing / nsp).
 
-`prepare` scans the inputs, tokenises (or reads the cache), checks the block size against
-the model, builds the objective and the train / eval splits, and reports what it did as
-`log` events and a data summary (files, tokens, blocks, cache hits, replaced bytes).
+`prepare` takes the collected documents (extract/collect.py), tokenises them (or reads the
+cache), checks the block size against the model, builds the objective and the train / eval
+splits, and reports what it did as `log` events and a data summary: every file used with
+its tokens, every file skipped with its reason, the duplicates dropped (extract/report.py),
+blocks, the hold-out, cache hits.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from mlm_explorer.errors import InputError
 
-from mlm_explorer.train.data import corpus as corpus_mod
-from mlm_explorer.train.data.token_cache import FileTokens, tokenise_corpus
-from mlm_explorer.train.objectives import MLMObjective, NSPObjective, SpanObjective
+from mlm_explorer.train.data.extract.base import REASONS
+from mlm_explorer.train.data.extract.collect import Collection
+from mlm_explorer.train.data.extract.report import data_report
+from mlm_explorer.train.data.token_cache import FileTokens, tokenise_documents
+from mlm_explorer.train.objectives import InfillObjective, MLMObjective, NSPObjective, SpanObjective
 from mlm_explorer.train.data.packing import BlockSet, choose_eval_files, special_layout, split
 
 
@@ -83,15 +89,28 @@ def _nsp_data(files, args, tokenizer, width, summary) -> tuple[object, BlockSet]
     return pairs, evals
 
 
-def prepare(args, tm, rt, events) -> TrainData:
-    import torch
+def _log_report(events, report: dict) -> None:
+    """`log` lines (topic "data") for what people should not miss; the full report is in `started`."""
+    from mlm_explorer.train.run.report_text import duplicate_lines, headline
 
+    events.log(headline(report), topic="data")
+    if report["skipped"]:
+        counts = Counter(s["reason"] for s in report["skipped"])
+        events.log(f"skipped {len(report['skipped'])} file(s): "
+                   + ", ".join(f"{n} {REASONS[r]}" for r, n in counts.most_common()), topic="data")
+    for u in report["used"]:
+        if any("decode errors replaced" in n for n in u["notes"]):
+            events.log(f"{u['path']}: " + "; ".join(u["notes"]), topic="data")
+    lines = duplicate_lines(report)
+    if lines:
+        events.log(lines[0] + " " + "; ".join(x.strip() for x in lines[1:]), topic="data")
+
+
+def prepare(args, tm, rt, events, collection: Collection) -> TrainData:
+    """`collection`: the documents job.py collected (extracted and de-duplicated) before torch loaded."""
     from mlm_explorer.paths import cache_dir
 
-    # 1. the files
-    found = corpus_mod.scan(args.paths)
-    for warning in found.warnings():
-        events.log(warning)
+    # 1. the files: collected (read, de-duplicated) by job.py; reported once tokenised (step 3)
     # 2. the block size and the objective (both depend on the model)
     width = block_size_for(args, tm.max_length)
     if tm.objective == "span":
@@ -99,27 +118,30 @@ def prepare(args, tm, rt, events) -> TrainData:
                                   mean_span=args.mean_span_length)
         raw = SpanObjective.raw_length(width, args.noise_density, args.mean_span_length)
         layout = special_layout(tm.tokenizer, raw, add_specials=False)
+    elif tm.objective == "infill":
+        objective = InfillObjective(tm.model, tm.tokenizer, device=rt.device)
+        layout = special_layout(tm.tokenizer, width)
     else:
         cls = NSPObjective if tm.objective == "mlm+nsp" else MLMObjective
         objective = cls(tm.model, tm.tokenizer, device=rt.device, rate=args.mask_rate, whole_word=args.whole_word)
         layout = special_layout(tm.tokenizer, width)
-    # 3. tokens: rank 0 fills the cache first, the other ranks then read it
+    # 3. tokens: rank 0 fills the cache first, then the first process of each other machine,
+    #    then the others read it (runtime.Runtime.turn)
     cache_root = None if args.no_cache else cache_dir()
-    if rt.distributed and not rt.is_main:
-        torch.distributed.barrier()
-    files = tokenise_corpus(found.files, tm.tokenizer, cache_root=cache_root)
-    if rt.distributed and rt.is_main:
-        torch.distributed.barrier()
+    with rt.turn("tokens"):
+        tokens = tokenise_documents(collection.documents, tm.tokenizer, cache_root=cache_root)
+    keep, report = data_report(collection, [t.num_tokens for t in tokens])
+    files = [tokens[i] for i in keep]
+    _log_report(events, report)
     if not files:
-        raise InputError(f"no usable text in {', '.join(map(str, args.paths))}: the files hold no tokens")
-    replaced = {str(f.path): f.replaced_bytes for f in files if f.replaced_bytes}
-    for path, n in replaced.items():
-        events.log(f"{n} byte(s) in {path} were not UTF-8 and were replaced by U+FFFD")
+        raise InputError(f"no usable text in {', '.join(map(str, args.paths))}: " + "; ".join(
+            f"{Path(s['path']).name}: {s['message']}" for s in report["skipped"][:3]))
     hits = sum(f.cache_hit for f in files)
-    summary = {"inputs": [str(p) for p in args.paths], "skipped_binary": [str(p) for p in found.binary],
-               "replaced_bytes": sum(replaced.values()),
+    extracted = sum(collection.documents[i].cache_hit for i in keep)
+    summary = {"inputs": [str(p) for p in args.paths], **report,
+               "replaced_bytes": sum(f.replaced_bytes for f in files),
                "cache": {"hits": hits, "misses": len(files) - hits, "hit": hits == len(files),
-                         "dir": str(cache_root) if cache_root else None}}
+                         "extracted_hits": extracted, "dir": str(cache_root) if cache_root else None}}
     events.log(f"tokens: {hits} of {len(files)} file(s) from the cache"
                + (" (cache hit: no tokenisation)" if hits == len(files) else ""))
     # 4. blocks and the hold-out
@@ -131,8 +153,6 @@ def prepare(args, tm, rt, events) -> TrainData:
         summary.update(s)
         if tm.objective == "span":
             summary.update(block_size=width, raw_block_size=raw)  # raw tokens -> `width` after corruption
-        if rt.cuda:
-            train.pin()
         data = TrainData(objective, evals, summary, _fixed=train)
     summary["files"] = len(files)
     summary["tokens"] = sum(f.num_tokens for f in files)

@@ -1,9 +1,12 @@
 """Tokenise the corpus once, batched, and cache the ids by content hash.
 
-Each file becomes a `FileTokens`: its token ids (no special tokens) as one flat int32 array,
-plus where each sentence starts and which paragraph it belongs to (for the next-sentence
-objective). The cache key is sha256(file bytes + tokenizer fingerprint + CACHE_VERSION),
-so an edited file, or another tokenizer, is tokenised again and nothing else is.
+Each document (a file's extracted text, extract/documents.py) becomes a `FileTokens`: its
+token ids (no special tokens) as one flat int32 array, plus where each sentence starts and
+which paragraph it belongs to (for the next-sentence objective). The cache key is
+sha256(CACHE_VERSION + tokenizer fingerprint + the document's token_key), and the token_key
+names the file's bytes, its reader's version and options and the lines dropped as repeats:
+an edited file, a better reader, another tokenizer or another set of repeats is tokenised
+again, and nothing else is. The text is streamed from the document, never held whole.
 
 Cache layout: cache_dir()/tokens/<key[:2]>/<key>.npz (numpy, loaded with allow_pickle=False),
 written to a temporary name and renamed, so a kill mid-write leaves no broken entry.
@@ -19,10 +22,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from mlm_explorer.files import atomic_write, sha256_file
-from mlm_explorer.train.data.corpus import ReadStats, read_chunks
+from mlm_explorer.files import atomic_write
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 BATCH_SEGMENTS = 4096  # sentences per tokenizer call
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -53,8 +55,8 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return h.hexdigest()[:16]
 
 
-def file_key(path: Path, fingerprint: str) -> str:
-    return sha256_file(path, prefix=f"v{CACHE_VERSION}:{fingerprint}:".encode())
+def document_key(doc, fingerprint: str) -> str:
+    return hashlib.sha256(f"v{CACHE_VERSION}:{fingerprint}:{doc.token_key}".encode()).hexdigest()
 
 
 def split_segments(text: str) -> Iterator[tuple[str, bool]]:
@@ -72,7 +74,7 @@ def split_segments(text: str) -> Iterator[tuple[str, bool]]:
                 first = False
 
 
-def _tokenise(path: Path, tokenizer, stats: ReadStats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tokenise(chunks: Iterator[str], tokenizer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pieces: list[np.ndarray] = []
     lengths: list[int] = []
     paras: list[int] = []
@@ -88,7 +90,7 @@ def _tokenise(path: Path, tokenizer, stats: ReadStats) -> tuple[np.ndarray, np.n
                 lengths.append(len(ids))
             pending.clear()
 
-    for chunk in read_chunks(path, stats):
+    for chunk in chunks:
         for sentence, new_para in split_segments(chunk):
             if new_para or para < 0:
                 para += 1
@@ -114,40 +116,36 @@ def _save_cache(path: Path, ft: FileTokens) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path) as f:
-            np.savez(f, ids=ft.ids, seg_starts=ft.seg_starts, seg_para=ft.seg_para,
-                     replaced_bytes=np.int64(ft.replaced_bytes))
+            np.savez(f, ids=ft.ids, seg_starts=ft.seg_starts, seg_para=ft.seg_para)
     except OSError:  # a cache that cannot be written only costs time next run
         pass
 
 
-def load_file_tokens(path: Path, tokenizer, *, fingerprint: str, cache_root: Path | None) -> FileTokens:
-    """Tokens of one file, from the cache when its content was seen before."""
-    key = file_key(path, fingerprint)
+def load_document_tokens(doc, tokenizer, *, fingerprint: str, cache_root: Path | None) -> FileTokens:
+    """Tokens of one document, from the cache when its text was seen before."""
+    key = document_key(doc, fingerprint)
     cached = _cache_path(cache_root, key) if cache_root is not None else None
+    replaced = doc.notes.replaced_bytes
     if cached is not None and cached.exists():
         try:
             with np.load(cached, allow_pickle=False) as z:
-                return FileTokens(path, z["ids"], z["seg_starts"], z["seg_para"],
-                                  int(z["replaced_bytes"]), cache_hit=True)
+                return FileTokens(doc.path, z["ids"], z["seg_starts"], z["seg_para"], replaced, cache_hit=True)
         except (OSError, ValueError, KeyError):
             pass  # a damaged entry is rebuilt below
-    stats = ReadStats()
-    ids, starts, paras = _tokenise(path, tokenizer, stats)
-    ft = FileTokens(path, ids, starts, paras, stats.replaced_bytes, cache_hit=False)
+    ids, starts, paras = _tokenise(doc.chunks(), tokenizer)
+    ft = FileTokens(doc.path, ids, starts, paras, replaced, cache_hit=False)
     if cached is not None:
         _save_cache(cached, ft)
     return ft
 
 
-def tokenise_corpus(files: list[Path], tokenizer, *, cache_root: Path | None,
-                    progress: Callable[[int, int, Path], None] | None = None) -> list[FileTokens]:
-    """Tokenise every file (or take it from the cache); files with no tokens are left out."""
+def tokenise_documents(docs: list, tokenizer, *, cache_root: Path | None,
+                       progress: Callable[[int, int, Path], None] | None = None) -> list[FileTokens]:
+    """Tokenise every document (or take it from the cache), one FileTokens per document, in order."""
     fingerprint = tokenizer_fingerprint(tokenizer)
     out = []
-    for i, path in enumerate(files):
-        ft = load_file_tokens(path, tokenizer, fingerprint=fingerprint, cache_root=cache_root)
+    for i, doc in enumerate(docs):
+        out.append(load_document_tokens(doc, tokenizer, fingerprint=fingerprint, cache_root=cache_root))
         if progress is not None:
-            progress(i + 1, len(files), path)
-        if ft.num_tokens:
-            out.append(ft)
+            progress(i + 1, len(docs), doc.path)
     return out

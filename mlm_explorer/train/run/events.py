@@ -2,7 +2,10 @@
 
 One event per line, each a JSON object with an `event` field (see docs/core-api.md):
 
-    started     data summary, device, parameter counts, objective, run dir
+    started     data summary (files used with tokens, skipped with reasons, duplicates: extract/report.py),
+                device, parameter counts, objective, run dir
+    preview     --dry-run, instead of training: data summary, samples (step 1's first blocks as
+                masked), estimate {device, steps, step_s, eval_s, total_s}, max_steps (train/preview.py)
     step        step, loss, lr, tokens_per_s, eta_s, epoch (+ mlm_loss / nsp_loss for mlm+nsp)
     eval        step, loss, perplexity, accuracy
     probes      step, results: [{text, answer, rank, probability, top3: [[text, p], ...]}, ...]
@@ -10,8 +13,9 @@ One event per line, each a JSON object with an `event` field (see docs/core-api.
     checkpoint  step, path
     finished    step, run_dir, best (path), best_eval_loss
     cancelled   step, checkpoint (path or null), signal
-    error       message (the runner adds `stderr`, the job's last stderr lines)
-    log         message (warnings meant for people: skipped binary files, replaced bytes, ...)
+    error       message, rank (under torchrun, when another rank failed first: "rank N: ..."); the
+                runner adds `stderr`, the job's last stderr lines
+    log         message (for people: what was used and skipped, replaced bytes, repeated lines, ...)
 
 Only rank 0 of a distributed run speaks. Anything else a library prints goes to stderr:
 `protect_stdout()` points `sys.stdout` at stderr so a stray print cannot corrupt the stream.

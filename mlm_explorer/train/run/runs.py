@@ -6,6 +6,7 @@ run.json (written atomically: temporary file, then rename):
     model, objective, device, parameters, trainable, config (every option of the job),
     data (the data summary), step, checkpoint (newest), best {step, loss, perplexity,
     accuracy, path}, history {"step": [...], "eval": [...]}, error (message, when failed),
+    failed_rank (under torchrun, when another process than rank 0 failed first),
     probe_history (with --probes / --probe): [{"step": N, "results": [ProbeResult.to_dict(), ...]}, ...]
         one entry per probe evaluation (step 0 = the model before training, each evaluation,
         the end), by step; a resumed run drops the entries after its checkpoint and appends

@@ -1,4 +1,5 @@
-"""Compare: the blanks of the Explore text filled by the encoder (BERT family) and by T5.
+"""Compare: the blanks of the Explore text filled by the encoder (BERT family) and by a seq2seq
+model: T5 (sentinel spans) or BART (it rewrites the text; core/infer/regenerate.py aligns it).
 
 The blanks are Explore's masks (clicked, typed, or picked by random masking). The encoder
 fills them with `core.fill.fill_masks` on exactly Explore's input; T5 gets the same text
@@ -168,7 +169,7 @@ class CompareScreen(Screen):
             self.query_one("#busy", Label).update("")
         self.query_one("#bert-pane").border_title = f"Encoder: {short_name(self.app.lm.name)}"
         self.query_one("#bert-fill", Static).update(self._bert_view(view))
-        self.query_one("#t5-pane").border_title = _seq2seq_title(self.app.t5_lm)
+        self.query_one("#t5-pane").border_title = seq2seq_title(self.app.t5_lm)
         self.query_one("#t5-fill", Static).update(self._t5_view(view))
 
     def _bert_view(self, m: CompareView) -> Any:
@@ -208,15 +209,22 @@ class CompareScreen(Screen):
         for fill in best.fills:
             table.add_row(str(fill.index), Text(fill.text), f"{fill.logprob:.2f}", f"{math.exp(fill.logprob):.1%}")
         note = f"greedy · score {best.score:.2f}"
+        if best.rewritten:   # BART: the text around the blanks came back changed too
+            note += " · the model also rewrote the text around the blanks"
         about = (getattr(self.app.t5_lm, "info", None) or {}).get("description")
         return _stack(table, Text(best.text), note + (f"\n{about}" if about else ""))
 
 
-def _seq2seq_title(lm: Any) -> str:
-    """The right pane's title: what kind of seq2seq model fills it (the bundled one is no T5)."""
+def seq2seq_title(lm: Any) -> str:
+    """The seq2seq pane's title: "T5: NAME" (sentinel spans), "BART: NAME" (it rewrites the text),
+    or "Span infiller: NAME" (the bundled one, which describes itself: it is no T5)."""
     if lm is None:
         return "seq2seq (T5 family)"
-    kind = "Span infiller" if (lm.info or {}).get("description") else "T5"
+    spec = getattr(lm, "spec", None)
+    if (lm.info or {}).get("description"):
+        kind = "Span infiller"
+    else:
+        kind = "BART (rewrites the text)" if spec is not None and spec.infill == "mask" else "T5"
     return f"{kind}: {short_name(lm.name)}"
 
 

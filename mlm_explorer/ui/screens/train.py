@@ -30,9 +30,10 @@ from mlm_explorer.ui.dialogs.confirm import ConfirmDialog
 from mlm_explorer.ui.enums import JobState, Mode
 from mlm_explorer.ui.messages import ProbeUnpinned, TrainEvent
 from mlm_explorer.ui.widgets.probe_table import ProbeList, ProbeTable
+from mlm_explorer.ui.widgets.train_preview import TrainPreview
 
 # the job's own choices (train/config.py imports neither torch nor textual), labelled for the form
-_LABELS = {"auto": "auto (by model)", "mlm": "mlm (80/10/10)", "span": "span (T5)"}
+_LABELS = {"auto": "auto (by model)", "mlm": "mlm (80/10/10)", "span": "span (T5)", "infill": "infill (BART)"}
 OBJECTIVES = [(_LABELS.get(o, o), o) for o in job_config.OBJECTIVES]
 # precision auto: bf16 (or fp16) autocast on a GPU, fp32 on the CPU
 _PRECISION_LABELS = {"auto": "auto (by device)", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}
@@ -57,6 +58,7 @@ class TextTree(DirectoryTree):
 class TrainScreen(Screen):
     BINDINGS = [
         Binding("ctrl+g", "start", "Start", tooltip="Start fine-tuning with these options"),
+        Binding("ctrl+r", "preview", "Preview", tooltip="Read the files and show what training would see, without training"),
         Binding("ctrl+x", "cancel_job", "Cancel job", tooltip="Stop the job (asks first); its checkpoint is kept"),
         Binding("ctrl+l", "load_result", "Load into Explore", tooltip="Load the finished run into Explore (before/after: b)"),
     ]
@@ -76,7 +78,7 @@ class TrainScreen(Screen):
         with Horizontal():
             with VerticalScroll(id="train-form") as form:
                 form.border_title = "Fine-tune"
-                yield Label("Text files or a folder (.txt, .md)", classes="train-heading")
+                yield Label("Documents: text, PDF, HTML, Word, JSONL, CSV", classes="train-heading")
                 yield TextTree(".", id="train-tree")
                 yield Input(placeholder="path (pick above or type)", id="train-path")
                 with Horizontal(classes="train-row"):
@@ -104,9 +106,14 @@ class TrainScreen(Screen):
                     yield Select(PRECISIONS, value=d.precision, allow_blank=False, id="train-precision",
                                  tooltip="bf16 on the CPU: faster where it computes bf16 natively (AVX512-BF16, AMX)")
                 with Horizontal(id="train-buttons"):
+                    yield Button("Preview", id="train-preview", tooltip="What training would see (ctrl+r)")
                     yield Button("Start", id="train-start", variant="success")
                     yield Button("Cancel", id="train-cancel", variant="error", disabled=True)
                     yield Button("Load into Explore", id="train-load", disabled=True)
+                with Horizontal(classes="train-row"):
+                    yield Label("Text field")
+                    yield Input("", id="train-text-field", placeholder="text (JSONL / CSV)",
+                                tooltip="JSON lines / CSV: the field or column that holds the text")
                 yield Label("Probes: answer rank at each evaluation", classes="train-heading")
                 yield Input(placeholder="probes file (text with [MASK] TAB answer)", id="train-probes-file",
                             tooltip="One probe per line: a sentence with [MASK], a tab (or ' | '), the answer")
@@ -118,6 +125,7 @@ class TrainScreen(Screen):
                 yield Label("no job yet: choose files and press Start (ctrl+g)", id="train-status")
                 yield ProgressBar(id="train-progress", show_eta=True, classes="hidden")
                 yield Static("", id="train-stats")
+                yield TrainPreview(id="train-data", classes="hidden")
                 yield ProbeTable(id="probe-table", classes="hidden")
                 yield self._plot()
                 yield RichLog(id="train-log", wrap=True, markup=False, max_lines=500)
@@ -163,6 +171,8 @@ class TrainScreen(Screen):
         d = JOB_DEFAULTS
         args = [str(Path(path).expanduser()), "--model", value("train-model") or d.model,
                 "--objective", str(self.query_one("#train-objective", Select).value)]
+        if value("train-text-field"):
+            args += ["--text-field", value("train-text-field")]
         if value("train-steps"):
             args += ["--max-steps", str(int(value("train-steps")))]
         if value("train-minutes"):
@@ -213,6 +223,22 @@ class TrainScreen(Screen):
         self._set_state(JobState.STARTING)
         self.app.start_training(self, args)
 
+    @on(Button.Pressed, "#train-preview")
+    def action_preview(self) -> None:
+        """The job with --dry-run: the files, their tokens, the skipped ones, samples, the time."""
+        if self.app.training:
+            self.notify("a job is running; its data is shown above", severity="warning")
+            return
+        try:
+            args = self.build_args() + ["--dry-run"]
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.query_one("#train-data", TrainPreview).show_pending("reading the files and timing a few steps…")
+        self._log("$ python -m mlm_explorer.train " + " ".join(args))
+        self._set_state(JobState.PREVIEWING)
+        self.app.start_training(self, args)
+
     @on(Button.Pressed, "#train-cancel")
     def action_cancel_job(self) -> None:
         if not self.app.training:
@@ -238,7 +264,10 @@ class TrainScreen(Screen):
     # -- events from the job --------------------------------------------------------------------
     def on_train_event(self, message: TrainEvent) -> None:
         e, name = message.event, message.name
-        if name == "started":
+        if name == "preview":
+            self.query_one("#train-data", TrainPreview).show_preview(e)
+        elif name == "started":
+            self.query_one("#train-data", TrainPreview).show_report(e.get("data", {}))
             self.run_dir = e.get("run_dir") or self.run_dir
             self._set_state(JobState.RUNNING)
             self._log(f"started: {e.get('objective', '')} on {e.get('device', '')} "
@@ -276,6 +305,8 @@ class TrainScreen(Screen):
             self._set_state(JobState.CANCELLED)
             self._log(f"cancelled at step {e.get('step')}; checkpoint {self.checkpoint}")
         elif name == "error":
+            if self.job_state == JobState.PREVIEWING:
+                self.query_one("#train-data", TrainPreview).show_pending(f"no preview: {e.get('message')}")
             self._set_state(JobState.ERROR)
             self._log("error: " + str(e.get("message")))
             for line in e.get("stderr", [])[-8:]:
@@ -284,7 +315,9 @@ class TrainScreen(Screen):
         elif name == "log":
             self._log(str(e.get("message", "")))
         elif name == "exited":
-            if self.job_state.active:
+            if self.job_state == JobState.PREVIEWING:
+                self._set_state(JobState.ERROR if e.get("returncode") else JobState.PREVIEWED)
+            elif self.job_state.active:
                 self._set_state(JobState.ERROR if e.get("returncode") else JobState.FINISHED)
 
     def show_probes(self, event: dict) -> None:
@@ -303,11 +336,15 @@ class TrainScreen(Screen):
     def _set_state(self, state: JobState) -> None:
         self.job_state = state
         running = state.active
-        self.query_one("#train-progress").set_class(state in (JobState.IDLE, JobState.STARTING), "hidden")
+        self.query_one("#train-progress").set_class(
+            state in (JobState.IDLE, JobState.STARTING, JobState.PREVIEWING, JobState.PREVIEWED), "hidden")
+        self.query_one("#train-preview", Button).disabled = running
         self.query_one("#train-start", Button).disabled = running
         self.query_one("#train-cancel", Button).disabled = not running
         self.query_one("#train-load", Button).disabled = running or not (self.run_dir or self.checkpoint)
-        text = {JobState.STARTING: "starting the job…", JobState.RUNNING: "running", JobState.FINISHED: "finished",
+        text = {JobState.PREVIEWING: "preview: reading the files…",
+                JobState.PREVIEWED: "preview ready: Start when it looks right",
+                JobState.STARTING: "starting the job…", JobState.RUNNING: "running", JobState.FINISHED: "finished",
                 JobState.CANCELLED: "cancelled (checkpoint kept)", JobState.ERROR: "failed",
                 JobState.IDLE: "no job"}[state]
         self.query_one("#train-status", Label).update(Text(text, style="bold"))

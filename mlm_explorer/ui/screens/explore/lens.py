@@ -174,6 +174,8 @@ class Lens:
                  else f"mean of {row.num_layers} layers")
         heads = f"head {row.head + 1}/{row.num_heads}" if row.head is not None else f"mean of {row.num_heads} heads"
         caption = f"attention from {tt.tokens[query].text!r} (token {query}) · {where} · {heads}"
+        if row.note:   # layers that change the length (Funnel) are left out
+            caption += f" · {row.note}"
         return LensView(LensKind.ATTENTION, caption, heat=heat, values=values, high=top, anchor=query,
                         details=row.to_dict())
 
