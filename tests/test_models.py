@@ -410,7 +410,7 @@ def test_list_models_tolerates_a_missing_cache(tmp_path, monkeypatch):
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "nothing-here"))
     monkeypatch.setenv("MLM_EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    assert [e.source for e in list_models()] == ["bundled"]
+    assert [(e.name, e.source) for e in list_models()] == [("bundled", "bundled"), ("bundled-infiller", "bundled")]
 
 
 # --------------------------------------------------------------------------------------------- bundled

@@ -1,5 +1,6 @@
 """`mlm-explorer compare TEXT --model A --model B [...]`: 2-4 models on the same blanks (core/infer/compare.py).
 
+With no model named, the bundled encoder beside the bundled span infiller (offline, out of the box).
 The named form `--bert M --t5 M --bart M` works too (the encoder defaults to the bundled model):
 those columns come first, then the `--model` ones, and the JSON keeps a `bert` / `t5` / `bart`
 entry for each named model (its core result) beside the columns.
@@ -15,6 +16,11 @@ def model_names(args) -> list[tuple[str | None, str]]:
     """(the named role or None, the model) of each column, in order."""
     named = [(role, getattr(args, role)) for role in ("t5", "bart") if getattr(args, role)]
     names = ([("bert", args.bert)] if args.bert else []) + [(None, m) for m in args.models or []] + named
+    if not named and not args.models:   # out of the box, offline: the encoder beside the bundled span infiller
+        from mlm_explorer.core.load.sources import BUNDLED_INFILLER
+
+        named = [("t5", BUNDLED_INFILLER)]
+        names = names + named
     if named and not args.bert and not args.models:
         names = [("bert", "bundled")] + names   # the named form's default encoder
     if not 2 <= len(names) <= 4:

@@ -86,15 +86,12 @@ def cmd_score(args) -> int:
 def cmd_infill(args) -> int:
     from mlm_explorer.cli import render
     from mlm_explorer.core.infer.infill import infill
-    from mlm_explorer.core.load.models import load_seq2seq
+    from mlm_explorer.core.load.models import BUNDLED_INFILLER, load_seq2seq
 
     require_text(args.text)
-    if not args.model:
-        raise InputError("infill needs a seq2seq model: pass --model NAME_OR_DIR "
-                         "(e.g. --model google-t5/t5-small or --model facebook/bart-base)")
     if args.num_return > args.num_beams:
         raise InputError(f"--num-return {args.num_return} is more than --num-beams {args.num_beams}; raise --num-beams")
-    lm = load_seq2seq(args.model, device=args.device)
+    lm = load_seq2seq(args.model or BUNDLED_INFILLER, device=args.device)
     result = infill(lm, args.text, num_beams=args.num_beams, num_return=args.num_return)
     emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.infill_result(lm, result))
     return 0

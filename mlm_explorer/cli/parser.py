@@ -108,7 +108,8 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--version", action="version", version=f"mlm-explorer {__version__}")
     parser.add_argument("--model", dest="global_model", default=None,
                         help="encoder MLM for the app (default: the bundled model)")
-    parser.add_argument("--t5", dest="global_t5", default=None, help="seq2seq model for the app's Compare pane")
+    parser.add_argument("--t5", dest="global_t5", default=None,
+                        help="seq2seq model for the app's Compare pane (default: the bundled span infiller)")
     parser.add_argument("--device", dest="global_device", default=None, help=DEVICE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=OneLineParser)
 
@@ -144,7 +145,8 @@ def build_parser() -> OneLineParser:
 
     p = sub.add_parser("infill", help="fill blanks with a seq2seq model (T5: sentinel spans; BART: rewrites the text)")
     p.add_argument("text", help="text with one or more [MASK], ___ or <extra_id_N>")
-    add_model_device_json(p, help="seq2seq model (T5 or BART family): hub name or local directory (required)")
+    add_model_device_json(p, help="seq2seq model (T5 or BART family): hub name, local directory, or bundled-infiller "
+                                  "(default: the bundled span infiller)")
     p.add_argument("--num-beams", type=positive_int, default=1, help="beam search width (1: greedy)")
     p.add_argument("--num-return", type=positive_int, default=1, help="candidates to return (<= beams)")
 

@@ -16,7 +16,7 @@ from mlm_explorer import option_types as T
 
 OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp", "infill")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-_TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+)$")
+_TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+|head\+decoder)$")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -30,7 +30,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g.add_argument("--objective", default="auto", choices=OBJECTIVES,
                    help="auto: span for T5-like models, infill (text infilling) for BART-like ones, mlm otherwise")
     g.add_argument("--train-params", default="all", metavar="WHICH",
-                   help="all | head | head+norms | head+top:N (head plus the top N layers)")
+                   help="all | head | head+norms | head+top:N (head plus the top N layers) | head+decoder (seq2seq: the encoder frozen)")
     g.add_argument("--whole-word", action="store_true", help="mlm: mask whole words, not subwords")
     g.add_argument("--mask-rate", type=T.probability, default=0.15, help="mlm: share of tokens selected (0.15)")
     g.add_argument("--noise-density", type=T.open_fraction, default=0.15, help="span: share of tokens corrupted")
@@ -138,7 +138,7 @@ def check(args: argparse.Namespace) -> None:
     for probe in getattr(args, "probe", None) or []:
         T.utf8_text(probe, "--probe")
     if not _TRAIN_PARAMS.match(str(args.train_params)):
-        raise InputError(f"--train-params {args.train_params!r}: use all, head, head+norms or head+top:N")
+        raise InputError(f"--train-params {args.train_params!r}: use all, head, head+norms, head+top:N or head+decoder")
     if not args.paths and args.resume is None:
         raise InputError("no input: name the text files or folders to train on")
 

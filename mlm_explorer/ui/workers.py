@@ -73,6 +73,19 @@ def load_model(role: str, name: str | None, device: str) -> Any:
     return models.load_mlm(name, device=device)
 
 
+def load_default_t5(device: str) -> Any | None:
+    """Compare's seq2seq model when none is named: the bundled span infiller, else (its encoder
+    package missing) the first cached seq2seq model; None when there is neither."""
+    from mlm_explorer.core.load.sources import BUNDLED_INFILLER
+    from mlm_explorer.errors import ModelError
+
+    try:
+        return load_model("t5", BUNDLED_INFILLER, device)
+    except ModelError:
+        found = find_cached_t5()
+        return load_model("t5", found, device) if found is not None else None
+
+
 def gpu_models(*lms: Any) -> list:
     """The loaded models among `lms` (None allowed) whose weights sit on a GPU."""
     out = []
@@ -108,7 +121,7 @@ def find_cached_t5() -> str | None:
     from mlm_explorer.core.load import models
 
     for entry in models.list_models():
-        if entry.kind == "seq2seq":
+        if entry.kind == "seq2seq" and entry.source != "bundled":
             return entry.path or entry.name
     return None
 

@@ -23,6 +23,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from mlm_explorer.core.infer.infill import DIFFERENCE
 from mlm_explorer.ui import workers
 from mlm_explorer.ui.messages import ColumnFilled, WorkFailed
 from mlm_explorer.ui.names import short_name

@@ -36,7 +36,9 @@ neighbours stay visible is easy for the model; `w` (or shift+click) masks the wh
 T5 is trained differently: spans of text are cut out and replaced by sentinels
 `<extra_id_0>`, `<extra_id_1>`, …, and the decoder writes the missing spans after
 their sentinels. **Compare** (F3) turns your masks into sentinels (adjacent masks
-become one span) and shows T5's fill beside the BERT fill.
+become one span) and shows T5's fill beside the BERT fill. Without a T5 (`--t5`), the
+bundled span infiller fills that side: trained with T5's objective, but a small BERT2BERT
+model, not a T5, and only briefly trained (see the README).
 
 ## Fine-tuning
 **Train** (F4) runs the same masking engine on your files in a separate process:
