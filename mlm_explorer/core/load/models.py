@@ -231,6 +231,8 @@ def load_any(name_or_path: str | os.PathLike | None, *, device: str = "auto") ->
     """An encoder MLM or a seq2seq model (T5, BART), whichever the config says (compare takes both)."""
     src = resolve_source(name_or_path)
     if src.source == "bundled":
+        if src.name == BUNDLED_INFILLER:
+            return load_seq2seq(name_or_path, device=device)
         return load_mlm(name_or_path, device=device)
     config = hf.read_config(src)
     model_type = getattr(config, "model_type", None) or "unknown"
