@@ -54,11 +54,13 @@ async def test_compare_fills_beside_t5_and_bart(app_env, family_dir, encoder, se
         await pilot.press("f3")
         await wait_for(pilot, lambda: app.t5_lm is not None, what="the seq2seq model")
         screen = app.screen
-        await wait_for(pilot, lambda: screen.last is not None and screen.last.t5 is not None, what="the fills")
+        await wait_for(pilot, lambda: screen.result is not None and screen.result.done
+                       and len(screen.result.columns) == 2, what="the fills")
         await settle(pilot)
-        last = screen.last
-        assert len(last.bert.predictions) == 2 and last.t5.n_blanks == 2
-        assert last.t5.style == ("mask" if seq2seq == "BART" else "sentinels")
+        encoder_column, seq2seq_column = screen.result.columns
+        assert len(encoder_column.result["predictions"]) == 2 and seq2seq_column.result["n_blanks"] == 2
+        assert seq2seq_column.result["style"] == ("mask" if seq2seq == "BART" else "sentinels")
+        assert seq2seq_column.family == ("bart" if seq2seq == "BART" else "t5")
         text = " ".join(screen_text(app).split())
         assert ("BART (rewrites the text):" if seq2seq == "BART" else "T5:") in text
         assert text.count("filled sentence") == 2 and not MARKED.search(text)

@@ -185,3 +185,56 @@ async def test_cli_and_app_start_the_job_alike(app_env, tiny_bert_dir, tmp_path,
     out = real_subprocess.run([sys.executable, "-c", "import mlm_explorer; print(mlm_explorer.__file__)"],
                               env=env, cwd="/", capture_output=True, text=True, check=True)
     assert out.stdout.strip().startswith(root)
+
+
+@sync
+async def test_gpu_models_make_room_for_a_job(app_env, tiny_bert_dir, tmp_path, monkeypatch):
+    """The explorer's model on a GPU (stood in: its device says cuda:0, its .to() records the
+    moves): starting a job first asks; "Move to the CPU" moves it before the job starts and back
+    when it has ended; "Keep on the GPU" moves nothing; a --device cpu job does not ask."""
+    import os
+    import subprocess as real_subprocess
+    import types
+
+    import torch
+
+    from mlm_explorer.train import launch
+    from mlm_explorer.ui.dialogs.confirm import ChoiceDialog
+
+    order = []
+
+    class Job(_FakeJob):
+        def __init__(self, command, *, env, **kw):
+            order.append("job")
+            super().__init__(command, env=env, **kw)
+
+    fake = types.SimpleNamespace(Popen=Job, PIPE=real_subprocess.PIPE, DEVNULL=real_subprocess.DEVNULL)
+    monkeypatch.setattr(launch, "subprocess", fake)
+    monkeypatch.setattr(os, "setpriority", lambda *a: None)
+    monkeypatch.setattr(_FakeJob, "launched", [])
+    app = make_app(tiny_bert_dir)
+    async with app.run_test(size=(130, 44)) as pilot:
+        await wait_ready(pilot)
+        lm = app.lm
+        lm.device = torch.device("cuda", 0)
+        monkeypatch.setattr(lm.model, "to", lambda device: order.append(f"to {torch.device(device)}") or lm.model)
+        await pilot.press("f4")
+        await pilot.pause(0.2)
+        train = app.screen
+        app.start_training(train, [str(tmp_path), "--max-steps", "3"])
+        asking = lambda: isinstance(app.screen, ChoiceDialog) and bool(app.screen.query("#keep"))  # noqa: E731
+        await wait_for(pilot, asking, what="the question")
+        assert "1 model(s) on the GPU" in app.screen.question
+        await pilot.click("#release")
+        await wait_for(pilot, lambda: order[-1:] == ["to cuda:0"], what="the model back on the GPU")
+        assert order == ["to cpu", "job", "to cuda:0"] and lm.device == torch.device("cuda", 0)
+        await wait_for(pilot, lambda: "(cuda:0)" in app.model_status, what="the status")
+        order.clear()
+        app.start_training(train, [str(tmp_path), "--max-steps", "3"])
+        await wait_for(pilot, asking, what="the question again")
+        await pilot.click("#keep")
+        await wait_for(pilot, lambda: order == ["job"], what="the job, nothing moved")
+        order.clear()
+        app.start_training(train, [str(tmp_path), "--device", "cpu"])
+        await wait_for(pilot, lambda: order == ["job"], what="a CPU job, without asking")
+        assert not isinstance(app.screen, ChoiceDialog)

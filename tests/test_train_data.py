@@ -62,3 +62,90 @@ def test_nsp_pairs_half_random_with_segments():
     assert types[: row.index(3) + 1] == [0] * (row.index(3) + 1) and set(types[row.index(3) + 1:n]) == {1}
     again = build_pairs(files, width=32, cls_id=2, sep_id=3, pad_id=0, seed=0, epoch=0)
     assert again.input_ids.equal(pairs.input_ids)
+
+
+def _reference_pairs(files, *, width, seed, epoch):
+    """The earlier pure-Python build_pairs (token lists, pop-one-at-a-time trimming): the rows it
+    made, as (ids, token types, label) lists, for the equivalence test below."""
+    import random
+
+    from mlm_explorer.train.data.nsp import _segments
+
+    def _random_b(rng, docs, d, avoid, room):
+        others = [k for k in range(len(docs)) if k != d and docs[k]]
+        k = rng.choice(others) if others else d
+        doc = docs[k]
+        starts = [j for j in range(len(doc)) if k != d or j not in avoid] or [0]
+        j = rng.choice(starts)
+        out, n = [], 0
+        while j < len(doc) and n < room:
+            out.append(doc[j])
+            n += len(doc[j])
+            j += 1
+        return out
+
+    rng = random.Random(seed * 1_000_003 + epoch)
+    docs = [_segments(ft) for ft in files]
+    room = width - 3
+    rows = []
+    for d, doc in enumerate(docs):
+        i, chunk, size = 0, [], 0
+        while i < len(doc):
+            chunk.append(i)
+            size += len(doc[i])
+            if i == len(doc) - 1 or size >= room:
+                a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
+                a = [int(t) for j in chunk[:a_end] for t in doc[j]]
+                if len(chunk) == 1 or rng.random() < 0.5:
+                    b_parts = _random_b(rng, docs, d, range(chunk[0], chunk[-1] + 2), room - len(a))
+                    if not b_parts or sum(map(len, b_parts)) == 0:
+                        chunk, size = [], 0
+                        i += 1
+                        continue
+                    b, label = [int(t) for part in b_parts for t in part], 1
+                    i -= len(chunk) - a_end
+                else:
+                    b, label = [int(t) for j in chunk[a_end:] for t in doc[j]], 0
+                while len(a) + len(b) > room:
+                    (a if len(a) > len(b) else b).pop()
+                if a and b:
+                    rows.append(([2, *a, 3, *b, 3], [0] * (len(a) + 2) + [1] * (len(b) + 1), label))
+                chunk, size = [], 0
+            i += 1
+    return rows
+
+
+@pytest.mark.parametrize("seed, documents", [(0, 6), (1, 6), (2, 1), (3, 1)])
+def test_nsp_pairs_are_the_token_by_token_recipe(seed, documents):
+    """Array-based pairs equal the earlier token-list code's, row for row: random sentence
+    lengths, long sentences that force trimming (both sides, ties), one-sentence documents, and
+    a single document (random B from the same document, away from A)."""
+    import random
+
+    rng = random.Random(seed)
+    files = []
+    for d in range(documents):
+        lengths = [rng.choice([1, 2, 5, 9, 17, 40]) for _ in range(rng.randint(1, 12) if documents > 1 else 60)]
+        starts = [0]
+        for n in lengths:
+            starts.append(starts[-1] + n)
+        files.append(_ft(range(1000 * (d + 1), 1000 * (d + 1) + starts[-1]), starts))
+    for width in (12, 32):
+        pairs = build_pairs(files, width=width, cls_id=2, sep_id=3, pad_id=0, seed=seed, epoch=1)
+        expected = _reference_pairs(files, width=width, seed=seed, epoch=1)
+        assert len(pairs) == len(expected)
+        for r, (ids, types, label) in enumerate(expected):
+            n = int(pairs.lengths[r])
+            assert pairs.input_ids[r, :n].tolist() == ids and pairs.token_type_ids[r, :n].tolist() == types
+            assert int(pairs.next_sentence_label[r]) == label and not pairs.input_ids[r, n:].any()
+
+
+def test_sentences_outside_a_span_are_the_list_they_stand_for():
+    from mlm_explorer.train.data.nsp import _Outside
+
+    for n in range(0, 7):
+        for start in range(0, 8):
+            for stop in range(start, 9):
+                expected = [j for j in range(n) if j not in range(start, stop)]
+                outside = _Outside(n, range(start, stop))
+                assert [outside[i] for i in range(len(outside))] == expected

@@ -76,8 +76,11 @@ def test_memorised_sentences_fill_in_pipeline(tmp_path, no_dropout):
 
     corpus = write_corpus(tmp_path / "corpus", ["\n".join(SENTENCES) + "\n"] * 4)
     run = tmp_path / "run"
+    # blocks of 32 hold both sentences whole; with 16 they are cut at places that the held-out file
+    # (the eval set, which picks best/) does not share, and whether the model then memorises in
+    # 200 steps depends on the seed (3 of 6 seeds failed, with either masking stream)
     rc, events = run_job([corpus, "--model", no_dropout["bert"], "--max-steps", 200, "--batch-size", 16, "--lr", 2e-2,
-                          "--block-size", 16, "--mask-rate", 0.3, "--eval-fraction", 0.25, "--eval-every", 50,
+                          "--block-size", 32, "--mask-rate", 0.3, "--eval-fraction", 0.25, "--eval-every", 50,
                           "--save-every", 200, "--output", run, "--threads", "1", "--log-every", "50",
                           "--keep-duplicates"])  # four copies of the same text: memorise it
     assert rc == 0, events

@@ -29,25 +29,59 @@ def test_fp16_on_the_cpu_is_a_one_line_error():
         pick_precision(torch.device("cpu"), "fp16")
 
 
-@pytest.mark.parametrize("bf16_gpu, precision, expected", [
-    (True, "auto", torch.bfloat16), (False, "auto", torch.float16), (True, "fp16", torch.float16),
-    (True, "bf16", torch.bfloat16), (True, "fp32", None), (False, "fp32", None),
+@pytest.fixture
+def gpu(monkeypatch):
+    """Stand in for GPUs of given compute capabilities (no GPU here; no CUDA call is made).
+    Records which device each question was about."""
+    asked = []
+
+    def use(capabilities: dict[int, tuple[int, int]]):
+        def capability(device=None):
+            index = torch.device(device).index if device is not None else 0
+            asked.append(index)
+            return capabilities[index]
+
+        monkeypatch.setattr(torch.cuda, "get_device_capability", capability)
+        monkeypatch.setattr(torch.version, "hip", None)
+        # torch's own answer counts emulated bf16 (and asks about the current device): never consulted
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: pytest.fail("is_bf16_supported used"))
+        return asked
+
+    return use
+
+
+@pytest.mark.parametrize("capability, precision, expected", [
+    ((8, 0), "auto", torch.bfloat16), ((9, 0), "auto", torch.bfloat16), ((8, 9), "auto", torch.bfloat16),
+    ((7, 0), "auto", torch.float16), ((7, 5), "auto", torch.float16), ((6, 0), "auto", torch.float16),
+    ((8, 0), "fp16", torch.float16), ((8, 0), "bf16", torch.bfloat16), ((8, 0), "fp32", None), ((7, 5), "fp32", None),
 ])
-def test_gpu_precisions(monkeypatch, bf16_gpu, precision, expected):
-    """The choice on a GPU, with torch's bf16 answer stood in (no GPU here; no CUDA call is made)."""
+def test_gpu_precisions(gpu, capability, precision, expected):
+    """A100 / H100 / L4 (>= 8.0) get bf16; V100 (7.0), T4 (7.5), P100 (6.0) get fp16 + GradScaler,
+    although torch.cuda.is_bf16_supported() says True for them (emulated bf16)."""
     from mlm_explorer.train.runtime import pick_precision
 
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16_gpu)
-    assert pick_precision(torch.device("cuda"), precision) is expected
+    gpu({0: capability})
+    assert pick_precision(torch.device("cuda", 0), precision) is expected
 
 
-def test_bf16_on_a_gpu_without_it_is_refused(monkeypatch):
+def test_precision_follows_the_chosen_gpu_not_the_current_one(gpu):
+    """A machine with a T4 as cuda:0 (the current device) and an A100 as cuda:1."""
+    from mlm_explorer.train.runtime import pick_precision
+
+    asked = gpu({0: (7, 5), 1: (8, 0)})
+    assert pick_precision(torch.device("cuda", 1), "auto") is torch.bfloat16
+    assert pick_precision(torch.device("cuda", 0), "auto") is torch.float16
+    assert asked == [1, 0]
+
+
+@pytest.mark.parametrize("capability", [(7, 0), (7, 5), (6, 1)])
+def test_bf16_on_a_gpu_without_it_is_refused(gpu, capability):
     from mlm_explorer.errors import InputError
     from mlm_explorer.train.runtime import pick_precision
 
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    with pytest.raises(InputError, match="--precision fp16"):
-        pick_precision(torch.device("cuda"), "bf16")
+    gpu({0: capability})
+    with pytest.raises(InputError, match=rf"compute capability {capability[0]}\.{capability[1]}.*--precision fp16"):
+        pick_precision(torch.device("cuda", 0), "bf16")
 
 
 def test_bf16_run_on_the_cpu_learns_and_saves_float32(tmp_path, tiny_bert_dir):

@@ -70,29 +70,7 @@ def infill_result(lm, result) -> None:
 
 
 INFILL_KINDS = {"sentinels": "T5: spans", "mask": "BART: rewrites the text"}
-
-
-def compare(bert, filled, infills) -> None:
-    """The encoder's top fill per blank beside each seq2seq model's (infills: [(lm, InfillResult)])."""
-    table = Table(show_lines=True)
-    table.add_column("blank", justify="right", style="dim")
-    table.add_column(f"{bert.name} (MLM)")
-    bests = []
-    for lm, result in infills:
-        table.add_column(f"{lm.name} ({INFILL_KINDS.get(result.style, result.style)})")
-        bests.append(result.candidates[0] if result.candidates else None)
-    n = max([len(filled.predictions)] + [len(b.fills) for b in bests if b])
-    for i in range(n):
-        left = ""
-        if i < len(filled.predictions) and filled.predictions[i].candidates:
-            top = filled.predictions[i].candidates[0]
-            left = f"{top.text}  p={top.probability:.3f}"
-        cells = [f"{b.fills[i].text}  p={math.exp(b.fills[i].logprob):.3f}" if b and i < len(b.fills) else ""
-                 for b in bests]
-        table.add_row(str(i + 1), left, *cells)
-    table.add_row("text", filled.decoded, *[(b.text + ("  (rewritten)" if b.rewritten else "")) if b else ""
-                                             for b in bests])
-    console.print(table)
+FAMILY_LABELS = {"encoder": "MLM", "t5": INFILL_KINDS["sentinels"], "bart": INFILL_KINDS["mask"]}   # compare's columns
 
 
 def mask_preview(tt, preview) -> None:
@@ -140,6 +118,9 @@ def runs(entries) -> None:
                       str(d.get("objective", "")), str(d.get("step", "")),
                       "" if best is None else f"{best:.4f}", str(d.get("path", "")))
     console.print(table)
+    for r in entries:
+        if getattr(r, "note", None):  # a damaged run.json, a job whose launcher died: what to do
+            console.print(Text(f"{r.name}: {r.note}", style="yellow"))
 
 
 def blank_scores(report) -> None:
@@ -198,6 +179,9 @@ def sentence_score(lm, result) -> None:
                       f"{t.probability:.4f}", str(t.rank), t.top_text,
                       Text(_bar(t.surprisal / top, 16), style=_surprisal_style(t.surprisal).split(" on ")[-1]))
     console.print(table)
+    from mlm_explorer.core.infer.score import PLL_NAMES
+
+    console.print(Text(PLL_NAMES.get(result.pll_variant, result.pll_variant), style="dim"))
     console.print(Text(f"PLL {result.pll:.3f} nats over {result.n_tokens} tokens · pseudo-perplexity "
                        f"{result.pseudo_perplexity:.2f} · mean surprisal {result.mean_surprisal:.3f} nats · "
                        f"{result.forward_passes} forward pass(es) of up to {result.batch_size} masked copies",
@@ -365,16 +349,20 @@ class TrainProgress:
                           f"{data.get('train_blocks', '?')} train / {data.get('eval_blocks', '?')} eval blocks · "
                           f"run {event.get('run_dir', '')}[/dim]")
         elif kind == "step" and self.task is not None:
-            stats = f"loss {event.get('loss', float('nan')):.4f} · {event.get('tokens_per_s', 0):,.0f} tok/s"
+            stats = f"loss {_num(event.get('loss'), '.4f')} · {_num(event.get('tokens_per_s'), ',.0f')} tok/s"
             self.progress.update(self.task, completed=event.get("step", 0), stats=stats)
         elif kind == "eval":
-            console.print(f"eval @ {event.get('step')}: loss {event.get('loss', float('nan')):.4f} · "
-                          f"ppl {event.get('perplexity', float('nan')):.2f} · acc {event.get('accuracy', 0):.3f}")
+            console.print(f"eval @ {event.get('step')}: loss {_num(event.get('loss'), '.4f')} · "
+                          f"ppl {_num(event.get('perplexity'), '.2f')} · acc {_num(event.get('accuracy'), '.3f')}")
         elif kind == "probes":
             results = event.get("results", [])
             ranks = " · ".join(f"{r.get('answer')} #{r.get('rank')}" for r in results[:6])
             more = f" · +{len(results) - 6}" if len(results) > 6 else ""
             console.print(f"[dim]probes @ {event.get('step')}: {ranks}{more}[/dim]")
+        elif kind == "forgetting":
+            console.print(f"[dim]forgetting meter @ {event.get('step')}: top-1 {event.get('top1', 0):.0%} · "
+                          f"top-5 {event.get('top5', 0):.0%} · mean rank {event.get('mean_rank', 0):.1f} "
+                          f"({event.get('n')} general-knowledge probes)[/dim]")
         elif kind == "checkpoint":
             console.print(f"[dim]checkpoint {event.get('path')}[/dim]")
         elif kind in ("log", "warning"):
@@ -382,7 +370,16 @@ class TrainProgress:
         elif kind == "finished":
             console.print(f"[green]finished[/green]: {event.get('run_dir', event.get('path', ''))}")
         elif kind == "cancelled":
-            console.print(f"[yellow]cancelled[/yellow]; last checkpoint kept: {event.get('path', '')}")
+            kept = event.get("checkpoint")
+            console.print("[yellow]cancelled[/yellow]; " + (f"last checkpoint kept: {kept}; continue with "
+                          f"--resume {event.get('run_dir') or kept}" if kept else "no checkpoint was written yet"))
 
     def close(self) -> None:
         self.progress.stop()
+
+
+def _num(value, spec: str) -> str:
+    """A number of an event as text; JSON carries NaN / inf as strings ("nan"), or it may be missing."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "–" if value is None else str(value)
+    return format(value, spec)

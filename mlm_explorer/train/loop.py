@@ -1,24 +1,30 @@
 """The training loop, readable in one sitting (after nanoGPT's train.py).
 
 One optimizer step:
-    1. learning rate for this step: linear warm-up, then linear / cosine decay (get_lr)
-    2. the step's blocks: a slice of this epoch's seeded permutation, this rank's share,
-       copied to the device (pinned + non_blocking on CUDA)
+    1. learning rate for this step: linear warm-up, then linear / cosine decay (schedule.py)
+    2. the step's blocks (batches.py): a slice of this epoch's seeded permutation, this rank's
+       share, gathered on the host (into pinned memory on CUDA) and copied to the device
     3. corrupt them on the device with the masking generator (fresh masks every step)
     4. forward / backward per micro-batch (gradient accumulation; DDP syncs on the last one);
-       losses are sums divided by the whole step's masked-token count
+       losses are sums divided by the whole step's masked-token count over all ranks
     5. clip the gradient norm, optimizer step, zero the gradients
-    6. events, evaluation, checkpoints, stop conditions (max steps, epochs, time budget,
-       SIGTERM / SIGINT - agreed across ranks)
+    6. events, evaluation, checkpoints, stop conditions (max steps and epochs: known to every
+       rank; time budget and SIGTERM / SIGINT: agreed across ranks every few steps)
+
+Host-device syncs per step (tests/test_train_syncs.py holds them): one per micro-batch for
+the sparse MLM head's masked positions, none for span corruption; under DDP one small
+all-reduce read on the host about every 2 s (schedule.SharedClock), plus one per `step` event.
 
 Probes (--probes / --probe): evaluated before the first step (step 0, or the resumed
 checkpoint's step when run.json has no entry for it), with every evaluation (so at the end
 too), in eval mode and without randomness, so they change no loss: a `probes` event and an
-entry of run.json's `probe_history` each time.
+entry of run.json's `probe_history` each time. The forgetting meter (core/explain/forgetting.py,
+general-knowledge probes) at the same moments: a `forgetting` event and `forgetting_history`.
 
 Everything random is seeded: the data order (seed + epoch), the masks (generator seeded with
-seed + rank, saved in checkpoints), dropout (torch's RNG, saved too), so a resumed CPU run
-continues with exactly the losses of an uninterrupted one.
+seed + rank), dropout (torch's RNG); checkpoints carry every rank's generator states (rng.py),
+so a resumed run with the same processes and device type continues with exactly the losses
+of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -31,27 +37,31 @@ from contextlib import nullcontext
 import torch
 
 from mlm_explorer import rundir
+from mlm_explorer.errors import UserError
+from mlm_explorer.train import rng
+from mlm_explorer.train.batches import Batches
 from mlm_explorer.train.run import checkpoint as ckpt
-from mlm_explorer.train.data.packing import BlockSet
+from mlm_explorer.train.runtime import mark_dynamic, wrap_module
+from mlm_explorer.train.schedule import Schedule, SharedClock
+
+
+class Diverged(UserError):
+    """The loss became NaN or infinite: the job stops before saving such weights."""
 
 
 class Loop:
     def __init__(self, *, args, model, tokenizer, objective, data, rt, events, record, resume_state=None,
-                 probes=None):
+                 probes=None, meter=None):
         self.args, self.model, self.tokenizer, self.obj = args, model, tokenizer, objective
         self.probes = list(probes or [])  # core.probes.PreparedProbe, checked against the tokenizer
+        self.meter = list(meter or [])  # the forgetting meter's PreparedProbes (core/explain/forgetting.py)
         self.data, self.rt, self.events, self.record = data, rt, events, record
         self.run_dir = record.run_dir
         self.stop_signal: int | None = None
 
         # the module that computes the loss sums; DDP wraps it so gradients are averaged
-        module = objective.module
-        if args.compile:
-            module = torch.compile(module)
-        if rt.distributed:
-            ids = [rt.device.index] if rt.cuda else None
-            module = torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
-        self.module = module
+        # (then torch.compile, of the wrapped module: runtime.wrap_module)
+        self.module, self.ddp = wrap_module(objective.module, rt, compile=args.compile)
 
         # optimizer: AdamW, fused (one kernel for all parameters, CPU and CUDA); param groups carry their own peak lr
         from mlm_explorer.train.params import param_groups
@@ -64,15 +74,9 @@ class Loop:
         self.per_rank = math.ceil(args.batch_size / rt.world_size)
         self.micro = min(args.micro_batch_size or self.per_rank, self.per_rank)
         self.steps_per_epoch = max(1, math.ceil(len(data.train(0)) / args.batch_size))
-        limits = []
-        if args.max_steps:
-            limits.append(args.max_steps)
-        epochs = args.epochs or (None if args.max_steps or args.time_budget else 3.0)  # nothing given: 3 epochs
-        if epochs:
-            limits.append(max(1, round(epochs * self.steps_per_epoch)))
-        self.max_steps = min(limits) if limits else None  # None: the time budget decides
-        self.warmup = args.warmup_steps if args.warmup_steps is not None else (
-            round(0.06 * self.max_steps) if self.max_steps else 50)
+        self.batches = Batches(data, rt, batch_size=args.batch_size, seed=args.seed, steps_per_epoch=self.steps_per_epoch)
+        self.schedule = Schedule.from_args(args, self.steps_per_epoch)
+        self.max_steps = self.schedule.max_steps  # None: the time budget decides
 
         # state that checkpoints carry
         self.step, self.tokens = 0, 0
@@ -81,68 +85,38 @@ class Loop:
         if resume_state is not None:
             self._load_state(resume_state)
 
-    # ---- the schedule ------------------------------------------------------------------
-    def get_lr(self, step: int, peak: float, elapsed: float) -> float:
-        # 1. linear warm-up from peak/warmup to peak
-        if step < self.warmup:
-            return peak * (step + 1) / self.warmup
-        if self.args.schedule == "constant":
-            return peak
-        # 2. progress through the decay: by steps, or by time when only a time budget is set
-        if self.max_steps:
-            progress = (step - self.warmup) / max(1, self.max_steps - self.warmup)
-        else:
-            progress = elapsed / (self.args.time_budget * 60)
-        progress = min(max(progress, 0.0), 1.0)
-        # 3. linear or cosine down to zero
-        if self.args.schedule == "cosine":
-            return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
-        return peak * (1.0 - progress)
-
-    # ---- data ----------------------------------------------------------------------------
     def step_blocks(self, step: int) -> dict:
-        """This rank's blocks for an optimizer step, on the device."""
-        epoch, k = divmod(step, self.steps_per_epoch)
-        blocks: BlockSet = self.data.train(epoch)
-        n, bs = len(blocks), self.args.batch_size
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.args.seed * 7919 + epoch))
-        idx = perm[torch.arange(k * bs, (k + 1) * bs) % n]  # (bs,) wraps to the epoch's start: no short batch
-        idx = idx[self.rt.rank::self.rt.world_size]  # (bs / world,) this rank's share
-        return self._to_device(blocks, idx)
-
-    def _to_device(self, blocks: BlockSet, idx: torch.Tensor) -> dict:
-        nb = self.rt.cuda
-        out = {"input_ids": blocks.input_ids[idx], "lengths": blocks.lengths[idx]}  # (B, L), (B,)
-        for key in ("token_type_ids", "next_sentence_label"):
-            if getattr(blocks, key) is not None:
-                out[key] = getattr(blocks, key)[idx]
-        width = out["input_ids"].shape[1]
-        out["partial"] = [(r, int(n)) for r, n in enumerate(out["lengths"].tolist()) if n < width]
-        return {k: (v.pin_memory().to(self.rt.device, non_blocking=nb) if torch.is_tensor(v) and nb
-                    else v.to(self.rt.device) if torch.is_tensor(v) else v) for k, v in out.items()}
+        """This rank's blocks of a step on the device, with two host-side facts: `partial`, the
+        padded rows as (row, length), and `tokens`, the real tokens of the whole step (all ranks)."""
+        host = self.batches.host(step)
+        return {**self.batches.to_device(host), "tokens": host["tokens"]}
 
     # ---- one optimizer step ----------------------------------------------------------------
     def train_step(self, elapsed: float) -> dict:
         # 1. learning rate
         for group in self.optimizer.param_groups:
-            group["lr"] = self.get_lr(self.step, group["peak_lr"], elapsed)
+            group["lr"] = self.schedule.lr(self.step, group["peak_lr"], elapsed)
         # 2-3. blocks -> device -> corrupted batch (B, L) with labels -100 where not masked
         blocks = self.step_blocks(self.step)
         batch = self.obj.corrupt(blocks, self.gen)
-        counts = self.obj.counts(batch)  # masked tokens of the whole step
-        tokens = int(blocks["lengths"].sum())
+        counts = self.obj.counts(batch, self.rt)  # masked tokens of the whole step, all ranks
         # 4. forward / backward per micro-batch
         B = batch["input_ids"].shape[0]
         starts = list(range(0, B, self.micro))
         totals: dict[str, torch.Tensor] = {}
+        padded = [r for r, _ in blocks["partial"]]  # rows with padding (host-side: no sync)
         for i, s in enumerate(starts):
             micro = {k: v[s:s + self.micro] for k, v in batch.items()}
+            if not any(s <= r < s + self.micro for r in padded):
+                micro.pop("attention_mask", None)  # no padding here: no mask for the model to check
             last = i == len(starts) - 1
-            sync = nullcontext() if last or not self.rt.distributed else self.module.no_sync()
+            sync = nullcontext() if last or self.ddp is None else self.ddp.no_sync()
             with sync:
                 with self.rt.autocast():
-                    sums = self.module(**micro)
-                loss = self.obj.loss(sums, counts)
+                    sums = self.module(**self._inputs(micro))
+                # this rank's share of the step's mean loss; DDP averages the ranks' gradients,
+                # so the world size brings the sum of the shares back
+                loss = self.obj.loss(sums, counts) * self.rt.world_size
                 self.scaler.scale(loss).backward()
             for k, v in sums.items():
                 totals[k] = totals.get(k, 0) + v.detach()
@@ -154,8 +128,13 @@ class Loop:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        self.tokens += tokens * self.rt.world_size
+        self.tokens += blocks["tokens"]
         return {"totals": totals, "counts": counts}
+
+    def _inputs(self, micro: dict) -> dict:
+        """The module's inputs for a micro-batch (under --compile with dynamic shapes)."""
+        inputs = self.obj.module_inputs(micro)
+        return mark_dynamic(inputs) if self.args.compile else inputs
 
     # ---- evaluation -------------------------------------------------------------------------
     @torch.no_grad()
@@ -169,9 +148,10 @@ class Loop:
         sums: dict[str, float] = {}
         size = max(1, self.micro * 2)
         for s in range(0, n, size):
-            batch = self.obj.corrupt(self._to_device(blocks, torch.arange(s, min(n, s + size))), gen)
+            rows = self.batches.gather(blocks, torch.arange(s, min(n, s + size)))
+            batch = self.obj.corrupt(self.batches.to_device(rows), gen)
             with self.rt.autocast():
-                out = self.obj.module(**batch)
+                out = self.obj.module(**self.obj.module_inputs(batch))
             counts = self.obj.counts(batch)
             if "nsp_sum" in out:
                 out["nsp_n"] = counts["nsp_n"]
@@ -179,10 +159,11 @@ class Loop:
             for k, v in out.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
         self.model.train()
-        mlm_n = max(1.0, sums.get("mlm_n", 0.0))
+        masked = int(sums.get("mlm_n", 0.0))
+        mlm_n = max(1.0, masked)
         loss = sums.get("mlm_sum", 0.0) / mlm_n
         result = {"step": self.step, "loss": loss, "perplexity": math.exp(min(loss, 50.0)),
-                  "accuracy": sums.get("mlm_correct", 0.0) / mlm_n, "masked_tokens": int(mlm_n)}
+                  "accuracy": sums.get("mlm_correct", 0.0) / mlm_n, "masked_tokens": masked}
         if "nsp_sum" in sums:
             nsp_n = max(1.0, sums["nsp_n"])
             result.update(mlm_loss=loss, nsp_loss=sums["nsp_sum"] / nsp_n, nsp_accuracy=sums["nsp_correct"] / nsp_n)
@@ -190,14 +171,15 @@ class Loop:
         return result
 
     # ---- checkpoints --------------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        state = {"step": self.step, "tokens": self.tokens, "best_eval_loss": self.best_eval_loss,
-                 "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
-                 "mask_generator": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
-                 "world_size": self.rt.world_size, "seed": self.args.seed}
-        if self.rt.cuda:
-            state["cuda_rng"] = torch.cuda.get_rng_state(self.rt.device)
-        return state
+    def state_dict(self) -> dict | None:
+        """The trainer state (rank 0; None elsewhere). Every rank takes part: rank 0 gathers
+        each rank's random state (rng.py)."""
+        entries = self.rt.gather_to_main(rng.capture(self.gen, self.rt.device))
+        if not self.rt.is_main:
+            return None
+        return {"step": self.step, "tokens": self.tokens, "best_eval_loss": self.best_eval_loss,
+                "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
+                "seed": self.args.seed, **rng.checkpoint_fields(entries, self.rt.device)}
 
     def _load_state(self, state: dict) -> None:
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
@@ -210,17 +192,17 @@ class Loop:
             group["peak_lr"] = peak
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        if self.rt.rank == 0 or int(state.get("world_size", 1)) == 1:
-            self.gen.set_state(state["mask_generator"].to(self.gen.get_state().device))
-            torch.set_rng_state(state["torch_rng"])
-            if self.rt.cuda and "cuda_rng" in state:
-                torch.cuda.set_rng_state(state["cuda_rng"], self.rt.device)
+        why = rng.restore(state, self.gen, device=self.rt.device, rank=self.rt.rank,
+                          world_size=self.rt.world_size, seed=self.args.seed, step=self.step)
+        if why:
+            self.events.log(f"resumed at step {self.step}: {why}")
 
     def save(self) -> str | None:
+        """Write a checkpoint (rank 0); every rank calls it, at the same steps."""
+        state = self.state_dict()
         if not self.rt.is_main:
             return None
-        path = ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, self.state_dict(),
-                                    keep=self.args.keep)
+        path = ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state, keep=self.args.keep)
         self.events.emit("checkpoint", step=self.step, path=str(path))
         self.record.update(step=self.step, checkpoint=str(path))
         return str(path)
@@ -229,10 +211,15 @@ class Loop:
         if not self.rt.is_main:
             return
         result = self.evaluate()
+        self.stop_if_diverged(result["loss"], "eval")
         self.events.emit("eval", **result)
         self.record.add_eval(result)
         self.evaluate_probes()
-        if result["loss"] < self.best_eval_loss:
+        self.evaluate_meter()
+        if not result["masked_tokens"]:  # a loss of 0 over no token says nothing: never the best
+            self.events.log(f"the evaluation at step {self.step} masked no token (too little held-out text); "
+                            "best/ is left as it is")
+        elif result["loss"] < self.best_eval_loss:
             self.best_eval_loss = result["loss"]
             path = ckpt.save_best(self.run_dir, self.model, self.tokenizer)
             self.record.set_best({**result, "path": str(path)})
@@ -247,6 +234,37 @@ class Loop:
         results = [r.to_dict() for r in evaluate_probes(self.model, self.probes, tokenizer=self.tokenizer)]
         self.events.emit("probes", step=self.step, results=results)
         self.record.add_probes(self.step, results)
+
+    # ---- divergence -----------------------------------------------------------------------------
+    def stop_if_diverged(self, loss: float, what: str) -> None:
+        """A NaN or infinite loss ends the job with one line (the weights are not saved)."""
+        if math.isfinite(loss):
+            return
+        latest = rundir.latest_checkpoint(self.run_dir)
+        smaller = f"--lr {self.args.lr / 10:g}"
+        then = (f"the last checkpoint ({latest.name}) is intact: continue from it with a smaller learning rate, "
+                f"--resume {self.run_dir} {smaller}") if latest else f"start again with a smaller learning rate, {smaller}"
+        raise Diverged(f"the {what} loss became {loss} at step {self.step}: training diverged; {then}")
+
+    def _check_before_save(self, pending: list[dict]) -> None:
+        """No NaN / inf in the losses since the last step event nor in the weights about to be
+        saved, agreed over ranks (one sync per save)."""
+        checks = [self.obj.loss(p["totals"], p["counts"]).isfinite() for p in pending]
+        checks += [p.isfinite().all() for p in self.model.parameters()]
+        finite = self.rt.agree_max([0.0 if bool(torch.stack(checks).all()) else 1.0]) == [0.0]
+        self.stop_if_diverged(0.0 if finite else math.nan, "training")
+
+    def evaluate_meter(self) -> None:
+        """The forgetting meter now: a `forgetting` event {step, top1, top5, mean_rank, ...} and an
+        entry of run.json's forgetting_history (rank 0 only; eval mode, then back to train)."""
+        if not self.meter or not self.rt.is_main:
+            return
+        from mlm_explorer.core.explain.forgetting import meter_summary
+        from mlm_explorer.core.explain.probes import evaluate_probes
+
+        summary = meter_summary(evaluate_probes(self.model, self.meter, tokenizer=self.tokenizer))
+        self.events.emit("forgetting", step=self.step, **summary)
+        self.record.add_forgetting(self.step, summary)
 
     # ---- signals ---------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
@@ -266,24 +284,30 @@ class Loop:
         self.model.train()
         if self.probes and not self.record.has_probes_at(self.step):
             self.evaluate_probes()  # the model before training (or at the resumed checkpoint)
+        if self.meter and not self.record.has_forgetting_at(self.step):
+            self.evaluate_meter()
         start_step, t0 = self.step, time.perf_counter()
         last_log_t, last_log_tokens, last_saved = t0, self.tokens, self.step
-        budget = self.args.time_budget * 60 if self.args.time_budget else None
+        budget = self.schedule.budget_s
+        clock = SharedClock(every_step=not self.rt.distributed)
+        next_check, reason = self.step, 0.0
         pending: list[dict] = []
         while True:
-            # stop conditions, agreed over ranks (one tiny all-reduce per step when distributed)
-            elapsed = time.perf_counter() - t0
-            reason = 0.0
+            # stop conditions: the step limit is the same on every rank; the time budget and
+            # signals are agreed (rank 0's clock, any rank's signal) every few steps
             if self.max_steps is not None and self.step >= self.max_steps:
                 reason = 1.0
-            elif budget is not None and elapsed >= budget:
-                reason = 1.0
-            if self.stop_signal is not None:
-                reason = 2.0 + self.stop_signal
-            reason = self.rt.all_max(reason)
-            if reason:
                 break
-            out = self.train_step(elapsed)
+            if self.step >= next_check:
+                mine = time.perf_counter() - t0 if self.rt.is_main else 0.0
+                signalled = 2.0 + self.stop_signal if self.stop_signal is not None else 0.0
+                signalled, elapsed = self.rt.agree_max([signalled, mine])
+                clock.mark(self.step, elapsed)
+                if signalled or (budget is not None and elapsed >= budget):
+                    reason = signalled or 1.0
+                    break
+                next_check = self.step + clock.steps_to_next_check()
+            out = self.train_step(clock.at(self.step))
             pending.append(out)
             log_now = self.step % self.args.log_every == 0 or self.step == start_step + 1 or self.step == self.max_steps
             if log_now:
@@ -293,6 +317,7 @@ class Loop:
             if self.step % self.args.eval_every == 0:
                 self.eval_and_keep_best()
             if self.step % self.args.save_every == 0:
+                self._check_before_save(pending)
                 self.save()
                 last_saved = self.step
         # the end: a final evaluation (if the last step had none) and checkpoint
@@ -300,6 +325,7 @@ class Loop:
         if self.step % self.args.eval_every != 0 and not cancelled and self.step > start_step:
             self.eval_and_keep_best()
         if self.step != last_saved:
+            self._check_before_save(pending)
             path = self.save()
         else:
             latest = rundir.latest_checkpoint(self.run_dir) if self.rt.is_main else None
@@ -311,9 +337,16 @@ class Loop:
         return "finished"
 
     def _log_step(self, pending, dt, dtokens, elapsed, start_step, budget) -> None:
-        # the mean loss over the steps since the last event (one sync with the device)
-        losses = [self.obj.loss(p["totals"], p["counts"]) for p in pending]
-        loss = self.rt.all_mean(float(torch.stack(losses).mean()))
+        # the mean loss over the steps since the last event: each rank holds its share of every
+        # step's loss, so the shares are summed over ranks (one all-reduce, one host sync)
+        shares = [torch.stack([self.obj.loss(p["totals"], p["counts"]) for p in pending]).mean()]
+        last = pending[-1]
+        nsp = "nsp_sum" in last["totals"]
+        if nsp:
+            shares += [last["totals"]["mlm_sum"] / last["counts"]["mlm_n"],
+                       last["totals"]["nsp_sum"] / last["counts"]["nsp_n"]]
+        values = self.rt.all_sum_(torch.stack(shares).float()).tolist()
+        self.stop_if_diverged(values[0], "training")  # every rank: the sum is the same on all
         if not self.rt.is_main:
             return
         per_step = elapsed / max(1, self.step - start_step)
@@ -323,15 +356,13 @@ class Loop:
             eta = max(0.0, budget - elapsed) if budget else None
         groups = self.optimizer.param_groups
         body = [g for g in groups if g["name"].startswith("body")] or groups
-        event = {"step": self.step, "loss": loss, "lr": body[0]["lr"],
+        event = {"step": self.step, "loss": values[0], "lr": body[0]["lr"],
                  "tokens_per_s": dtokens / max(dt, 1e-9), "eta_s": eta, "max_steps": self.max_steps,
                  "epoch": self.step / self.steps_per_epoch, "tokens": self.tokens}
         head = [g for g in groups if g["name"].startswith("head")]
         if head:
             event["head_lr"] = head[0]["lr"]
-        last = pending[-1]
-        if "nsp_sum" in last["totals"]:
-            event["mlm_loss"] = float(last["totals"]["mlm_sum"] / last["counts"]["mlm_n"])
-            event["nsp_loss"] = float(last["totals"]["nsp_sum"] / last["counts"]["nsp_n"])
+        if nsp:
+            event["mlm_loss"], event["nsp_loss"] = values[1], values[2]
         self.events.emit("step", **event)
         self.record.add_step(event)

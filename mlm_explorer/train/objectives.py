@@ -11,10 +11,16 @@ Each objective wraps the Hugging Face model in a small `nn.Module` whose forward
 whole step, however the step is split into micro-batches. That module is what DDP wraps.
 
 Sparse prediction head (mlm, mlm+nsp): the encoder runs on every position, but the vocabulary
-projection only on the masked ones (about 15%): hidden (B, L, H) -> hidden[labels != -100]
-(M, H) -> head -> (M, V), with the body / head split of core/infer/forward.py (the same one
-inference uses). For an architecture it does not know, the full model runs instead (same
+projection only on the masked ones (about 15%): hidden (B, L, H) -> the M masked rows (M, H)
+-> head -> (M, V), with the body / head split of core/infer/forward.py (the same one inference
+uses). The masked positions are found once per micro-batch, outside the module
+(`module_inputs`: one host sync, the only one of an MLM step), and that one index picks both
+the hidden rows and their labels; inside, the shapes follow it (compiled: one dynamic
+dimension). For an architecture forward.py does not know, the full model runs instead (same
 numbers, more work).
+
+Batches without padding carry no attention mask (None): the model then skips building one,
+and transformers' check that a given mask is all ones (a host sync) never runs.
 """
 
 from __future__ import annotations
@@ -48,22 +54,28 @@ class MaskedLMLoss(nn.Module):
     def sparse(self) -> bool:
         return self.split is not None
 
-    def forward(self, input_ids, attention_mask, labels, token_type_ids=None, next_sentence_label=None):
-        sel = labels != -100  # (B, L) masked positions
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+    def forward(self, input_ids, labels, masked_index, attention_mask=None, token_type_ids=None,
+                next_sentence_label=None):
+        # masked_index: (M,) flat positions b * L + l where labels != -100 (module_inputs)
+        inputs = {"input_ids": input_ids}
+        if attention_mask is not None:  # None: no padding in this micro-batch
+            inputs["attention_mask"] = attention_mask
         if token_type_ids is not None:  # only for models that take them (not DistilBERT, ModernBERT)
             inputs["token_type_ids"] = token_type_ids
         out: dict[str, torch.Tensor] = {}
+        targets = labels.reshape(-1).index_select(0, masked_index)  # (M,)
         if self.split is not None:
             enc = self.split.body(**inputs)  # [0]: hidden (B, L, H)
-            logits = self.split.head(enc[0][sel])  # (M, H) -> (M, V): only the masked positions
+            picked = enc[0].flatten(0, 1).index_select(0, masked_index)  # (M, H) only the masked positions
+            logits = self.split.head(picked)  # (M, V)
             if self.nsp:
                 nsp_logits = self.model.cls.seq_relationship(enc.pooler_output)  # (B, 2)
         else:  # unknown architecture: the full model, every position through the head
             full = self.model(**inputs)
-            logits = full.logits[sel] if hasattr(full, "logits") else full.prediction_logits[sel]
+            every = full.logits if hasattr(full, "logits") else full.prediction_logits  # (B, L, V)
+            logits = every.flatten(0, 1).index_select(0, masked_index)  # (M, V)
             nsp_logits = getattr(full, "seq_relationship_logits", None)
-        out["mlm_sum"], out["mlm_correct"] = _sum_ce(logits, labels[sel])
+        out["mlm_sum"], out["mlm_correct"] = _sum_ce(logits, targets)
         if self.nsp and next_sentence_label is not None:
             out["nsp_sum"], out["nsp_correct"] = _sum_ce(nsp_logits, next_sentence_label)
         return out
@@ -71,14 +83,20 @@ class MaskedLMLoss(nn.Module):
 
 class SpanLoss(nn.Module):
     """T5 / BART: encoder on the corrupted input, decoder teacher-forced on the targets (T5: the
-    sentinel spans; BART: the whole block). The model shifts the labels right itself."""
+    sentinel spans; BART: the whole block).
+
+    The decoder's inputs are the targets shifted right (the model's own
+    `prepare_decoder_input_ids_from_labels`); passing `labels=` instead would make transformers
+    compute a full-vocabulary float32 loss of its own, thrown away for ours."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids, attention_mask, labels):
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).logits  # (B, Lt, V)
+    def forward(self, input_ids, labels, attention_mask=None):
+        decoder_input_ids = self.model.prepare_decoder_input_ids_from_labels(labels=labels)  # (B, Lt)
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                            decoder_input_ids=decoder_input_ids).logits  # (B, Lt, V)
         loss, correct = _sum_ce(logits.flatten(0, 1), labels.flatten())
         return {"mlm_sum": loss, "mlm_correct": correct}
 
@@ -93,12 +111,25 @@ class Objective:
         raise NotImplementedError
 
     @staticmethod
-    def counts(batch: dict) -> dict:
-        """Denominators of the whole step (before it is split into micro-batches)."""
-        out = {"mlm_n": (batch["labels"] != -100).sum().clamp(min=1)}
+    def counts(batch: dict, rt=None) -> dict:
+        """Denominators of the whole step (before it is split into micro-batches), summed over
+        the ranks when `rt` is distributed: one all-reduce on the device, no host sync."""
+        labels = batch["labels"]
+        n = [(labels != -100).sum()]
         if "next_sentence_label" in batch:
-            out["nsp_n"] = torch.tensor(batch["next_sentence_label"].shape[0], device=batch["labels"].device)
+            n.append(torch.full((), batch["next_sentence_label"].shape[0], device=labels.device))
+        total = torch.stack(n)
+        if rt is not None:
+            rt.all_sum_(total)
+        total = total.clamp(min=1)
+        out = {"mlm_n": total[0]}
+        if len(n) > 1:
+            out["nsp_n"] = total[1]
         return out
+
+    def module_inputs(self, micro: dict) -> dict:
+        """What `module` takes for a micro-batch of `corrupt`'s output."""
+        return micro
 
     @staticmethod
     def loss(sums: dict, counts: dict) -> torch.Tensor:
@@ -126,15 +157,22 @@ class MLMObjective(Objective):
     def corrupt(self, blocks: dict, generator: torch.Generator, *, decisions: bool = False) -> dict:
         """`decisions`: also return the engine's per-position Decision (B, L) (the dry-run preview)."""
         ids = blocks["input_ids"]  # (B, L)
-        attention = _attention(blocks["lengths"], ids.shape[1])  # (B, L) False on padding
+        padded = bool(blocks.get("partial", True))  # a host-side list: no sync
+        attention = _attention(blocks["lengths"], ids.shape[1]) if padded else None  # (B, L) False on padding
         m = mask_tokens(ids, vocab=self.vocab, policy=self.policy, generator=generator, maskable=attention)
-        batch = {"input_ids": m.input_ids, "attention_mask": attention.long(), "labels": m.labels}
+        batch = {"input_ids": m.input_ids, "labels": m.labels}
+        if attention is not None:
+            batch["attention_mask"] = attention.long()
         if decisions:
             batch["decisions"] = m.decisions
         for key in ("token_type_ids", "next_sentence_label"):
             if blocks.get(key) is not None:
                 batch[key] = blocks[key]
         return batch
+
+    def module_inputs(self, micro: dict) -> dict:
+        masked = (micro["labels"] != -100).reshape(-1).nonzero().squeeze(1)  # (M,) the step's one sync
+        return {**micro, "masked_index": masked}
 
 
 class NSPObjective(MLMObjective):
@@ -153,7 +191,7 @@ class SpanObjective(Objective):
     def __init__(self, model, tokenizer, *, device, noise_density: float = 0.15, mean_span: float = 3.0) -> None:
         from mlm_explorer.core.mask.spans import sentinel_ids
 
-        self.sentinels = torch.as_tensor(sentinel_ids(tokenizer), dtype=torch.long).to(device)
+        self.sentinels = tuple(sentinel_ids(tokenizer).tolist())  # host ints: span_corrupt reads them there
         if len(self.sentinels) == 0:
             raise ModelError("this tokenizer has no <extra_id_N> sentinels, so it cannot be trained with --objective span")
         self.eos_id = tokenizer.eos_token_id
@@ -176,7 +214,8 @@ class SpanObjective(Objective):
         ids = blocks["input_ids"]  # (B, R) raw tokens
         partial = dict(blocks.get("partial") or [])
         kw = {"sentinel_ids": self.sentinels, "eos_id": self.eos_id, "pad_id": self.pad_id, "generator": generator,
-              "noise_density": self.noise_density, "mean_noise_span_length": self.mean_span}
+              "noise_density": self.noise_density, "mean_noise_span_length": self.mean_span,
+              "check_padding": False}  # the rows are packed and full: the padded tail is in `partial`
         if not partial:
             sb = span_corrupt(ids, **kw)
             inputs, labels = sb.input_ids, sb.labels  # (B, Li), (B, Lt)
@@ -200,7 +239,10 @@ class SpanObjective(Objective):
                 inputs[r, :len(x)] = x
                 labels[r, :len(y)] = y
         labels = labels.masked_fill(labels == self.pad_id, -100)  # no loss on target padding
-        return {"input_ids": inputs, "attention_mask": (inputs != self.pad_id).long(), "labels": labels}
+        batch = {"input_ids": inputs, "labels": labels}
+        if partial:  # only the short tail row leaves padding in the inputs
+            batch["attention_mask"] = (inputs != self.pad_id).long()
+        return batch
 
 
 class InfillObjective(Objective):

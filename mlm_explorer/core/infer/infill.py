@@ -23,6 +23,11 @@ from mlm_explorer.errors import InputError, ModelError
 
 _SPACED_SENTINEL_RE = re.compile(r"( ?)<extra_id_(\d+)>")
 
+# How an infill differs from an encoder's fill-mask, in one line (the Compare screen and
+# `mlm-explorer compare` show it under the two columns).
+DIFFERENCE = ("encoder: one token per [MASK], each with its own probability  ·  seq2seq: one span per "
+              "sentinel, of any length, scored by the span's log-probability")
+
 
 def build_input(lm, text: str) -> tuple[str, int, list[int]]:
     """(t5_text, n_blanks, the sentinel ids of blanks 0..n-1)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from mlm_explorer.core.load.catalog import ModelEntry, list_models  # noqa: F401
 from mlm_explorer.core.load.hf import ModelSpec  # noqa: F401  (re-exported)
 from mlm_explorer.core.load.sources import (  # noqa: F401  (re-exported: the model layer's public names)
     BUNDLED,
+    BUNDLED_INFILLER,
     RUN_PREFIX,
     ModelSource,
     resolve_source,
@@ -39,6 +41,10 @@ SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "vocab.json")
 SENTINEL = "<extra_id_0>"
+# One load at a time: transformers builds a model on the meta device under process-wide state, and two
+# loads in two threads (the app loads its T5 and a Compare column at once) fail with "Cannot copy out of
+# meta tensor". Loads are rare and slow anyway; inference is not serialised by this.
+_LOAD_LOCK = threading.RLock()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,8 +155,9 @@ def load_seq2seq(name_or_path: str | os.PathLike, *, device: str = "auto") -> Lo
     tokens) or BART-style (a mask token; the decoder regenerates the whole text)."""
     if name_or_path is None or str(name_or_path).strip() in ("", BUNDLED):
         raise ModelError(
-            "infill needs a T5 model and the bundled default is an encoder masked-LM; "
-            "pass --model with a T5 model (a hub name such as google-t5/t5-small, or a local directory)"
+            "infill needs a seq2seq model and the bundled default is an encoder masked-LM; "
+            f"pass --model {BUNDLED_INFILLER} (the bundled span infiller) or a T5 model "
+            "(a hub name such as google-t5/t5-small, or a local directory)"
         )
     return _load(name_or_path, want="seq2seq", device=device, fresh_head=False)
 
@@ -163,7 +170,7 @@ def inspect(name_or_path: str | os.PathLike | None) -> ModelSpec:
     """
     src = resolve_source(name_or_path)
     if src.source == "bundled":
-        return _bundled_spec()
+        return _infiller_spec() if src.name == BUNDLED_INFILLER else _bundled_spec()
     config = hf.read_config(src)
     if hf.kind_of(getattr(config, "model_type", None), bool(getattr(config, "is_encoder_decoder", False))) == "other":
         return hf.describe(src, config, None)
@@ -182,6 +189,23 @@ def _bundled_spec(model=None, tokenizer=None, info: dict | None = None) -> Model
         config = model.config
     head = info["head_trained"] if info is not None else head_path().is_file()
     return replace(hf.describe(src, config, tokenizer), kind="mlm", has_lm_head=head)
+
+
+def _infiller_spec(model=None, tokenizer=None, info: dict | None = None) -> ModelSpec:
+    """The bundled infiller's spec: its EncoderDecoderConfig and sentinel tokenizer (built from the package)."""
+    from mlm_explorer.core.load import bundled_infiller
+    from mlm_explorer.core.load.bundled import bundled_encoder_dir
+
+    encoder = bundled_encoder_dir()
+    src = ModelSource(BUNDLED_INFILLER, "bundled", encoder)
+    if model is None:
+        with hf.quiet_transformers():
+            tokenizer = bundled_infiller.build_tokenizer(encoder)
+            config = bundled_infiller.build_config(encoder, tokenizer)
+    else:
+        config = model.config
+    trained = info["head_trained"] if info is not None else bundled_infiller.infiller_path().is_file()
+    return replace(hf.describe(src, config, tokenizer), has_lm_head=trained)
 
 
 def _load_tokenizer(src: ModelSource):
@@ -203,8 +227,22 @@ def _load_tokenizer(src: ModelSource):
             raise hf.explain(exc, src, "tokenizer") from exc
 
 
+def load_any(name_or_path: str | os.PathLike | None, *, device: str = "auto") -> LoadedModel:
+    """An encoder MLM or a seq2seq model (T5, BART), whichever the config says (compare takes both)."""
+    src = resolve_source(name_or_path)
+    if src.source == "bundled":
+        return load_mlm(name_or_path, device=device)
+    config = hf.read_config(src)
+    model_type = getattr(config, "model_type", None) or "unknown"
+    kind = hf.kind_of(model_type, bool(getattr(config, "is_encoder_decoder", False)))
+    if kind == "other":
+        raise _kind_mismatch(src.name, model_type, kind, "mlm")
+    return _load(name_or_path, want=kind, device=device, fresh_head=False)
+
+
 def _load(name_or_path, *, want: Kind, device: str, fresh_head: bool) -> LoadedModel:
-    lm = _load_quietly(name_or_path, want=want, device=device, fresh_head=fresh_head)
+    with _LOAD_LOCK:
+        lm = _load_quietly(name_or_path, want=want, device=device, fresh_head=fresh_head)
     hf.quiet_inference()   # warnings about inputs from here on are not for the user (core/load/hf.py)
     return lm
 
@@ -212,6 +250,14 @@ def _load(name_or_path, *, want: Kind, device: str, fresh_head: bool) -> LoadedM
 def _load_quietly(name_or_path, *, want: Kind, device: str, fresh_head: bool) -> LoadedModel:
     dev = resolve_device(device)
     src = resolve_source(name_or_path)
+    if src.source == "bundled" and src.name == BUNDLED_INFILLER:
+        if want != "seq2seq":
+            raise _kind_mismatch(src.name, "BERT2BERT span infiller", "seq2seq", want)
+        from mlm_explorer.core.load.bundled_infiller import load_infiller
+
+        model, tokenizer, info = load_infiller(dev)
+        spec = _infiller_spec(model, tokenizer, info)
+        return LoadedModel(model, tokenizer, "seq2seq", BUNDLED_INFILLER, info["encoder_dir"], dev, "bundled", info, spec)
     if src.source == "bundled":
         from mlm_explorer.core.load.bundled import bundled_encoder_dir, load_bundled
 

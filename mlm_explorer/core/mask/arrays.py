@@ -79,14 +79,6 @@ class NumpyOps:
         return np.where(cond, a, b)
 
     @staticmethod
-    def flat_nonzero(b: np.ndarray) -> np.ndarray:
-        return np.flatnonzero(b)
-
-    @staticmethod
-    def flat_put(a: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
-        a.reshape(-1)[index] = values  # a is contiguous: the reshape is a view
-
-    @staticmethod
     def cumsum(a: np.ndarray, axis: int) -> np.ndarray:
         return a.cumsum(axis)
 
@@ -169,14 +161,6 @@ class TorchOps:
     @staticmethod
     def where(cond, a, b):
         return torch.where(cond, a, b)
-
-    @staticmethod
-    def flat_nonzero(b: torch.Tensor) -> torch.Tensor:
-        return b.reshape(-1).nonzero().squeeze(1)
-
-    @staticmethod
-    def flat_put(a: torch.Tensor, index: torch.Tensor, values: torch.Tensor) -> None:
-        a.view(-1).index_copy_(0, index, values)
 
     @staticmethod
     def cumsum(a: torch.Tensor, axis: int) -> torch.Tensor:

@@ -159,7 +159,7 @@ def mask_tokens(
     Returns:
         MaskedBatch(input_ids, labels, decisions), each shaped like `input_ids`.
     """
-    if input_ids.device.type != generator.device.type:
+    if not same_device(input_ids.device, generator.device):
         raise ValueError(f"generator is on {generator.device} but input_ids are on {input_ids.device}")
     shape = input_ids.shape
     dev = input_ids.device
@@ -192,15 +192,26 @@ def mask_tokens(
     # 4. Labels: the original id where selected, -100 elsewhere (loss only on selected positions).
     labels = xp.where(k < 3, ids, -100)  # (B, L)
 
-    # 5. MASK -> the mask token; RANDOM -> an ordinary token drawn uniformly (only as many draws
-    #    as there are RANDOM positions, in row-major order); KEEP -> unchanged.
-    out = xp.where(k == 0, vocab.mask_id, ids)  # (B, L)
-    pick = xp.flat_nonzero(k == 1)  # (n_random,) flat positions
+    # 5. MASK -> the mask token; RANDOM -> an ordinary token drawn uniformly; KEEP -> unchanged.
+    #    One draw per position, used only at RANDOM ones: a fixed shape, so that a GPU need not
+    #    tell the host how many RANDOM positions there are first (a sync per batch); the
+    #    collator draws one per position too.
     replaceable = xp.array(vocab.replaceable)
-    draw = xp.randint(generator, len(replaceable), len(pick))  # (n_random,)
-    xp.flat_put(out, pick, xp.take(replaceable, draw))
+    random_ids = xp.take(replaceable, xp.randint(generator, len(replaceable), B * L)).reshape(B, L)  # (B, L)
+    out = xp.where(k == 0, vocab.mask_id, xp.where(k == 1, random_ids, ids))  # (B, L)
     tensors = [xp.tensor(a) for a in (out, labels, decisions)]
     return MaskedBatch(*(tensors if input_ids.dim() == 2 else (t.reshape(shape) for t in tensors)))
+
+
+def same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether two devices are the same one: the type and the index (`cuda` means the current
+    GPU), so a `cuda:0` generator with `cuda:1` ids is refused, not only a CPU one."""
+    def index(d: torch.device) -> int | None:
+        if d.type == "cuda" and d.index is None:
+            return torch.cuda.current_device()
+        return d.index if d.type != "cpu" else None
+
+    return a.type == b.type and index(a) == index(b)
 
 
 def _word_draws(xp, ids, blocked, vocab: MaskingVocab, policy: MaskingPolicy, generator, word_ids):
@@ -226,11 +237,9 @@ def _word_draws(xp, ids, blocked, vocab: MaskingVocab, policy: MaskingPolicy, ge
     starts = cand & ~joins  # (B, L)
     if policy.count is None:
         # 2. Rate mode: word n of the batch (row-major) draws u[n]; every subword gathers its word's u.
+        #    B*L draws, as many as there can be words: a fixed shape, so no host sync to count them.
         word = xp.cumsum(starts.reshape(-1), 0) - 1  # (B*L,) 0, 1, ... (-1 before the first word: blocked)
-        n_words = int(word[-1]) + 1 if B * L else 0
-        if n_words == 0:  # no candidate anywhere: every position is blocked
-            return xp.where(blocked, 2.0, 2.0)
-        u = xp.uniform(generator, (n_words,))  # (n_words,)
+        u = xp.uniform(generator, (B * L,))  # (B*L,) u[n] for word n; the unused tail is never read
         return xp.take_clipped(u, word).reshape(B, L)
     # 2. Count mode: words numbered 1, 2, ... per row; slots past a row's last word are never chosen.
     word = xp.cumsum(starts, 1)  # (B, L) word number of each candidate (0 before the first: blocked)

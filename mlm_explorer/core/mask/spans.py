@@ -162,14 +162,19 @@ def _plan(L: int, N: int, S: int, sentinels: tuple[int, ...], eos_id: int, devic
     terms = offs + previous + starts + sent_in + sent_t
     K_noise, K_keep = _draws_needed(N - 1, c), _draws_needed(M - 1, c)
     t = lambda values: torch.tensor(values, dtype=torch.long, device=device)  # noqa: E731
+    # draws: gaps 0..N-2 between noise tokens, then N-1 + gaps 0..M-2 between the others; each
+    # half ends with c fixed "draws" 0..c-1, so that its first c distinct values always exist
+    # (used only by a row whose random draws show too few: probability < 1e-9, see _draw_cuts)
+    half = lambda k, gaps: ([gaps] * k + [1] * c, [False] * k + [True] * c, [0] * k + list(range(c)))  # noqa: E731
+    (mod_n, tail_n, fixed_n), (mod_k, tail_k, fixed_k) = half(K_noise, N - 1), half(K_keep, M - 1)
     return {
         "idx": t([i for i, _ in terms]), "const": t([v for _, v in terms]).unsqueeze(1), "n": len(offs),
         "T0": T0, "W": W,
         "fill": t(list(sentinels[:S]) + [eos_id]),  # (S+1,) <extra_id_0..S-1>, EOS
-        # draws: gaps 0..N-2 between noise tokens, then N-1 + gaps 0..M-2 between the others
-        "K_noise": K_noise, "mod": t([[N - 1] * K_noise + [M - 1] * K_keep]),
-        "shift": t([[0] * K_noise + [N - 1] * K_keep]),
-        "draw": t([list(range(K_noise + K_keep))]).int(),  # int32: smaller tables, native atomics on GPUs
+        "K_noise": K_noise + c, "mod": t([mod_n + mod_k]),
+        "fixed": torch.tensor([tail_n + tail_k], device=device), "fixed_value": t([fixed_n + fixed_k]),
+        "shift": t([[0] * (K_noise + c) + [N - 1] * (K_keep + c)]),
+        "draw": t([list(range(K_noise + K_keep + 2 * c))]).int(),  # int32: smaller tables, native atomics on GPUs
     }
 
 
@@ -181,17 +186,19 @@ def _draw_cuts(B: int, N: int, M: int, S: int, plan: dict, generator) -> torch.T
     S-1 distinct values of a sequence of uniform draws (sampling without replacement): a few
     draws per row instead of a random key for every gap. The two halves draw from disjoint
     ranges of one table of L-2 gaps, whose running count of cuts puts the chosen gaps in order.
-    A row whose draws show too few distinct values (probability < 1e-9, see _draws_needed)
-    is redrawn with one random key per gap; both ways are symmetric in the gaps, so each
-    segmentation is uniform (the draws are 62-bit integers reduced modulo the number of gaps:
-    a bias below 1e-15; no ties to break, unlike 24-bit float keys).
+    Each half's draws end with the fixed values 0..S-2, so a row whose random draws show too
+    few distinct values (probability < 1e-9, see _draws_needed) completes its cuts with the
+    smallest unused gaps instead of being redrawn: no data-dependent branch, so no host sync;
+    the segmentation is uniform up to that 1e-9 (the draws are 62-bit integers reduced modulo
+    the number of gaps: a bias below 1e-15; no ties to break, unlike 24-bit float keys).
     """
     c, V, dev = S - 1, N + M - 2, generator.device
     if c == 0:  # one span each: nothing to cut
         return torch.zeros((B, 1), dtype=torch.long, device=dev)
     K, kn = plan["mod"].shape[1], plan["K_noise"]
     v = torch.randint(0, 2**62, (B, K), generator=generator, device=dev)  # uniform 62 bits (2^64 % 2^62 == 0)
-    v = v.remainder_(plan["mod"]).add_(plan["shift"])  # (B, K) noise gap draws, then non-noise gap draws
+    v = v.remainder_(plan["mod"])
+    v = torch.where(plan["fixed"], plan["fixed_value"], v).add_(plan["shift"])  # (B, K) noise gaps, then non-noise
     draw = plan["draw"].expand(B, K)  # draw numbers 0..K-1 (int32, as the tables below)
     earliest = torch.full((B, V), K, dtype=draw.dtype, device=dev).scatter_reduce_(1, v, draw, "amin")
     first = earliest.gather(1, v) == draw  # (B, K) the first draw of its value
@@ -203,12 +210,6 @@ def _draw_cuts(B: int, N: int, M: int, S: int, plan: dict, generator) -> torch.T
     z = torch.empty((B, 2 * c + 1), dtype=torch.long, device=dev)
     z.scatter_(1, rank.gather(1, v).mul_(take).long(), v)  # each cut gap at its rank (column 0: discard)
     z[:, 0] = 0
-    if int(take.sum()) != B * 2 * c:  # rare: a row with too few distinct draws
-        redo = (take.sum(1) != 2 * c).nonzero().squeeze(1)
-        keys = torch.rand((len(redo), V), generator=generator, device=dev)  # one key per gap
-        noise = keys[:, :N - 1].topk(c, dim=1, largest=False).indices.sort(dim=1).values
-        keep = keys[:, N - 1:].topk(c, dim=1, largest=False).indices.sort(dim=1).values + (N - 1)
-        z[redo, 1:] = torch.cat([noise, keep], 1)
     return z
 
 
@@ -221,17 +222,21 @@ def span_corrupt(
     generator: torch.Generator,
     noise_density: float = 0.15,
     mean_noise_span_length: float = 3.0,
+    check_padding: bool = True,
 ) -> SpanBatch:
     """Corrupt every (packed, full-length) row of `input_ids` (B, L) by T5 span corruption.
 
     Output shapes are `corrupted_lengths(L, ...)`: (B, Li) inputs and (B, Lt) labels.
-    `sentinel_ids` (from `sentinel_ids(tokenizer)`) must hold at least `num_spans` ids.
+    `sentinel_ids` (from `sentinel_ids(tokenizer)`, a tensor or a sequence of ints) must hold
+    at least `num_spans` ids; keep them on the host (ints, or a CPU tensor): they are read there.
+    `check_padding=False` skips the check that no row starts or ends with `pad_id` (a host sync
+    on a GPU), for callers that build full rows themselves (the training loop).
     The generator (on `input_ids.device`) is the only randomness: same seed, same result.
     """
     B, L = input_ids.shape
     if L < 2:
         raise ValueError(f"span corruption needs rows of at least 2 tokens, got {L}")
-    if bool((input_ids[:, ::L - 1] == pad_id).any()):  # padding sits at one end of a row
+    if check_padding and bool((input_ids[:, ::L - 1] == pad_id).any()):  # padding sits at one end of a row
         raise ValueError("span_corrupt takes packed full-length rows; found padding")
 
     # 1. The per-row counts (identical for every row of length L).
@@ -241,7 +246,8 @@ def span_corrupt(
     if num_spans > len(sentinel_ids):
         raise ValueError(f"{num_spans} noise spans need {num_spans} sentinels, the tokenizer has {len(sentinel_ids)}")
     S, N, M = num_spans, num_noise, L - num_noise
-    plan = _plan(L, N, S, tuple(sentinel_ids[:S].tolist()), int(eos_id), input_ids.device)
+    sentinels = tuple(sentinel_ids[:S].tolist() if torch.is_tensor(sentinel_ids) else sentinel_ids[:S])
+    plan = _plan(L, N, S, sentinels, int(eos_id), input_ids.device)
 
     # 2. Random segmentation: S non-empty noise spans and S non-empty non-noise spans.
     z = _draw_cuts(B, N, M, S, plan, generator)  # (B, 2S-1), see _plan

@@ -170,6 +170,7 @@ class TokenizedText:
     text: str  # the text as tokenized (mask aliases normalised to the model's mask token)
     tokens: list[Token]
     truncated: bool = False
+    blanks_cut: int = 0  # typed blanks beyond the model's limit that truncation cut off
 
     @property
     def input_ids(self) -> list[int]:
@@ -261,12 +262,13 @@ def tokenize(tokenizer, text: str, *, max_length: int | None = None, truncate: b
     # 2. Encode with offsets; too long is an error unless truncation was asked for.
     limit = _model_limit(tokenizer, max_length)
     enc = tokenizer(norm, return_offsets_mapping=True, verbose=False)
-    truncated = False
+    truncated, blanks_cut = False, 0
     if limit is not None and len(enc["input_ids"]) > limit:
         if not truncate:
             raise too_long(len(enc["input_ids"]), limit)
+        blanks = sum(i in typed_ids for i in enc["input_ids"])
         enc = tokenizer(norm, return_offsets_mapping=True, truncation=True, max_length=limit, verbose=False)
-        truncated = True
+        truncated, blanks_cut = True, blanks - sum(i in typed_ids for i in enc["input_ids"])
 
     # 3. One Token per position. Words follow the style's own marks, the rule the masking engine
     #    uses in training (MaskingVocab.continuation): a piece continues the word before it when
@@ -294,7 +296,7 @@ def tokenize(tokenizer, text: str, *, max_length: int | None = None, truncate: b
             continues_word=continues, special=special, maskable=not special, typed_mask=typed,
         ))
         after_piece, prev_raw = not special and not typed, raw_word
-    return TokenizedText(text=norm, tokens=tokens, truncated=truncated)
+    return TokenizedText(text=norm, tokens=tokens, truncated=truncated, blanks_cut=blanks_cut)
 
 
 # ---------------------------------------------------------------------------------------

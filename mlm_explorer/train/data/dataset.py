@@ -89,6 +89,22 @@ def _nsp_data(files, args, tokenizer, width, summary) -> tuple[object, BlockSet]
     return pairs, evals
 
 
+def check_enough_to_mask(args, objective: str, tokens: int) -> None:
+    """Refuse a corpus (or a rate) that gives no masked token: the loss over nothing is 0,
+    which would be saved as the best model. (Text infilling predicts the whole text: always some.)"""
+    if objective == "infill":
+        return
+    rate, option = (args.noise_density, "--noise-density") if objective == "span" else (args.mask_rate, "--mask-rate")
+    if rate == 0:
+        if objective == "mlm+nsp":
+            return  # next-sentence prediction alone still learns
+        raise InputError(f"{option} 0 masks no token, so there is nothing to learn; use a rate above 0, e.g. 0.15")
+    need = max(2, math.ceil(1 / rate))
+    if tokens < need:
+        raise InputError(f"the training text has {tokens} token(s); {option} {rate:g} masks about {tokens * rate:.1f} "
+                         f"of them, so at least {need} tokens are needed; add more text")
+
+
 def _log_report(events, report: dict) -> None:
     """`log` lines (topic "data") for what people should not miss; the full report is in `started`."""
     from mlm_explorer.train.run.report_text import duplicate_lines, headline
@@ -108,8 +124,6 @@ def _log_report(events, report: dict) -> None:
 
 def prepare(args, tm, rt, events, collection: Collection) -> TrainData:
     """`collection`: the documents job.py collected (extracted and de-duplicated) before torch loaded."""
-    import torch
-
     from mlm_explorer.paths import cache_dir
 
     # 1. the files: collected (read, de-duplicated) by job.py; reported once tokenised (step 3)
@@ -127,13 +141,11 @@ def prepare(args, tm, rt, events, collection: Collection) -> TrainData:
         cls = NSPObjective if tm.objective == "mlm+nsp" else MLMObjective
         objective = cls(tm.model, tm.tokenizer, device=rt.device, rate=args.mask_rate, whole_word=args.whole_word)
         layout = special_layout(tm.tokenizer, width)
-    # 3. tokens: rank 0 fills the cache first, the other ranks then read it
+    # 3. tokens: rank 0 fills the cache first, then the first process of each other machine,
+    #    then the others read it (runtime.Runtime.turn)
     cache_root = None if args.no_cache else cache_dir()
-    if rt.distributed and not rt.is_main:
-        torch.distributed.barrier()
-    tokens = tokenise_documents(collection.documents, tm.tokenizer, cache_root=cache_root)
-    if rt.distributed and rt.is_main:
-        torch.distributed.barrier()
+    with rt.turn("tokens"):
+        tokens = tokenise_documents(collection.documents, tm.tokenizer, cache_root=cache_root)
     keep, report = data_report(collection, [t.num_tokens for t in tokens])
     files = [tokens[i] for i in keep]
     _log_report(events, report)
@@ -148,6 +160,7 @@ def prepare(args, tm, rt, events, collection: Collection) -> TrainData:
                          "extracted_hits": extracted, "dir": str(cache_root) if cache_root else None}}
     events.log(f"tokens: {hits} of {len(files)} file(s) from the cache"
                + (" (cache hit: no tokenisation)" if hits == len(files) else ""))
+    check_enough_to_mask(args, tm.objective, sum(f.num_tokens for f in files))
     # 4. blocks and the hold-out
     if tm.objective == "mlm+nsp":
         pairs, evals = _nsp_data(files, args, tm.tokenizer, width, summary)
@@ -157,8 +170,6 @@ def prepare(args, tm, rt, events, collection: Collection) -> TrainData:
         summary.update(s)
         if tm.objective == "span":
             summary.update(block_size=width, raw_block_size=raw)  # raw tokens -> `width` after corruption
-        if rt.cuda:
-            train.pin()
         data = TrainData(objective, evals, summary, _fixed=train)
     summary["files"] = len(files)
     summary["tokens"] = sum(f.num_tokens for f in files)

@@ -58,7 +58,8 @@ def special_layout(tokenizer, width: int, *, add_specials: bool = True) -> Layou
 
 @dataclass
 class BlockSet:
-    """Blocks ready for the loop. Tensors live on the CPU (pinned when training on CUDA)."""
+    """Blocks ready for the loop. Tensors live on the CPU; each step's rows are gathered into
+    pinned memory when training on CUDA (train/loop.py), the whole set is never pinned."""
 
     input_ids: torch.Tensor  # (N, L) int64
     lengths: torch.Tensor  # (N,) int64, real tokens per block; positions >= length are padding
@@ -69,16 +70,10 @@ class BlockSet:
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
 
-    def pin(self) -> "BlockSet":
-        for name in ("input_ids", "lengths", "token_type_ids", "next_sentence_label"):
-            t = getattr(self, name)
-            if t is not None:
-                setattr(self, name, t.pin_memory())
-        return self
-
     @property
     def num_tokens(self) -> int:
         return int(self.lengths.sum())
+
 
 
 def pack(files: list[FileTokens], layout: Layout) -> BlockSet:
