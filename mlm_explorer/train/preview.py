@@ -6,7 +6,8 @@ blocks packed, hold-out chosen, model loaded), then:
     samples   the first SAMPLES blocks of step 1, corrupted exactly as step 1 will corrupt
               them: the same blocks (the loop's seeded order) and the same masks (a
               generator seeded like the loop's), through the objective, so through
-              core/mask/masking.py (mlm, mlm+nsp) or core/mask/spans.py (span)
+              core/mask/masking.py (mlm, mlm+nsp), core/mask/spans.py (span) or
+              core/mask/infilling.py (infill)
     estimate  real optimizer steps on this device, timed: one warm-up step, then steps
               until MEASURE_S seconds or MEASURE_STEPS steps (a warm-up step slower than
               MEASURE_S is the measure itself); plus one evaluation of a
@@ -56,7 +57,7 @@ def samples(loop, tokenizer, objective, seed: int, n: int = SAMPLES) -> list[dic
     blocks = loop.step_blocks(0)  # this rank's blocks of the first step, on the device
     gen = torch.Generator(device=loop.rt.device).manual_seed(seed + loop.rt.rank)  # as Loop seeds its own
     out = []
-    if objective.name == "span":
+    if objective.name in ("span", "infill"):   # encoder-decoders: the corrupted input and the target text
         batch = objective.corrupt(blocks, gen)
         for r in range(min(n, batch["input_ids"].shape[0])):
             x = batch["input_ids"][r][batch["attention_mask"][r].bool()].tolist()

@@ -28,10 +28,11 @@ Families whose layers do not return a plain (L, L) map:
 - Funnel pools the sequence between blocks: a pooled layer attends from fewer queries than
   tokens. Only the layers that keep the input length are kept; `note` says which are left
   out, and layer numbers count the kept layers.
-- BigBird: its block-sparse path returns no weights on a model's first call (and only block
-  weights otherwise), so the one forward runs on its full-attention path (`_full_attention`,
-  the model is switched back afterwards); `note` says so, as BigBird itself runs block-sparse
-  attention on longer texts. Maps of a text padded to a block multiple are cropped to the text.
+- BigBird: the one forward runs on its full-attention path (`_full_attention`; the model is
+  switched back afterwards): its block-sparse layers are rebuilt whenever it switches (it does
+  so by itself on a short text), and the rebuilt ones lose the hooks that record attention
+  weights, so a block-sparse call returned none. `note` says the map is the full-attention
+  one. Maps of a text padded to a block multiple are cropped to the text.
 """
 
 from __future__ import annotations
@@ -191,14 +192,23 @@ class _full_attention:
 
     def __enter__(self):
         if getattr(self.base, "attention_type", None) == "block_sparse" and hasattr(self.base, "set_attention_type"):
-            self.base.set_attention_type("original_full")
+            self._set("original_full")
             self.switched = True
         return self
 
     def __exit__(self, *exc_info):
         if self.switched:
-            self.base.set_attention_type("block_sparse")
+            self._set("block_sparse")
         return False
+
+    def _set(self, kind: str) -> None:
+        """Switch, and have transformers hook the new attention modules: set_attention_type builds new
+        ones, and the hooks that record attention weights are installed once per model (a flag), so
+        without this the weights of every later call are lost (transformers 5's BigBird)."""
+        self.base.set_attention_type(kind)
+        for module in self.base.modules():
+            if getattr(module, "_output_capturing_hooks_installed", False):
+                module._output_capturing_hooks_installed = False
 
     def note(self, length: int) -> str:
         """Said whenever the model is configured block-sparse (transformers switches a BigBird to full
