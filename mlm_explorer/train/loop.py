@@ -222,6 +222,14 @@ class Loop:
         self.events.emit("probes", step=self.step, results=results)
         self.record.add_probes(self.step, results)
 
+    def close(self) -> None:
+        """Drop the DDP wrapper (and its compiled form) now: it must go before its process group
+        is destroyed, not whenever the garbage collector gets to it (a hang or an abort at exit)."""
+        import gc
+
+        self.module = self.ddp = None
+        gc.collect()
+
     # ---- signals ---------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
         self.stop_signal = signum  # acted on after the current step
