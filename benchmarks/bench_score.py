@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         with torch.inference_mode(), autocast(device):
             return lm.model(input_ids=torch.tensor([ids], device=lm.device)).logits
 
-    def ours(batch_size=None):
+    def ours(batch_size=None):   # the original PLL: the anchors mask one token per copy
         with autocast(device):
-            return score_ids(lm, ids, batch_size=batch_size)
+            return score_ids(lm, ids, batch_size=batch_size, pll="original")
 
     result = ours()
     diff = abs(result.pll - sequential_split())

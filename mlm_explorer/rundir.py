@@ -17,6 +17,7 @@ its directory, by its name under paths.runs_dir(), or by "run:NAME".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -128,10 +129,16 @@ def temp_dir(final: Path) -> Path:
 def swap_into_place(tmp: Path, final: Path) -> None:
     """Rename tmp to final; an existing final is moved aside first and removed after, so a
     kill between the two renames leaves `.old-*`, which `prune` puts back."""
-    old = Path(final).with_name(f"{OLD_PREFIX}{Path(final).name}-{os.getpid()}")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
+    final = Path(final)
+    old = final.with_name(f"{OLD_PREFIX}{final.name}-{os.getpid()}")
+    try:
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+    except BaseException:
+        if old.exists() and not final.exists():
+            os.replace(old, final)  # the previous one back under its name
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -141,18 +148,25 @@ def write_latest(run_dir: Path, checkpoint: Path) -> None:
 
 def prune(run_dir: Path, keep: int) -> None:
     """Keep the newest `keep` complete checkpoints; put back a best/ that a kill left moved
-    aside; remove what dead saves left (`.tmp-*`, `.old-*` of other processes)."""
+    aside; remove what dead saves left (`.tmp-*`, `.old-*` of other processes). Best effort:
+    housekeeping never fails a save. A checkpoint is renamed to `.old-*` before it is deleted,
+    so a kill halfway through leaves no half-deleted checkpoint under its own name."""
     run_dir = Path(run_dir)
-    if not (run_dir / BEST).exists():  # killed between the two renames of swap_into_place
-        for old in sorted(run_dir.glob(f"{OLD_PREFIX}{BEST}-*")):
-            os.replace(old, run_dir / BEST)
-            break
+    with contextlib.suppress(OSError):
+        if not (run_dir / BEST).exists():  # killed between the two renames of swap_into_place
+            for old in sorted(run_dir.glob(f"{OLD_PREFIX}{BEST}-*")):
+                os.replace(old, run_dir / BEST)
+                break
     found = checkpoints(run_dir)
     for p in found[:-keep] if keep > 0 else found:
-        shutil.rmtree(p, ignore_errors=True)
+        doomed = p.with_name(f"{OLD_PREFIX}{p.name}-{os.getpid()}")
+        with contextlib.suppress(OSError):
+            os.replace(p, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
     for p in run_dir.iterdir():
         if p.name.startswith((TMP_PREFIX, OLD_PREFIX)) and not written_by_live_process(p):
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
 # -- run.json ---------------------------------------------------------------------------------
@@ -230,6 +244,7 @@ class RunInfo:
     best_accuracy: float | None
     best_path: str | None
     updated: float | None
+    note: str | None = None  # why a run is damaged or stopped, and what to do
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -244,16 +259,28 @@ def _alive(pid) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # Linux: an exited process that nobody reaped yet (a zombie) is not running
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def read_run(run_dir: Path) -> RunInfo | None:
-    """The run's summary, or None without a readable run.json. A run whose status is still
-    `running` but whose process is gone was killed: it is reported as `interrupted`."""
+    """The run's summary (None without a run.json). A run whose status is still `running` but
+    whose process is gone was killed: `interrupted`. A run.json that cannot be read: `damaged`."""
     try:
         data = read_record(run_dir)
-    except (OSError, ValueError):
-        return None
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        where = Path(run_dir) / RUN_JSON
+        checkpoint = model_checkpoint(run_dir)
+        then = f"its model still loads with --model {checkpoint}" if checkpoint else "it has no checkpoint"
+        note = f"{where} cannot be read ({str(exc).splitlines()[0]}); {then}; put back a good run.json or remove the run"
+        empty = dict.fromkeys(("model", "objective", "step", "best_eval_loss", "best_perplexity",
+                               "best_accuracy", "best_path"))
+        return RunInfo(name=Path(run_dir).name, path=str(run_dir), status="damaged", note=note,
+                       updated=where.stat().st_mtime if where.exists() else None, **empty)
     if not data:
         return None
     status = data.get("status", "unknown")
@@ -264,7 +291,7 @@ def read_run(run_dir: Path) -> RunInfo | None:
         name=Path(run_dir).name, path=str(run_dir), status=status, model=data.get("model"),
         objective=data.get("objective"), step=data.get("step"), best_eval_loss=best.get("loss"),
         best_perplexity=best.get("perplexity"), best_accuracy=best.get("accuracy"),
-        best_path=best.get("path"), updated=data.get("updated"),
+        best_path=best.get("path"), updated=data.get("updated"), note=data.get("stopped"),
     )
 
 

@@ -32,6 +32,7 @@ class Settings:
     theme: str = DARK_THEME
     export_dir: str | None = None  # where exports go; None: the current directory
     probes: list = default_factory_field(default_factory=list)  # pinned probes (Explore `p`): [{"text", "answer"}, ...]
+    compare_models: list = default_factory_field(default_factory=list)  # Compare's added columns (at most 2 names)
 
     def clamp(self) -> "Settings":
         """Bring every value into its valid range (in place) and return self."""
@@ -41,6 +42,7 @@ class Settings:
         self.temperature = max(0.05, min(10.0, float(self.temperature)))
         self.probes = [{"text": p["text"], "answer": p["answer"]} for p in (self.probes or [])
                        if isinstance(p, dict) and isinstance(p.get("text"), str) and isinstance(p.get("answer"), str)]
+        self.compare_models = [m for m in (self.compare_models or []) if isinstance(m, str) and m.strip()][:2]
         return self
 
     def to_dict(self) -> dict:

@@ -35,3 +35,46 @@ def bundled_lm():
     from mlm_explorer.core.load.models import load_mlm
 
     return load_mlm(None, device="cpu")
+
+
+# The family matrix (tests/families.py): each family's tiny model is built once per session, on demand.
+@pytest.fixture(scope="session")
+def family_dir(tmp_path_factory):
+    from families import build, slug
+
+    built: dict = {}
+
+    def get(name: str, seed: int = 0):
+        if (name, seed) not in built:
+            built[name, seed] = build(name, tmp_path_factory.mktemp(f"family-{slug(name)}-{seed}"), seed=seed)
+        return built[name, seed]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def family_lm(family_dir):
+    """Loaded family models (the same object for every test of a session: the core restores what it changes)."""
+    from families import FAMILIES
+
+    from mlm_explorer.core.load.models import load_mlm, load_seq2seq
+
+    loaded: dict = {}
+
+    def get(name: str, seed: int = 0):
+        if (name, seed) not in loaded:
+            load = load_mlm if FAMILIES[name].kind == "mlm" else load_seq2seq
+            loaded[name, seed] = load(str(family_dir(name, seed)), device="cpu")
+        return loaded[name, seed]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def matrix():
+    """Records every cell of tests/test_families.py; writes docs/families.json after a full run."""
+    from family_matrix import Matrix
+
+    m = Matrix()
+    yield m
+    m.write()

@@ -285,7 +285,9 @@ async def test_help_theme_export(app_env, tiny_bert_dir, tmp_path):
         await pilot.press("ctrl+s")
         await pilot.pause(0.3)
         files = sorted((tmp_path / "out").iterdir())
-        assert {f.suffix for f in files} == {".json", ".md", ".svg"}
+        assert {f.suffix for f in files} == {".json", ".md", ".svg", ".html"} and len(files) == 5
+        page = next(f for f in files if f.suffix == ".html").read_text()
+        assert "Content-Security-Policy" in page and 'class="chip' in page
         data = json.loads(next(f for f in files if f.suffix == ".json").read_text())
         assert data["masked_positions"] and data["result"]["predictions"]
         assert "## Fill" in next(f for f in files if f.suffix == ".md").read_text()

@@ -65,15 +65,23 @@ async def test_failed_lens_work_is_shown_in_the_lens_bar(app_env, tiny_bert_dir,
 async def test_a_failed_compare_pane_leaves_the_other_working(app_env, tiny_bert_dir, tiny_t5_dir, monkeypatch):
     from mlm_explorer.ui import workers
 
+    real = workers.compare_column
+
+    def boom_for_the_encoder(lm, text, **kw):
+        if lm.kind == "mlm":
+            _boom()
+        return real(lm, text, **kw)
+
     app = make_app(tiny_bert_dir, t5=tiny_t5_dir, text="The cute [MASK] walks in the park.")
     async with app.run_test(size=(130, 36)) as pilot:
         await wait_ready(pilot)
-        monkeypatch.setattr(workers, "predict", _boom)
+        monkeypatch.setattr(workers, "compare_column", boom_for_the_encoder)
         await pilot.press("f3")
-        await wait_for(pilot, lambda: app.screen.last is not None and app.screen.last.t5 is not None
-                       and app.screen.last.bert_error is not None, what="both panes")
+        await wait_for(pilot, lambda: app.screen.result is not None and app.screen.result.done
+                       and 1 in app.screen.result.filled and 0 in app.screen.result.errors, what="both columns")
         await settle(pilot)
-        assert app.screen.last.bert is None and "boom" in app.screen.last.bert_error
+        view = app.screen.result
+        assert 0 not in view.filled and "boom" in view.errors[0]
         text = screen_text(app)
-        assert "RuntimeError: boom" in text and "filled sentence" in text  # the T5 pane still fills
+        assert "RuntimeError: boom" in text and "filled sentence" in text  # the T5 column still fills
         assert app.screen.query_one("#busy").render().plain == ""

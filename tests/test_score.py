@@ -26,12 +26,67 @@ def _one_by_one(lm, ids, positions):
     return out
 
 
+def _word_l2r_by_hand(lm, tt):
+    """Kauf & Ivanova's PLL-word-l2r: to score piece i, mask it and the later pieces of its word;
+    one plain transformers forward per piece."""
+    import torch
+
+    out = []
+    for tok in tt.tokens:
+        if tok.special:
+            continue
+        copy = list(tt.input_ids)
+        for other in tt.tokens:
+            if other.index == tok.index or (other.word == tok.word and other.index > tok.index):
+                copy[other.index] = lm.tokenizer.mask_token_id
+        with torch.inference_mode():
+            logits = lm.model(input_ids=torch.tensor([copy])).logits[0, tok.index]
+        out.append(float(torch.log_softmax(logits.float(), -1)[tok.id]))
+    return out
+
+
+def test_word_l2r_masks_the_rest_of_the_word(tiny_lm):
+    from mlm_explorer.core.infer.score import score_ids, score_text
+    from mlm_explorer.core.mask.text import tokenize
+
+    tt = tokenize(tiny_lm.tokenizer, SPLIT)
+    assert [t.text for t in tt.tokens if t.word == 0] == ["un", "believ", "able"]   # a 3-piece word
+    expected = _word_l2r_by_hand(tiny_lm, tt)
+    result = score_text(tiny_lm, SPLIT)                                             # the default
+    assert result.pll_variant == "word-l2r"
+    assert [t.logprob for t in result.tokens] == pytest.approx(expected, abs=1e-4)
+    assert result.pll == pytest.approx(sum(expected), abs=1e-4)
+    # the words from the pieces alone (ids without a text) are the same here
+    again = score_ids(tiny_lm, tt.input_ids, batch_size=3)
+    assert again.pll == pytest.approx(result.pll, abs=1e-4) and again.pll_variant == "word-l2r"
+    # the variants differ on the multi-piece words only: the last piece is scored the same way
+    original = score_text(tiny_lm, SPLIT, pll="original")
+    assert original.pll_variant == "original"
+    by_position = {t.position: t for t in original.tokens}
+    changed = []
+    for t in result.tokens:   # a word's last piece masks only itself in both variants
+        if not any(o.word == tt.tokens[t.position].word and o.index > t.position for o in tt.tokens):
+            assert t.logprob == pytest.approx(by_position[t.position].logprob, abs=1e-5)
+        else:
+            changed.append(abs(t.logprob - by_position[t.position].logprob))
+    assert len(changed) == 4 and max(changed) > 1e-4   # un, believ; token, izer (a random tiny model: small changes)
+
+
+def test_one_piece_words_score_the_same_in_both_variants(tiny_lm):
+    from mlm_explorer.core.infer.score import score_text
+
+    a, b = score_text(tiny_lm, SENTENCE, pll="original"), score_text(tiny_lm, SENTENCE, pll="word-l2r")
+    assert a.pll == pytest.approx(b.pll, abs=1e-5)
+    with pytest.raises(InputError, match="--pll"):
+        score_text(tiny_lm, SENTENCE, pll="l2r")
+
+
 @pytest.mark.parametrize("text", [SENTENCE, SPLIT])
 def test_pll_is_the_sum_of_single_mask_logprobs(tiny_lm, text):
     from mlm_explorer.core.infer.score import score_text
     from mlm_explorer.core.mask.text import tokenize
 
-    result = score_text(tiny_lm, text)
+    result = score_text(tiny_lm, text, pll="original")
     tt = tokenize(tiny_lm.tokenizer, text)
     positions = [t.index for t in tt.tokens if not t.special]
     expected = _one_by_one(tiny_lm, tt.input_ids, positions)
@@ -50,7 +105,7 @@ def test_rank_and_top_choice_match_fill_masks(tiny_lm):
     from mlm_explorer.core.infer.score import score_text
     from mlm_explorer.core.mask.text import tokenize
 
-    result = score_text(tiny_lm, SENTENCE)
+    result = score_text(tiny_lm, SENTENCE, pll="original")
     ids = tokenize(tiny_lm.tokenizer, SENTENCE).input_ids
     for token in result.tokens[:4]:
         masked = list(ids)

@@ -106,7 +106,11 @@ def test_byte_level_bpe_tokens(byte_bpe):
     assert all("Ġ" not in t.text for t in tt.tokens)
     assert [t.text for t in tt.tokens[:2]] == ["<s>", "The"]
     words = ["".join(t.text for t in w) for w in words_of(tt)]
-    assert "walks" in words and "café" in "".join(words).replace("<0xC3><0xA9>", "é")
+    # a piece without "Ġ" continues the word before it (as the training engine and fairseq's
+    # whole-word masking read byte-level BPE), so the full stop belongs to "walks."
+    assert "walks." in words and "café!" in "".join(words).replace("<0xC3><0xA9>", "é")
+    pieces = byte_bpe.convert_ids_to_tokens(tt.input_ids[1:-1])
+    assert [t.continues_word for t in tt.tokens[1:-1]] == [i > 0 and not p.startswith("Ġ") for i, p in enumerate(pieces)]
 
 
 def test_typed_masks_all_count(real_bert, byte_bpe):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 
 import pytest
+import torch
 
 from train_helpers import job_command, of, run_job, small_corpus, subprocess_env
 
@@ -87,3 +89,80 @@ def test_crash_and_bad_input_reach_the_runner_as_one_line(tmp_path):
     events = list(runner.events())
     assert [e["event"] for e in events] == ["error"] and "no files to train on" in events[0]["message"]
     assert events[0]["stderr"][-1].startswith("error: no files to train on")
+
+
+@pytest.mark.parametrize("how", ["kill -9", "crash"])
+def test_the_job_stops_and_saves_when_the_cli_dies(how, tmp_path, tiny_bert_dir):
+    """`mlm-explorer train` dies (SIGKILL, or an exception in the CLI itself): its job notices,
+    saves a checkpoint and ends `cancelled` with a hint; the run then resumes."""
+    import time
+
+    from mlm_explorer.rundir import latest_checkpoint, read_record, read_run
+
+    corpus = small_corpus(tmp_path / "corpus")
+    run = tmp_path / "run"
+    env = subprocess_env(tmp_path)
+    code = ("import sys, mlm_explorer.cli.train as t\n"
+            "real = t._print_json\n"
+            "def show(e):\n"
+            "    real(e)\n"
+            "    if e.get('event') == 'step' and e['step'] >= 2: raise RuntimeError('a bug in the CLI')\n"
+            "t._print_json = show\n"
+            "from mlm_explorer.cli.main import main\n"
+            "sys.exit(main())\n") if how == "crash" else "from mlm_explorer.cli.main import main; raise SystemExit(main())"
+    cli = subprocess.Popen(
+        [sys.executable, "-c", code, "train", str(corpus), "--model", str(tiny_bert_dir), "--max-steps", "100000",
+         "--batch-size", "4", "--save-every", "100000", "--eval-every", "100000", "--log-every", "1", "--threads", "1",
+         "--output", str(run), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    for line in cli.stdout:
+        if '"event": "step"' in line and json.loads(line)["step"] >= 2:
+            break
+    pid = read_record(run)["pid"]
+    if how == "kill -9":
+        cli.kill()
+    cli.wait(timeout=60)
+    deadline = time.monotonic() + 120
+    while read_run(run).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    info = read_run(run)
+    assert info.status == "cancelled", info
+    assert info.note.startswith(f"stopped because the process that started it (pid {cli.pid}) ended")
+    assert info.note.endswith(f"continue with --resume {run}") and read_record(run)["pid"] == pid
+    saved = latest_checkpoint(run)
+    assert saved is not None and int(saved.name.split("-")[1]) >= 2
+    rc, resumed = run_job(["--resume", run, "--max-steps", int(saved.name.split("-")[1]) + 1, "--threads", 1])
+    assert rc == 0 and of(resumed, "started")[0]["resumed_from"] == str(saved)
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
+def test_stopped_and_resumed_equals_uninterrupted(stop, tmp_path, tiny_bert_dir):
+    """A real process stopped by SIGTERM (it saves) or SIGKILL (it cannot), then --resume: the
+    per-step losses, the evaluations and the final weights are bit-identical to a run that was
+    never interrupted."""
+    from safetensors.torch import load_file
+
+    from mlm_explorer.rundir import latest_checkpoint, read_record
+
+    corpus = small_corpus(tmp_path / "corpus")
+    common = [corpus, "--model", tiny_bert_dir, "--max-steps", 8, "--batch-size", 4, "--micro-batch-size", 2,
+              "--lr", 3e-3, "--save-every", 3, "--eval-every", 4, "--log-every", 1, "--threads", 1]
+    rc, _ = run_job([*common, "--output", tmp_path / "a"])
+    assert rc == 0
+    run = tmp_path / "b"
+    runner = _runner(tmp_path, [*common, "--output", run])
+    runner.start()
+    for event in runner.events():
+        if event["event"] == "step" and event["step"] == 4:
+            runner.cancel() if stop == "SIGTERM" else runner.kill()
+    assert runner.returncode == (128 + signal.SIGTERM if stop == "SIGTERM" else -signal.SIGKILL)
+    stopped_at = int(latest_checkpoint(run).name.split("-")[1])
+    assert stopped_at >= 4 if stop == "SIGTERM" else stopped_at in (3, 6)
+    rc, resumed = run_job(["--resume", run, "--threads", 1])
+    assert rc == 0 and of(resumed, "started")[0]["step"] == stopped_at
+    a, b = read_record(tmp_path / "a"), read_record(run)
+    assert [e["step"] for e in b["history"]["step"]] == list(range(1, 9))
+    assert [e["loss"] for e in b["history"]["step"]] == [e["loss"] for e in a["history"]["step"]]  # exactly
+    assert b["history"]["eval"] == a["history"]["eval"]
+    wa, wb = (load_file(str(r / "checkpoint-8" / "model.safetensors")) for r in (tmp_path / "a", run))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)

@@ -142,9 +142,13 @@ def test_list_runs_reports_a_dead_running_job_as_interrupted(tmp_path):
         (root / name).mkdir(parents=True)
         rundir.write_record(root / name, {"status": status, "pid": pid, "updated": ord(name)})
     (root / "d").mkdir()
-    (root / "d" / rundir.RUN_JSON).write_text("{broken")  # unreadable: left out, never a crash
+    (root / "d" / rundir.RUN_JSON).write_text("{broken")  # unreadable: listed as damaged, never a crash
+    _checkpoint(root / "d", 5)
     runs = rundir.list_runs(root)
-    assert [(r.name, r.status) for r in runs] == [("c", "running"), ("b", "interrupted"), ("a", "finished")]
+    assert [(r.name, r.status) for r in runs] == [("d", "damaged"), ("c", "running"), ("b", "interrupted"),
+                                                  ("a", "finished")]
+    assert runs[0].note.startswith(f"{root / 'd' / 'run.json'} cannot be read (Expecting property name")
+    assert f"its model still loads with --model {root / 'd' / 'checkpoint-5'}" in runs[0].note
 
 
 # -- rundir.py: writing ------------------------------------------------------------------------

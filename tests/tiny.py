@@ -123,3 +123,32 @@ def build_tiny_t5(out_dir: Path, *, seed: int = 0, with_tokenizer=None):
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     return out_dir
+
+
+def build_tiny_bert2bert(out_dir: Path, *, seed: int = 0):
+    """A 2-layer BERT2BERT EncoderDecoderModel (the bundled infiller's architecture, random
+    weights) with the infiller's tokenizer conventions: the tiny vocabulary's three `[unusedN]`
+    slots as `<extra_id_N>` sentinels, `[SEP]` as EOS."""
+    import tempfile
+
+    import torch
+    from transformers import BertConfig, EncoderDecoderConfig, EncoderDecoderModel
+
+    from mlm_explorer.core.load.bundled_infiller import build_tokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        make_bert_tokenizer().save_pretrained(tmp)
+        tok = build_tokenizer(Path(tmp), num_sentinels=3)
+    tok.model_max_length = 64
+    torch.manual_seed(seed)
+    shape = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                 intermediate_size=64, max_position_embeddings=64, pad_token_id=tok.pad_token_id)
+    config = EncoderDecoderConfig.from_encoder_decoder_configs(
+        BertConfig(**shape), BertConfig(**shape, is_decoder=True, add_cross_attention=True))
+    config.decoder_start_token_id, config.eos_token_id = tok.cls_token_id, tok.sep_token_id
+    config.pad_token_id, config.vocab_size = tok.pad_token_id, len(tok)
+    model = EncoderDecoderModel(config=config).eval()
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return out_dir

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -57,3 +60,28 @@ def subprocess_env(tmp: Path) -> dict:
 
 def job_command(*args) -> list[str]:
     return [sys.executable, "-m", "mlm_explorer.train", *map(str, args)]
+
+
+@contextlib.contextmanager
+def small_filesystem(where: Path, size: str = "4m"):
+    """A real file system of `size` (tmpfs) mounted at `where`, when the tests run as root and
+    may mount; else None (the caller falls back to writers patched to fail the same way)."""
+    where.mkdir(parents=True, exist_ok=True)
+    mount = shutil.which("mount")
+    if os.geteuid() != 0 or mount is None or subprocess.run(
+            [mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True).returncode:
+        yield None
+        return
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def fill_disk(where: Path, leave: int) -> Path:
+    """Fill the file system holding `where` until about `leave` bytes are free."""
+    filler = where / "filler.bin"
+    free = shutil.disk_usage(where).free
+    with open(filler, "ab") as f:
+        f.write(b"\0" * max(0, free - leave))
+    return filler

@@ -7,6 +7,7 @@ Imported by every command module (main, probes, train), so none of them imports 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Callable
 
 EXIT_USER_ERROR = 2  # bad input: one line on stderr that says what to do
@@ -19,3 +20,8 @@ def emit(args, payload: dict, render: Callable[[], None]) -> None:
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         render()
+
+
+def note(message: str) -> None:
+    """A remark on stderr that changes nothing about the answer (a value clamped, a count cut)."""
+    print(f"note: {message}", file=sys.stderr)

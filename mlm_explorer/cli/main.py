@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Sequence
 
-from mlm_explorer.cli.emit import EXIT_INTERRUPTED, EXIT_USER_ERROR, emit
+from mlm_explorer.cli.emit import EXIT_INTERRUPTED, EXIT_USER_ERROR, emit, note
 from mlm_explorer.cli.parser import parse, require_text
 from mlm_explorer.errors import InputError, UserError
 
@@ -34,6 +34,12 @@ def cmd_predict(args) -> int:
     result = predict(lm, args.text, top_k=args.top_k, joint=args.joint,
                      temperature=args.temperature, truncate=args.truncate)
     payload = {"model": lm.to_dict(), "text": args.text, **result.to_dict()}
+    from mlm_explorer.cli import render_reports
+    from mlm_explorer.cli.kbest import kbest_for
+
+    kbest = kbest_for(lm, args)
+    if kbest is not None:
+        payload["k_best"] = kbest.to_dict()
     blank = None
     if words is not None:
         from mlm_explorer.core.infer.candidates import score_blank
@@ -44,10 +50,18 @@ def cmd_predict(args) -> int:
 
     def show():
         render.fill_result(lm, args.text, result)
+        if kbest is not None:
+            render_reports.kbest(kbest)
         if blank is not None:
             render.blank_scores(blank)
 
     emit(args, payload, show)
+    from mlm_explorer.cli.exports import export_if_asked
+    from mlm_explorer.core.mask.text import tokenize
+    from mlm_explorer.report.views import predict_view
+
+    export_if_asked(args, lambda: predict_view(
+        lm.to_dict(), tokenize(lm.tokenizer, args.text, max_length=lm.max_length, truncate=args.truncate), result, kbest))
     return 0
 
 
@@ -58,44 +72,35 @@ def cmd_score(args) -> int:
 
     require_text(args.text)
     lm = load_mlm(args.model, device=args.device)
-    result = score_text(lm, args.text, truncate=args.truncate, batch_size=args.batch_size)
+    result = score_text(lm, args.text, truncate=args.truncate, batch_size=args.batch_size, pll=args.pll)
     emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.sentence_score(lm, result))
+    from mlm_explorer.cli.exports import export_if_asked
+    from mlm_explorer.core.mask.text import tokenize
+    from mlm_explorer.report.views import score_view
+
+    export_if_asked(args, lambda: score_view(
+        lm.to_dict(), tokenize(lm.tokenizer, args.text, max_length=lm.max_length, truncate=args.truncate), result))
     return 0
 
 
 def cmd_infill(args) -> int:
     from mlm_explorer.cli import render
     from mlm_explorer.core.infer.infill import infill
-    from mlm_explorer.core.load.models import load_seq2seq
+    from mlm_explorer.core.load.models import BUNDLED_INFILLER, load_seq2seq
 
     require_text(args.text)
-    if not args.model:
-        raise InputError("infill needs a T5-family model: pass --model NAME_OR_DIR (e.g. --model google-t5/t5-small)")
     if args.num_return > args.num_beams:
         raise InputError(f"--num-return {args.num_return} is more than --num-beams {args.num_beams}; raise --num-beams")
-    lm = load_seq2seq(args.model, device=args.device)
+    lm = load_seq2seq(args.model or BUNDLED_INFILLER, device=args.device)
     result = infill(lm, args.text, num_beams=args.num_beams, num_return=args.num_return)
     emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.infill_result(lm, result))
     return 0
 
 
 def cmd_compare(args) -> int:
-    from mlm_explorer.cli import render
-    from mlm_explorer.core.infer.fill import predict
-    from mlm_explorer.core.infer.infill import infill
-    from mlm_explorer.core.load.models import load_mlm, load_seq2seq
+    from mlm_explorer.cli.compare import cmd_compare as run_compare
 
-    require_text(args.text)
-    if not args.t5:
-        raise InputError("compare needs a T5-family model: pass --t5 NAME_OR_DIR (e.g. --t5 google-t5/t5-small)")
-    bert = load_mlm(args.bert, device=args.device)
-    t5 = load_seq2seq(args.t5, device=args.device)
-    filled = predict(bert, args.text, top_k=args.top_k)
-    infilled = infill(t5, args.text)
-    payload = {"text": args.text, "bert": {"model": bert.to_dict(), **filled.to_dict()},
-               "t5": {"model": t5.to_dict(), **infilled.to_dict()}}
-    emit(args, payload, lambda: render.compare(bert, filled, t5, infilled))
-    return 0
+    return run_compare(args)
 
 
 def cmd_mask(args) -> int:
@@ -104,11 +109,23 @@ def cmd_mask(args) -> int:
     from mlm_explorer.core.mask.preview import preview_masking
     from mlm_explorer.core.mask.text import tokenize
 
-    require_text(args.text)
+    if args.audit:
+        if args.text is not None:
+            raise InputError("give either a text or --audit FILES, not both")
+        from mlm_explorer.cli.audit import cmd_mask_audit
+
+        return cmd_mask_audit(args)
+    require_text(args.text or "")
     tokenizer = load_mlm(args.model, device="cpu").tokenizer
     tt = tokenize(tokenizer, args.text, max_length=tokenizer.model_max_length)
     preview = preview_masking(tokenizer, tt, rate=args.rate, seed=args.seed,
                               whole_word=args.whole_word, count=args.count)
+    maskable = [t for t in tt.tokens if t.maskable and not t.typed_mask]
+    units = len({t.word for t in maskable}) if args.whole_word else len(maskable)
+    if args.count is not None and args.count > units:
+        unit = "word" if args.whole_word else "token"
+        note(f"--count {args.count}: the text has {units} {unit}{'s' if units != 1 else ''} to mask; "
+             f"{'all are' if units != 1 else 'it is'} picked")
     emit(args, {"text": tt.text, **preview.to_dict(tt)}, lambda: render.mask_preview(tt, preview))
     return 0
 
@@ -155,7 +172,15 @@ def cmd_attention(args) -> int:
     require_text(args.text)
     lm = load_mlm(args.model, device=args.device)
     result = attention(lm, args.text, args.token, layer=args.layer, head=args.head, truncate=args.truncate)
+    for option, given, chosen, count in (("--layer", args.layer, result.row.layer, result.row.num_layers),
+                                         ("--head", args.head, result.row.head, result.row.num_heads)):
+        if given is not None and given < 0:  # counted from the end: say which one that is
+            note(f"{option} {given} counts from the end: {option.lstrip('-')} {chosen} of 0-{count - 1}")
     emit(args, {"model": lm.to_dict(), **result.to_dict()}, lambda: render.attention_row(lm, result))
+    from mlm_explorer.cli.exports import export_if_asked
+    from mlm_explorer.report.views import attention_view
+
+    export_if_asked(args, lambda: attention_view(lm.to_dict(), result))
     return 0
 
 
@@ -173,6 +198,10 @@ def cmd_saliency(args) -> int:
                       method=args.method, baseline=args.baseline)
     emit(args, {"model": lm.to_dict(), "mask": args.mask, **result.to_dict()},
           lambda: render.saliency_result(lm, result))
+    from mlm_explorer.cli.exports import export_if_asked
+    from mlm_explorer.report.views import saliency_view
+
+    export_if_asked(args, lambda: saliency_view(lm.to_dict(), result))
     return 0
 
 

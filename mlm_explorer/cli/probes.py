@@ -30,6 +30,10 @@ def cmd_run_probes(args) -> int:
     payload = {"run": run_dir.name, "path": str(run_dir), "model": data.get("model"),
                "status": info.status if info else data.get("status"), "probe_history": data["probe_history"]}
     emit(args, payload, lambda: render.probe_history(payload))
+    from mlm_explorer.cli.exports import export_if_asked
+    from mlm_explorer.report.views import run_view
+
+    export_if_asked(args, lambda: run_view(run_dir, data))
     return 0
 
 
@@ -62,4 +66,10 @@ def cmd_diff(args) -> int:
     result = diff_text(base, tuned, args.text, top_k=args.top_k, sort=args.sort)
     payload = {"base_model": base.to_dict(), "tuned_model": tuned.to_dict(), **result.to_dict()}
     emit(args, payload, lambda: render.diff(result))
+    from mlm_explorer.cli.exports import export_if_asked
+    from mlm_explorer.core.mask.text import tokenize
+    from mlm_explorer.report.views import diff_view
+
+    export_if_asked(args, lambda: diff_view(base.to_dict(), tuned.to_dict(),
+                                            tokenize(tuned.tokenizer, args.text, max_length=tuned.max_length), result))
     return 0

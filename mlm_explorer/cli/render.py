@@ -4,6 +4,8 @@ job's progress view."""
 
 from __future__ import annotations
 
+import math
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -62,27 +64,13 @@ def infill_result(lm, result) -> None:
         console.print(line)
         for fill in cand.fills:
             console.print(Text(f"   blank {fill.index + 1}: {fill.text!r}  log p {fill.logprob:.3f}", style="dim"))
+        if cand.rewritten:
+            console.print(Text("   the model also rewrote the text around the blanks; the fills are the spans "
+                               "that line up with them", style="dim"))
 
 
-def compare(bert, filled, t5, infilled) -> None:
-    table = Table(show_lines=True)
-    table.add_column("blank", justify="right", style="dim")
-    table.add_column(f"{bert.name} (MLM)")
-    table.add_column(f"{t5.name} (T5)")
-    best = infilled.candidates[0] if infilled.candidates else None
-    n = max(len(filled.predictions), len(best.fills) if best else 0)
-    for i in range(n):
-        left = ""
-        if i < len(filled.predictions) and filled.predictions[i].candidates:
-            top = filled.predictions[i].candidates[0]
-            left = f"{top.text}  p={top.probability:.3f}"
-        right = ""
-        if best and i < len(best.fills):
-            fill = best.fills[i]
-            right = f"{fill.text}  p={pow(2.718281828, fill.logprob):.3f}"
-        table.add_row(str(i + 1), left, right)
-    table.add_row("text", filled.decoded, best.text if best else "")
-    console.print(table)
+INFILL_KINDS = {"sentinels": "T5: spans", "mask": "BART: rewrites the text"}
+FAMILY_LABELS = {"encoder": "MLM", "t5": INFILL_KINDS["sentinels"], "bart": INFILL_KINDS["mask"]}   # compare's columns
 
 
 def mask_preview(tt, preview) -> None:
@@ -130,6 +118,9 @@ def runs(entries) -> None:
                       str(d.get("objective", "")), str(d.get("step", "")),
                       "" if best is None else f"{best:.4f}", str(d.get("path", "")))
     console.print(table)
+    for r in entries:
+        if getattr(r, "note", None):  # a damaged run.json, a job whose launcher died: what to do
+            console.print(Text(f"{r.name}: {r.note}", style="yellow"))
 
 
 def blank_scores(report) -> None:
@@ -188,6 +179,9 @@ def sentence_score(lm, result) -> None:
                       f"{t.probability:.4f}", str(t.rank), t.top_text,
                       Text(_bar(t.surprisal / top, 16), style=_surprisal_style(t.surprisal).split(" on ")[-1]))
     console.print(table)
+    from mlm_explorer.core.infer.score import PLL_NAMES
+
+    console.print(Text(PLL_NAMES.get(result.pll_variant, result.pll_variant), style="dim"))
     console.print(Text(f"PLL {result.pll:.3f} nats over {result.n_tokens} tokens · pseudo-perplexity "
                        f"{result.pseudo_perplexity:.2f} · mean surprisal {result.mean_surprisal:.3f} nats · "
                        f"{result.forward_passes} forward pass(es) of up to {result.batch_size} masked copies",
@@ -196,8 +190,12 @@ def sentence_score(lm, result) -> None:
         console.print(Text("(text truncated to the model's limit)", style="dim"))
 
 
-def _token_label(tok) -> str:
-    return f"##{tok.text}" if tok.continues_word and not tok.special else tok.text
+def _token_label(tok, lm) -> str:
+    """A subword that continues a word: `##` for WordPiece (the model's own mark), `·` for the others."""
+    if not tok.continues_word or tok.special:
+        return tok.text
+    spec = getattr(lm, "spec", None)
+    return ("##" if spec is None or spec.tokenizer_style == "wordpiece" else "·") + tok.text
 
 
 def attention_row(lm, result) -> None:
@@ -212,11 +210,13 @@ def attention_row(lm, result) -> None:
     top = max(row.weights + [1e-9])
     for tok, weight in zip(result.tokens, row.weights):
         style = "bold" if tok.index == row.token_index else ("dim" if tok.special else "")
-        table.add_row(str(tok.index), Text(_token_label(tok), style=style), f"{weight:.4f}",
+        table.add_row(str(tok.index), Text(_token_label(tok, lm), style=style), f"{weight:.4f}",
                       Text(_bar(weight / top, 20), style="cyan"))
     console.print(table)
     console.print(Text(f"{row.num_layers} layers x {row.num_heads} heads · --layer L --head H: one map "
                        "(0-based, -1 = last)", style="dim"))
+    if row.note:
+        console.print(Text(row.note, style="dim"))
 
 
 def saliency_result(lm, result) -> None:
@@ -237,7 +237,7 @@ def saliency_result(lm, result) -> None:
     shown = s.integrated_gradients if s.integrated_gradients is not None else s.grad_x_input
     top = max([abs(v) for v in shown] + [1e-12])
     for i, tok in enumerate(result.tokens):
-        cells = [str(tok.index), Text(_token_label(tok), style="bold" if i == s.position else ("dim" if tok.special else ""))]
+        cells = [str(tok.index), Text(_token_label(tok, lm), style="bold" if i == s.position else ("dim" if tok.special else ""))]
         if s.integrated_gradients is not None:
             cells.append(f"{s.integrated_gradients[i]:+.4f}")
         if s.grad_x_input is not None:
@@ -349,16 +349,20 @@ class TrainProgress:
                           f"{data.get('train_blocks', '?')} train / {data.get('eval_blocks', '?')} eval blocks · "
                           f"run {event.get('run_dir', '')}[/dim]")
         elif kind == "step" and self.task is not None:
-            stats = f"loss {event.get('loss', float('nan')):.4f} · {event.get('tokens_per_s', 0):,.0f} tok/s"
+            stats = f"loss {_num(event.get('loss'), '.4f')} · {_num(event.get('tokens_per_s'), ',.0f')} tok/s"
             self.progress.update(self.task, completed=event.get("step", 0), stats=stats)
         elif kind == "eval":
-            console.print(f"eval @ {event.get('step')}: loss {event.get('loss', float('nan')):.4f} · "
-                          f"ppl {event.get('perplexity', float('nan')):.2f} · acc {event.get('accuracy', 0):.3f}")
+            console.print(f"eval @ {event.get('step')}: loss {_num(event.get('loss'), '.4f')} · "
+                          f"ppl {_num(event.get('perplexity'), '.2f')} · acc {_num(event.get('accuracy'), '.3f')}")
         elif kind == "probes":
             results = event.get("results", [])
             ranks = " · ".join(f"{r.get('answer')} #{r.get('rank')}" for r in results[:6])
             more = f" · +{len(results) - 6}" if len(results) > 6 else ""
             console.print(f"[dim]probes @ {event.get('step')}: {ranks}{more}[/dim]")
+        elif kind == "forgetting":
+            console.print(f"[dim]forgetting meter @ {event.get('step')}: top-1 {event.get('top1', 0):.0%} · "
+                          f"top-5 {event.get('top5', 0):.0%} · mean rank {event.get('mean_rank', 0):.1f} "
+                          f"({event.get('n')} general-knowledge probes)[/dim]")
         elif kind == "checkpoint":
             console.print(f"[dim]checkpoint {event.get('path')}[/dim]")
         elif kind in ("log", "warning"):
@@ -366,7 +370,16 @@ class TrainProgress:
         elif kind == "finished":
             console.print(f"[green]finished[/green]: {event.get('run_dir', event.get('path', ''))}")
         elif kind == "cancelled":
-            console.print(f"[yellow]cancelled[/yellow]; last checkpoint kept: {event.get('path', '')}")
+            kept = event.get("checkpoint")
+            console.print("[yellow]cancelled[/yellow]; " + (f"last checkpoint kept: {kept}; continue with "
+                          f"--resume {event.get('run_dir') or kept}" if kept else "no checkpoint was written yet"))
 
     def close(self) -> None:
         self.progress.stop()
+
+
+def _num(value, spec: str) -> str:
+    """A number of an event as text; JSON carries NaN / inf as strings ("nan"), or it may be missing."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "–" if value is None else str(value)
+    return format(value, spec)

@@ -38,6 +38,9 @@ def run_training(args) -> int:
             last = event
             show(event)
         return EXIT_INTERRUPTED
+    except BaseException:  # whatever ends this process ends the job too (it saves a checkpoint first)
+        runner.cancel()
+        raise
     finally:
         if isinstance(show, TrainView):
             show.close()

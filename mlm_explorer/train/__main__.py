@@ -2,4 +2,4 @@
 
 from mlm_explorer.train.job import main
 
-raise SystemExit(main())
+raise SystemExit(main(watch_parent=True))

@@ -12,11 +12,11 @@ import re
 from typing import Sequence
 
 from mlm_explorer.errors import InputError
-from mlm_explorer.option_types import probability
+from mlm_explorer import option_types as T
 
-OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp")
+OBJECTIVES = ("auto", "mlm", "span", "mlm+nsp", "infill")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-_TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+)$")
+_TRAIN_PARAMS = re.compile(r"^(all|head|head\+norms|head\+top:\d+|head\+decoder)$")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -28,57 +28,61 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g = parser.add_argument_group("model and objective")
     g.add_argument("--model", default="bundled", help="hub name, local directory or 'bundled' (default)")
     g.add_argument("--objective", default="auto", choices=OBJECTIVES,
-                   help="auto: span for T5-like (encoder-decoder) models, mlm otherwise")
+                   help="auto: span for T5-like models, infill (text infilling) for BART-like ones, mlm otherwise")
     g.add_argument("--train-params", default="all", metavar="WHICH",
-                   help="all | head | head+norms | head+top:N (head plus the top N layers)")
+                   help="all | head | head+norms | head+top:N (head plus the top N layers) | head+decoder (seq2seq: the encoder frozen)")
     g.add_argument("--whole-word", action="store_true", help="mlm: mask whole words, not subwords")
-    g.add_argument("--mask-rate", type=probability, default=0.15, help="mlm: share of tokens selected (0.15)")
-    g.add_argument("--noise-density", type=float, default=0.15, help="span: share of tokens corrupted")
-    g.add_argument("--mean-span-length", type=float, default=3.0, help="span: mean corrupted span length")
+    g.add_argument("--mask-rate", type=T.probability, default=0.15, help="mlm: share of tokens selected (0.15)")
+    g.add_argument("--noise-density", type=T.open_fraction, default=0.15, help="span: share of tokens corrupted")
+    g.add_argument("--mean-span-length", type=T.at_least_one, default=3.0, help="span: mean corrupted span length")
     g = parser.add_argument_group("data")
-    g.add_argument("--block-size", type=int, default=None, help="tokens per block (default 128, at most the model's limit)")
-    g.add_argument("--eval-fraction", type=float, default=0.05, help="share held out for evaluation, by file (0.05)")
-    g.add_argument("--max-eval-blocks", type=int, default=512, help="evaluate on at most this many held-out blocks")
+    g.add_argument("--block-size", type=T.at_least(8), default=None, help="tokens per block (default 128, at most the model's limit)")
+    g.add_argument("--eval-fraction", type=T.open_fraction, default=0.05, help="share held out for evaluation, by file (0.05)")
+    g.add_argument("--max-eval-blocks", type=T.positive_int, default=512, help="evaluate on at most this many held-out blocks")
     g.add_argument("--no-cache", action="store_true", help="extract and tokenise again instead of using the cache")
     g.add_argument("--text-field", default=None, metavar="NAME",
                    help="JSON lines / CSV: the field or column holding the text (default: text; a.b reaches into objects)")
     g.add_argument("--keep-duplicates", action="store_true",
                    help="keep duplicate files and repeated lines (dropped by default: licences, page headers)")
     g = parser.add_argument_group("length of training (the first limit reached stops it)")
-    g.add_argument("--max-steps", type=int, default=None, help="optimizer steps")
-    g.add_argument("--epochs", type=float, default=None, help="passes over the training blocks (default 3 when no limit is given)")
-    g.add_argument("--time-budget", type=float, default=None, metavar="MIN", help="minutes of training")
+    g.add_argument("--max-steps", type=T.positive_int, default=None, help="optimizer steps")
+    g.add_argument("--epochs", type=T.positive_float, default=None, help="passes over the training blocks (default 3 when no limit is given)")
+    g.add_argument("--time-budget", type=T.positive_float, default=None, metavar="MIN", help="minutes of training")
     g = parser.add_argument_group("optimisation")
-    g.add_argument("--batch-size", type=int, default=32, help="blocks per optimizer step, all devices together (32)")
-    g.add_argument("--micro-batch-size", type=int, default=None, help="blocks per forward pass; smaller -> gradient accumulation")
-    g.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (5e-5)")
-    g.add_argument("--head-lr", type=float, default=None, help="separate peak learning rate for the prediction head")
-    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay, not on biases and norms")
-    g.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (default 6%% of the steps)")
+    g.add_argument("--batch-size", type=T.positive_int, default=32, help="blocks per optimizer step, all devices together (32)")
+    g.add_argument("--micro-batch-size", type=T.positive_int, default=None, help="blocks per forward pass; smaller -> gradient accumulation")
+    g.add_argument("--lr", type=T.positive_float, default=5e-5, help="peak learning rate (5e-5)")
+    g.add_argument("--head-lr", type=T.positive_float, default=None, help="separate peak learning rate for the prediction head")
+    g.add_argument("--weight-decay", type=T.non_negative_float, default=0.01, help="AdamW weight decay, not on biases and norms")
+    g.add_argument("--warmup-steps", type=T.non_negative_int, default=None, help="linear warm-up steps (default 6%% of the steps)")
     g.add_argument("--schedule", default="linear", choices=("linear", "cosine", "constant"), help="decay after warm-up")
-    g.add_argument("--grad-clip", type=float, default=1.0, help="clip the gradient norm (0: off)")
+    g.add_argument("--grad-clip", type=T.non_negative_float, default=1.0, help="clip the gradient norm (0: off)")
     g.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
     g = parser.add_argument_group("probes (answer rank and probability at step 0, every evaluation and the end)")
     g.add_argument("--probes", default=None, metavar="FILE",
                    help="probe sentences, one 'text with [MASK]<TAB>answer' (or 'text | answer') per line")
     g.add_argument("--probe", action="append", default=None, metavar="'TEXT|ANSWER'",
                    help="one probe sentence and its answer (repeatable; after those of --probes)")
+    g = parser.add_argument_group("forgetting meter (general-knowledge probes at step 0 and every evaluation)")
+    g.add_argument("--forgetting-probes", default=None, metavar="FILE",
+                   help="your own general-knowledge probe file (default: the shipped everyday-English set)")
+    g.add_argument("--no-forgetting", action="store_true", help="do not track the forgetting meter")
     g = parser.add_argument_group("run")
     g.add_argument("--output", default=None, help="run directory (default: <data dir>/runs/<time>-<model>)")
     g.add_argument("--resume", default=None, metavar="RUN", help="continue a run (its directory, its name, or one checkpoint-N in it)")
     g.add_argument("--dry-run", action="store_true",
                    help="read and report the files, show sample blocks with their masks and the estimated time, "
                         "then stop (nothing is written; a `preview` event)")
-    g.add_argument("--eval-every", type=int, default=200, help="evaluate every N steps (and at the end)")
-    g.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (and at the end)")
-    g.add_argument("--keep", type=int, default=2, help="checkpoints to keep, besides best/ (2)")
-    g.add_argument("--log-every", type=int, default=10, help="send a step event every N steps (1: every step)")
+    g.add_argument("--eval-every", type=T.positive_int, default=200, help="evaluate every N steps (and at the end)")
+    g.add_argument("--save-every", type=T.positive_int, default=500, help="checkpoint every N steps (and at the end)")
+    g.add_argument("--keep", type=T.positive_int, default=2, help="checkpoints to keep, besides best/ (2)")
+    g.add_argument("--log-every", type=T.positive_int, default=10, help="send a step event every N steps (1: every step)")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    g.add_argument("--threads", type=int, default=None, help="CPU threads (default: cores / processes)")
+    g.add_argument("--threads", type=T.positive_int, default=None, help="CPU threads (default: cores / processes)")
     g.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bf16 autocast on a GPU that has it (fp16 otherwise), fp32 on the CPU; "
                         "bf16 on the CPU: faster where the CPU computes bf16 natively (AVX512-BF16, AMX)")
-    g.add_argument("--seed", type=int, default=0, help="seed for the data order, hold-out and masking")
+    g.add_argument("--seed", type=T.seed, default=0, help="seed for the data order, hold-out and masking")
     return parser
 
 
@@ -99,6 +103,10 @@ def defaults() -> argparse.Namespace:
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        T.read_negative_numbers(self)
+
     def error(self, message):  # one line, through the job's error path
         raise InputError(f"{message} (see python -m mlm_explorer.train --help)")
 
@@ -122,29 +130,17 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, set[str]]:
 
 
 def check(args: argparse.Namespace) -> None:
-    """Reject impossible values with one line each."""
-    def need(ok: bool, message: str):
-        if not ok:
-            raise InputError(message)
-
-    need(args.batch_size >= 1, "--batch-size must be at least 1")
-    need(args.micro_batch_size is None or args.micro_batch_size >= 1, "--micro-batch-size must be at least 1")
-    need(args.lr > 0, "--lr must be positive")
-    need(args.head_lr is None or args.head_lr > 0, "--head-lr must be positive")
-    need(0 < args.eval_fraction < 1, "--eval-fraction must be between 0 and 1, e.g. 0.05")
-    need(args.block_size is None or args.block_size >= 8, "--block-size must be at least 8")
-    need(args.max_steps is None or args.max_steps >= 1, "--max-steps must be at least 1")
-    need(args.epochs is None or args.epochs > 0, "--epochs must be positive")
-    need(args.time_budget is None or args.time_budget > 0, "--time-budget must be positive (minutes)")
-    probability.check("--mask-rate", args.mask_rate)
-    need(0 < args.noise_density < 1, "--noise-density must be between 0 and 1")
-    need(args.mean_span_length >= 1, "--mean-span-length must be at least 1")
-    need(bool(_TRAIN_PARAMS.match(args.train_params)),
-         f"--train-params {args.train_params!r}: use all, head, head+norms or head+top:N")
-    for name in ("eval_every", "save_every", "keep", "log_every", "max_eval_blocks"):
-        need(getattr(args, name) >= 1, f"--{name.replace('_', '-')} must be at least 1")
-    need(args.threads is None or args.threads >= 1, "--threads must be at least 1")
-    need(bool(args.paths) or args.resume is not None, "no input: name the text files or folders to train on")
+    """Reject impossible values with one line each: every number against its option's range
+    (the same check argparse made, again for a resumed run's saved options), then the rest."""
+    for action in build_parser()._actions:  # argparse has no public list of a parser's options
+        if isinstance(action.type, T.NumberType) and action.option_strings:
+            action.type.check(action.option_strings[0], getattr(args, action.dest, None))
+    for probe in getattr(args, "probe", None) or []:
+        T.utf8_text(probe, "--probe")
+    if not _TRAIN_PARAMS.match(str(args.train_params)):
+        raise InputError(f"--train-params {args.train_params!r}: use all, head, head+norms, head+top:N or head+decoder")
+    if not args.paths and args.resume is None:
+        raise InputError("no input: name the text files or folders to train on")
 
 
 def merge_resumed(saved: dict, args: argparse.Namespace, given: set[str]) -> argparse.Namespace:

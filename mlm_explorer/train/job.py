@@ -12,8 +12,9 @@ It speaks JSON lines on stdout (events.py); everything else goes to stderr. Exit
          mismatch, full disk while saving, CUDA out of memory)
     1    an unexpected crash (`error` event, traceback on stderr)
     130  cancelled by SIGINT (Ctrl+C): a checkpoint was saved, then `cancelled`
-    143  cancelled by SIGTERM (TrainingRunner.cancel): likewise (128 + signal number, as a shell
-         reports it; a supervisor that wants 0 can treat the `cancelled` event as success)
+    143  cancelled by SIGTERM (TrainingRunner.cancel, or the launcher died: parent.py): likewise
+         (128 + signal number, as a shell reports it; a supervisor that wants 0 can treat the
+         `cancelled` event as success)
 
 Under torchrun only rank 0 speaks; a failure on another rank reaches rank 0's `error` event
 and run.json as "rank N: ..." (failures.py).
@@ -21,6 +22,7 @@ and run.json as "rank N: ..." (failures.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -55,35 +57,12 @@ def _raise_cancelled(signum, frame):
     raise Cancelled(signum)
 
 
-def _new_run_dir(args) -> Path:
-    from mlm_explorer import rundir
-
-    if args.output:
-        run_dir = Path(args.output).expanduser()
-        if rundir.holds_run(run_dir):
-            raise InputError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --output")
-        return run_dir
-    return rundir.new_run_dir(args.model)
-
-
-def _resume_point(args, given):
-    """(run dir, checkpoint dir, merged options) for --resume."""
-    from mlm_explorer import rundir
-    from mlm_explorer.train.config import merge_resumed
-
-    run_dir, checkpoint = rundir.split_checkpoint(rundir.resolve_run(args.resume))
-    if checkpoint is None:
-        raise InputError(f"--resume {args.resume}: the run has no complete checkpoint yet; start it again instead")
-    saved = rundir.read_record(run_dir).get("config")
-    if not saved:
-        raise InputError(f"--resume {args.resume}: {run_dir} has no run.json; it is not a training run")
-    return run_dir, checkpoint, merge_resumed(saved, args, given)
-
-
 def _agree_run_dir(rt, run_dir: Path | None, args) -> Path:
     """Rank 0 picks (and checks) the run directory; the other ranks receive it."""
     if rt.is_main:
-        choice = [str(run_dir or _new_run_dir(args))]
+        from mlm_explorer import rundir
+
+        choice = [str(run_dir or rundir.new_run_dir(args.model))]
     else:
         choice = [None]
     if rt.distributed:
@@ -107,9 +86,10 @@ def _prepare_probes(probes, tm):
     """Check the probes against the model's tokenizer (one token per answer) before anything is written."""
     if not probes:
         return []
-    if tm.objective == "span":
+    if tm.objective in ("span", "infill"):
+        how = "span corruption" if tm.objective == "span" else "text infilling"
         raise InputError("--probes/--probe need an encoder masked-LM (objective mlm or mlm+nsp); "
-                         f"'{tm.name}' is trained with span corruption, which has no [MASK] to probe")
+                         f"'{tm.name}' is trained with {how}, which has no [MASK] to probe")
     from mlm_explorer.core.explain.probes import prepare_probes
 
     return prepare_probes(tm.tokenizer, probes, max_length=tm.max_length)
@@ -124,13 +104,50 @@ def _check_world(args, world: int) -> None:
                          "(it is the total over all processes)")
 
 
-def run(argv, events: Events) -> int:
+def _prepare_meter(args, tm, events):
+    """The forgetting meter's probes for this model (core/explain/forgetting.py), or [] when off."""
+    if args.no_forgetting:
+        return [], None
+    from mlm_explorer.core.explain.forgetting import meter_probes, prepare_meter
+
+    if args.forgetting_probes:
+        args.forgetting_probes = str(Path(args.forgetting_probes).expanduser().resolve())
+    probes = meter_probes(args.forgetting_probes)   # a user's file: InputError with the line
+    if tm.objective not in ("mlm", "mlm+nsp"):
+        how = {"span": "span corruption (T5)", "infill": "text infilling (BART)"}.get(tm.objective, tm.objective)
+        events.log(f"forgetting meter off: it probes [MASK], and {how} trains no masked-LM head to probe")
+        return [], None
+    prepared, skipped = prepare_meter(tm.tokenizer, probes, max_length=tm.max_length)
+    if skipped:
+        events.log(f"forgetting meter: {len(skipped)} of {len(probes)} probes left out for this tokenizer "
+                   f"(first: {skipped[0]})")
+    if not prepared:
+        events.log("forgetting meter off: none of its probes fits this tokenizer")
+        return [], None
+    return prepared, {"probes": args.forgetting_probes or "general (shipped)", "n": len(prepared),
+                      "skipped": skipped}
+
+
+def collect_documents(args):
+    """The documents of the job's inputs (read, extracted, deduplicated, cached), or one InputError:
+    the job's first data step, shared with the masking audit (train/audit.py)."""
     from mlm_explorer.paths import cache_dir
-    from mlm_explorer.train.config import parse_args
     from mlm_explorer.train.data.extract.base import ReadOptions
     from mlm_explorer.train.data.extract.collect import collect, require_documents
 
-    # 1. options and inputs first: a bad option or an empty folder fails before torch loads
+    collection = collect(args.paths, options=ReadOptions(text_field=args.text_field),
+                         keep_duplicates=args.keep_duplicates,
+                         cache_root=None if args.no_cache else cache_dir())
+    require_documents(collection, args.paths)
+    return collection
+
+
+def run(argv, events: Events, parent=None) -> int:
+    from mlm_explorer.train.config import parse_args
+    from mlm_explorer.train.run import target as run_target
+
+    # 1. options, inputs and the run directory first: a bad option, an empty folder or an
+    #    --output in the way fails before torch loads
     main_rank = os.environ.get("RANK", "0") == "0"
     events.enabled = events.enabled and main_rank  # only rank 0 speaks, from the first line on
     try:
@@ -140,17 +157,18 @@ def run(argv, events: Events) -> int:
         if not main_rank:
             raise Reported(2) from None  # the same options on every rank: rank 0 says it once
         raise
-    run_dir = checkpoint = None
     if args.resume:
-        run_dir, checkpoint, args = _resume_point(args, given)
-    collection = collect(args.paths, options=ReadOptions(text_field=args.text_field),
-                         keep_duplicates=args.keep_duplicates,
-                         cache_root=None if args.no_cache else cache_dir())
-    require_documents(collection, args.paths)
+        target = run_target.resume(args, given)
+    else:
+        target = run_target.new_run(args, main_rank=main_rank and not args.dry_run)  # a dry run writes nothing
+    args, run_dir, checkpoint = target.args, target.run_dir, target.checkpoint
+    collection = collect_documents(args)
     probes = _probes(args)
-    if main_rank and run_dir is None and not args.dry_run and args.output:
-        _new_run_dir(args)  # raises if that directory already holds a run
+    if target.resumed and checkpoint is None:
+        events.log(f"{run_dir} has no complete checkpoint yet (stopped during its first save?): "
+                   "it starts again from step 0 with its recorded options")
 
+    _quiet_libraries()  # imports transformers (a second): only once the options and inputs passed
     import torch
 
     from mlm_explorer import rundir
@@ -183,35 +201,44 @@ def run(argv, events: Events) -> int:
         tm = load_for_training(str(checkpoint) if checkpoint else args.model, args.objective, device=rt.device)
         counts = select_trainable(tm.model, args.train_params)
         prepared = _prepare_probes(probes, tm)
+        meter, meter_info = _prepare_meter(args, tm, events)
         data = prepare(args, tm, rt, events, collection)
         if args.dry_run:
             return _dry_run(args, tm, rt, data, events, checkpoint, counts, prepared)
         if rt.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
-        initial = rundir.read_record(run_dir) if checkpoint else {}
+        initial = target.record
         record = job.record = RunRecord(run_dir, enabled=rt.is_main, initial=initial)
-        if checkpoint:
-            record.truncate(rundir.step_of(checkpoint))
+        if target.resumed:
+            record.truncate(rundir.step_of(checkpoint) if checkpoint else 0)
         record.data.update(
             name=run_dir.name, status="running", pid=os.getpid(), model=initial.get("model", args.model),
             objective=tm.objective, config={**vars(args), "objective": tm.objective}, data=data.summary,
             created=initial.get("created", time.time()), **rt.describe(), **counts,
         )
         record.data.pop("error", None)
+        record.data.pop("stopped", None)
+        if meter_info:
+            record.data["forgetting"] = meter_info
         record.save()
         state = ckpt.load_trainer_state(checkpoint) if checkpoint else None
         loop = job.loop = Loop(args=args, model=tm.model, tokenizer=tm.tokenizer, objective=data.objective,
-                               data=data, rt=rt, events=events, record=record, resume_state=state, probes=prepared)
+                               data=data, rt=rt, events=events, record=record, resume_state=state, probes=prepared,
+                               meter=meter)
         events.emit("started", run_dir=str(run_dir), model=record.data["model"], objective=tm.objective,
                     data=data.summary, resumed_from=str(checkpoint) if checkpoint else None, step=loop.step,
                     max_steps=loop.max_steps, steps_per_epoch=loop.steps_per_epoch, batch_size=args.batch_size,
-                    micro_batch_size=loop.micro, probes=len(prepared), **rt.describe(), **counts)
+                    micro_batch_size=loop.micro, probes=len(prepared), forgetting_probes=len(meter),
+                    **rt.describe(), **counts)
         try:
             outcome = loop.run()
         except (Cancelled, KeyboardInterrupt) as exc:
             record.update(status="cancelled", error=str(exc) or type(exc).__name__)
             raise
         if outcome == "cancelled":
+            if parent is not None and parent.gone:  # parent.py: the launcher died, nobody reads the events
+                record.data["stopped"] = (f"stopped because the process that started it (pid {parent.parent}) "
+                                          f"ended; continue with --resume {run_dir}")
             record.update(status="cancelled")
             events.emit("cancelled", step=loop.step, checkpoint=loop.last_checkpoint, run_dir=str(run_dir),
                         signal=signal.Signals(loop.signal_received).name)
@@ -266,8 +293,9 @@ def _dry_run(args, tm, rt, data, events, checkpoint, counts, probes) -> int:
     return 0
 
 
-def main(argv=None, *, stdout=None) -> int:
-    """Run the job; `stdout` lets tests read the events in-process."""
+def main(argv=None, *, stdout=None, watch_parent: bool = False) -> int:
+    """Run the job; `stdout` lets tests read the events in-process; `watch_parent` (the real
+    process, train/__main__.py): stop as if cancelled when the launcher dies (parent.py)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if any(a in ("-h", "--help") for a in argv):
         from mlm_explorer.train.config import build_parser
@@ -279,10 +307,14 @@ def main(argv=None, *, stdout=None) -> int:
     if stdout is None:
         real_stdout = protect_stdout()
     events = Events(real_stdout)
-    _quiet_libraries()
     old = {s: signal.signal(s, _raise_cancelled) for s in (signal.SIGTERM, signal.SIGINT)}
+    parent = None
+    if watch_parent:
+        from mlm_explorer.train.parent import ParentWatch
+
+        parent = ParentWatch().start()
     try:
-        return run(argv, events)
+        return run(argv, events, parent)
     except Reported as exc:
         return exc.code
     except Cancelled as exc:  # before the loop started: nothing to save
@@ -294,12 +326,15 @@ def main(argv=None, *, stdout=None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence (before the process group exists)
         failure = describe(exc)
         if failure.code == 1:
-            traceback.print_exc(file=sys.stderr)
+            with contextlib.suppress(OSError):  # stderr may be a closed pipe (parent.py)
+                traceback.print_exc(file=sys.stderr)
         if os.environ.get("RANK", "0") != "0":  # not rank 0: only this machine's stderr hears it
             print(f"error: rank {os.environ['RANK']}: {failure.message}", file=sys.stderr)
             return failure.code
         return _fail(events, failure.message, failure.code)
     finally:
+        if parent is not None:
+            parent.stop()
         for s, h in old.items():
             signal.signal(s, h)
         sys.stdout = saved_stdout
@@ -320,5 +355,6 @@ def _quiet_libraries() -> None:
 
 def _fail(events: Events, message: str, code: int, **fields) -> int:
     events.emit("error", message=message, **fields)
-    print(f"error: {message}", file=sys.stderr)
+    with contextlib.suppress(OSError):  # stderr may be a closed pipe too (parent.py)
+        print(f"error: {message}", file=sys.stderr)
     return code

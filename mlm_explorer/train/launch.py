@@ -13,6 +13,9 @@ scheduling priority.
 A crash (a non-zero exit without an `error` or `cancelled` event, e.g. killed by the OOM
 killer) becomes one last `error` event; every `error` event carries `stderr`, the job's
 last stderr lines. A killed job's stdout may end mid-line: that line becomes a `log` event.
+
+`TrainingRunner(args, module=AUDIT_MODULE)` runs the masking audit (train/audit.py) the same way:
+its events are `log` lines, then one `audit` (or `error`).
 """
 
 from __future__ import annotations
@@ -41,8 +44,12 @@ class JobLaunch:
     nice: int  # the job's niceness once started (0: the launcher's own)
 
 
+TRAIN_MODULE = "mlm_explorer.train"
+AUDIT_MODULE = "mlm_explorer.train.audit"   # the masking audit: the job's data and masking, no training
+
+
 def job_launch(args: Sequence[str], *, env: Mapping[str, str] | None = None, python: str | None = None,
-               nice: int = 0) -> JobLaunch:
+               nice: int = 0, module: str = TRAIN_MODULE) -> JobLaunch:
     """The job's command, environment and priority, the same for the CLI and the app.
 
     - PYTHONPATH starts with the directory holding this package, so the job imports this very
@@ -58,15 +65,15 @@ def job_launch(args: Sequence[str], *, env: Mapping[str, str] | None = None, pyt
         env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *paths])
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    return JobLaunch([python or sys.executable, "-m", "mlm_explorer.train", *args], env, nice)
+    return JobLaunch([python or sys.executable, "-m", module, *args], env, nice)
 
 
 class TrainingRunner:
     """Runs one training job; `nice` > 0 lowers its priority (the app passes APP_JOB_NICE)."""
 
     def __init__(self, args: Sequence[str], *, env: Mapping[str, str] | None = None, python: str | None = None,
-                 nice: int = 0) -> None:
-        self.launch = job_launch(args, env=env, python=python, nice=nice)
+                 nice: int = 0, module: str = TRAIN_MODULE) -> None:
+        self.launch = job_launch(args, env=env, python=python, nice=nice, module=module)
         self.process: subprocess.Popen | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         self._stderr_thread: threading.Thread | None = None

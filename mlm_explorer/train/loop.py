@@ -18,7 +18,8 @@ all-reduce read on the host about every 2 s (schedule.SharedClock), plus one per
 Probes (--probes / --probe): evaluated before the first step (step 0, or the resumed
 checkpoint's step when run.json has no entry for it), with every evaluation (so at the end
 too), in eval mode and without randomness, so they change no loss: a `probes` event and an
-entry of run.json's `probe_history` each time.
+entry of run.json's `probe_history` each time. The forgetting meter (core/explain/forgetting.py,
+general-knowledge probes) at the same moments: a `forgetting` event and `forgetting_history`.
 
 Everything random is seeded: the data order (seed + epoch), the masks (generator seeded with
 seed + rank), dropout (torch's RNG); checkpoints carry every rank's generator states (rng.py),
@@ -36,6 +37,7 @@ from contextlib import nullcontext
 import torch
 
 from mlm_explorer import rundir
+from mlm_explorer.errors import UserError
 from mlm_explorer.train import rng
 from mlm_explorer.train.batches import Batches
 from mlm_explorer.train.run import checkpoint as ckpt
@@ -43,11 +45,16 @@ from mlm_explorer.train.runtime import mark_dynamic, wrap_module
 from mlm_explorer.train.schedule import Schedule, SharedClock
 
 
+class Diverged(UserError):
+    """The loss became NaN or infinite: the job stops before saving such weights."""
+
+
 class Loop:
     def __init__(self, *, args, model, tokenizer, objective, data, rt, events, record, resume_state=None,
-                 probes=None):
+                 probes=None, meter=None):
         self.args, self.model, self.tokenizer, self.obj = args, model, tokenizer, objective
         self.probes = list(probes or [])  # core.probes.PreparedProbe, checked against the tokenizer
+        self.meter = list(meter or [])  # the forgetting meter's PreparedProbes (core/explain/forgetting.py)
         self.data, self.rt, self.events, self.record = data, rt, events, record
         self.run_dir = record.run_dir
         self.stop_signal: int | None = None
@@ -152,10 +159,11 @@ class Loop:
             for k, v in out.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
         self.model.train()
-        mlm_n = max(1.0, sums.get("mlm_n", 0.0))
+        masked = int(sums.get("mlm_n", 0.0))
+        mlm_n = max(1.0, masked)
         loss = sums.get("mlm_sum", 0.0) / mlm_n
         result = {"step": self.step, "loss": loss, "perplexity": math.exp(min(loss, 50.0)),
-                  "accuracy": sums.get("mlm_correct", 0.0) / mlm_n, "masked_tokens": int(mlm_n)}
+                  "accuracy": sums.get("mlm_correct", 0.0) / mlm_n, "masked_tokens": masked}
         if "nsp_sum" in sums:
             nsp_n = max(1.0, sums["nsp_n"])
             result.update(mlm_loss=loss, nsp_loss=sums["nsp_sum"] / nsp_n, nsp_accuracy=sums["nsp_correct"] / nsp_n)
@@ -203,10 +211,15 @@ class Loop:
         if not self.rt.is_main:
             return
         result = self.evaluate()
+        self.stop_if_diverged(result["loss"], "eval")
         self.events.emit("eval", **result)
         self.record.add_eval(result)
         self.evaluate_probes()
-        if result["loss"] < self.best_eval_loss:
+        self.evaluate_meter()
+        if not result["masked_tokens"]:  # a loss of 0 over no token says nothing: never the best
+            self.events.log(f"the evaluation at step {self.step} masked no token (too little held-out text); "
+                            "best/ is left as it is")
+        elif result["loss"] < self.best_eval_loss:
             self.best_eval_loss = result["loss"]
             path = ckpt.save_best(self.run_dir, self.model, self.tokenizer)
             self.record.set_best({**result, "path": str(path)})
@@ -221,6 +234,37 @@ class Loop:
         results = [r.to_dict() for r in evaluate_probes(self.model, self.probes, tokenizer=self.tokenizer)]
         self.events.emit("probes", step=self.step, results=results)
         self.record.add_probes(self.step, results)
+
+    # ---- divergence -----------------------------------------------------------------------------
+    def stop_if_diverged(self, loss: float, what: str) -> None:
+        """A NaN or infinite loss ends the job with one line (the weights are not saved)."""
+        if math.isfinite(loss):
+            return
+        latest = rundir.latest_checkpoint(self.run_dir)
+        smaller = f"--lr {self.args.lr / 10:g}"
+        then = (f"the last checkpoint ({latest.name}) is intact: continue from it with a smaller learning rate, "
+                f"--resume {self.run_dir} {smaller}") if latest else f"start again with a smaller learning rate, {smaller}"
+        raise Diverged(f"the {what} loss became {loss} at step {self.step}: training diverged; {then}")
+
+    def _check_before_save(self, pending: list[dict]) -> None:
+        """No NaN / inf in the losses since the last step event nor in the weights about to be
+        saved, agreed over ranks (one sync per save)."""
+        checks = [self.obj.loss(p["totals"], p["counts"]).isfinite() for p in pending]
+        checks += [p.isfinite().all() for p in self.model.parameters()]
+        finite = self.rt.agree_max([0.0 if bool(torch.stack(checks).all()) else 1.0]) == [0.0]
+        self.stop_if_diverged(0.0 if finite else math.nan, "training")
+
+    def evaluate_meter(self) -> None:
+        """The forgetting meter now: a `forgetting` event {step, top1, top5, mean_rank, ...} and an
+        entry of run.json's forgetting_history (rank 0 only; eval mode, then back to train)."""
+        if not self.meter or not self.rt.is_main:
+            return
+        from mlm_explorer.core.explain.forgetting import meter_summary
+        from mlm_explorer.core.explain.probes import evaluate_probes
+
+        summary = meter_summary(evaluate_probes(self.model, self.meter, tokenizer=self.tokenizer))
+        self.events.emit("forgetting", step=self.step, **summary)
+        self.record.add_forgetting(self.step, summary)
 
     def close(self) -> None:
         """Drop the DDP wrapper (and its compiled form) now: it must go before its process group
@@ -248,6 +292,8 @@ class Loop:
         self.model.train()
         if self.probes and not self.record.has_probes_at(self.step):
             self.evaluate_probes()  # the model before training (or at the resumed checkpoint)
+        if self.meter and not self.record.has_forgetting_at(self.step):
+            self.evaluate_meter()
         start_step, t0 = self.step, time.perf_counter()
         last_log_t, last_log_tokens, last_saved = t0, self.tokens, self.step
         budget = self.schedule.budget_s
@@ -279,6 +325,7 @@ class Loop:
             if self.step % self.args.eval_every == 0:
                 self.eval_and_keep_best()
             if self.step % self.args.save_every == 0:
+                self._check_before_save(pending)
                 self.save()
                 last_saved = self.step
         # the end: a final evaluation (if the last step had none) and checkpoint
@@ -286,6 +333,7 @@ class Loop:
         if self.step % self.args.eval_every != 0 and not cancelled and self.step > start_step:
             self.eval_and_keep_best()
         if self.step != last_saved:
+            self._check_before_save(pending)
             path = self.save()
         else:
             latest = rundir.latest_checkpoint(self.run_dir) if self.rt.is_main else None
@@ -306,6 +354,7 @@ class Loop:
             shares += [last["totals"]["mlm_sum"] / last["counts"]["mlm_n"],
                        last["totals"]["nsp_sum"] / last["counts"]["nsp_n"]]
         values = self.rt.all_sum_(torch.stack(shares).float()).tolist()
+        self.stop_if_diverged(values[0], "training")  # every rank: the sum is the same on all
         if not self.rt.is_main:
             return
         per_step = elapsed / max(1, self.step - start_step)

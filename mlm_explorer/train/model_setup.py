@@ -1,6 +1,7 @@
 """Load the model to train and decide the objective (and refuse a model that cannot do it).
 
-    encoder-decoder (config.is_encoder_decoder, T5)  -> span
+    encoder-decoder with T5 sentinels (T5, mT5, ByT5) -> span
+    encoder-decoder with a mask token (BART, mBART)  -> infill (text infilling)
     encoder masked-LM (BERT family, the bundled one) -> mlm
     --objective mlm+nsp                              -> BertForPreTraining (BERT only): the
         MLM weights are kept, the pooler and next-sentence head start fresh unless the
@@ -29,18 +30,24 @@ class TrainModel:
     model_type: str
 
 
-def choose_objective(requested: str, kind: str, model_type: str, name: str) -> str:
+def choose_objective(requested: str, kind: str, model_type: str, name: str, *, infill: str | None = None) -> str:
+    """The objective for a model of this kind; ModelError naming the one that fits otherwise.
+    infill: a seq2seq model's style (ModelSpec.infill): "sentinels" (T5) -> span, "mask" (BART) -> infill."""
     if kind == "other":
-        raise ModelError(f"'{name}' is a {model_type} model, which has no masked-LM or span objective; "
-                         "train a BERT-family masked LM (objective mlm) or a T5 model (objective span)")
+        from mlm_explorer.core.load.hf import what_it_is
+
+        raise ModelError(f"'{name}' is {what_it_is(model_type)}, which has no masked-LM, span or infill objective; "
+                         "train a BERT-family masked LM (objective mlm), a T5 model (span) or a BART model (infill)")
+    fits = "mlm" if kind == "mlm" else ("infill" if infill == "mask" else "span")
     if requested == "auto":
-        return "span" if kind == "seq2seq" else "mlm"
-    if requested == "span" and kind != "seq2seq":
-        raise ModelError(f"--objective span needs a T5-style encoder-decoder model, and '{name}' is a {model_type} "
-                         "encoder; use --objective mlm (or leave --objective out)")
-    if requested in ("mlm", "mlm+nsp") and kind == "seq2seq":
-        raise ModelError(f"--objective {requested} needs an encoder masked-LM (BERT family), and '{name}' is a "
-                         f"{model_type} encoder-decoder; use --objective span (or leave --objective out)")
+        return fits
+    what = {"mlm": f"a {model_type} encoder", "span": f"a {model_type} encoder-decoder with T5 sentinels",
+            "infill": f"a {model_type} encoder-decoder that fills <mask> by rewriting the text (BART-style)"}[fits]
+    needs = {"span": "a T5-style model (sentinel tokens)", "infill": "a BART-style encoder-decoder (a mask token)",
+             "mlm": "an encoder masked-LM (BERT family)", "mlm+nsp": "a BERT model (next-sentence head)"}
+    if requested != fits and not (requested == "mlm+nsp" and fits == "mlm"):
+        raise ModelError(f"--objective {requested} needs {needs[requested]}, and '{name}' is {what}; "
+                         f"use --objective {fits} (or leave --objective out)")
     if requested == "mlm+nsp" and model_type != "bert":
         raise ModelError(f"--objective mlm+nsp needs a BERT model (next-sentence head), and '{name}' is {model_type}; "
                          "use --objective mlm")
@@ -74,8 +81,9 @@ def load_for_training(name: str, requested: str, *, device) -> TrainModel:
 
     spec = core.inspect(name)  # config and tokenizer only: the objective is decided before any weight is read
     kind, model_type = spec.kind, spec.model_type
-    objective = choose_objective(requested, kind, model_type, name)
-    lm = core.load_seq2seq(name, device=str(device)) if objective == "span" else core.load_mlm(name, device=str(device))
+    objective = choose_objective(requested, kind, model_type, name, infill=spec.infill)
+    lm = (core.load_seq2seq(name, device=str(device)) if objective in ("span", "infill")
+          else core.load_mlm(name, device=str(device), fresh_head=True))   # a headless encoder learns its head
     model = lm.model
     if objective == "mlm+nsp":
         model = _to_pretraining(model, lm.path)

@@ -1,8 +1,10 @@
-"""The three objectives: how a batch of blocks is corrupted and what the loss is.
+"""The four objectives: how a batch of blocks is corrupted and what the loss is.
 
-    mlm      BERT's masked LM through core/masking.py (80/10/10, optional whole-word)
-    span     T5 span corruption through core/spans.py (noise 0.15, mean span 3)
+    mlm      BERT's masked LM through core/mask/masking.py (80/10/10, optional whole-word)
+    span     T5 span corruption through core/mask/spans.py (noise 0.15, mean span 3)
     mlm+nsp  masked LM + next-sentence prediction (BertForPreTraining), sentence pairs from nsp.py
+    infill   BART's text infilling through core/mask/infilling.py (30% in Poisson(3) spans, one
+             mask per span; the decoder writes the whole block back)
 
 Each objective wraps the Hugging Face model in a small `nn.Module` whose forward returns
 *sums* (loss sum, token count, correct count), so the loop can divide by the count of the
@@ -80,7 +82,8 @@ class MaskedLMLoss(nn.Module):
 
 
 class SpanLoss(nn.Module):
-    """T5: encoder on the corrupted input, decoder teacher-forced on the sentinel targets.
+    """T5 / BART: encoder on the corrupted input, decoder teacher-forced on the targets (T5: the
+    sentinel spans; BART: the whole block).
 
     The decoder's inputs are the targets shifted right (the model's own
     `prepare_decoder_input_ids_from_labels`); passing `labels=` instead would make transformers
@@ -240,3 +243,22 @@ class SpanObjective(Objective):
         if partial:  # only the short tail row leaves padding in the inputs
             batch["attention_mask"] = (inputs != self.pad_id).long()
         return batch
+
+
+class InfillObjective(Objective):
+    """BART / mBART: text infilling; blocks keep the tokenizer's specials (<s> ... </s>)."""
+
+    name = "infill"
+
+    def __init__(self, model, tokenizer, *, device) -> None:
+        if tokenizer.mask_token_id is None:
+            raise ModelError("this tokenizer has no mask token, so it cannot be trained with --objective infill")
+        self.vocab = MaskingVocab.from_tokenizer(tokenizer).to(device)   # its `special` table: never masked
+        self.module = SpanLoss(model)
+
+    def corrupt(self, blocks: dict, generator: torch.Generator) -> dict:
+        from mlm_explorer.core.mask.infilling import text_infill
+
+        b = text_infill(blocks["input_ids"], blocks["lengths"], special=self.vocab.special, mask_id=self.vocab.mask_id,
+                        pad_id=self.vocab.pad_id, generator=generator)
+        return {"input_ids": b.input_ids, "attention_mask": b.attention_mask, "labels": b.labels}

@@ -1,11 +1,16 @@
 """Which parameters train (`--train-params`) and with which learning rate (`--head-lr`).
 
     all           every parameter
-    head          the prediction head only (BERT: cls.*; RoBERTa: lm_head.*). A decoder tied
+    head          the prediction head only (BERT: cls.*; RoBERTa: lm_head.*; an EncoderDecoderModel:
+                  decoder.cls.* / decoder.lm_head.*). A decoder tied
                   to the word embeddings is listed under the embeddings, so it stays frozen.
     head+norms    the head, every LayerNorm and every bias
     head+top:N    the head and the top N layers of each stack (BERT encoder.layer.K;
-                  T5 encoder.block.K and decoder.block.K), plus the final norms
+                  T5 encoder.block.K and decoder.block.K; BERT2BERT encoder.encoder.layer.K and
+                  decoder.bert.encoder.layer.K, cross-attention included), plus the final norms
+    head+decoder  seq2seq: the head and the whole decoder but its embeddings (T5 decoder.*,
+                  BERT2BERT decoder.bert.encoder.*); the encoder stays frozen, so a step costs
+                  no backward pass through it
 
 AdamW groups: weight decay on matrices only (not biases, norms, embeddings' LayerNorm), and
 the head in its own groups when `--head-lr` is given.
@@ -19,11 +24,13 @@ import torch
 
 HEAD_PREFIXES = ("cls.", "lm_head.", "lm_head")
 _LAYER = re.compile(r"(^|\.)(?P<stack>[\w.]*?)\.(layer|layers|block)\.(?P<i>\d+)\.")
+_EMBEDDINGS = re.compile(r"(embed|(^|\.)shared\.)")  # word/position embeddings (T5's `shared`)
 _NORM = re.compile(r"(LayerNorm|layer_norm|layernorm|final_layer_norm|\bnorm\b|\.norm)", re.I)
 
 
 def is_head(name: str) -> bool:
-    return name.startswith(HEAD_PREFIXES)
+    """The prediction head; in an EncoderDecoderModel, the decoder's (decoder.cls.*, decoder.lm_head.*)."""
+    return name.startswith(HEAD_PREFIXES) or (name.startswith("decoder.") and name[len("decoder."):].startswith(HEAD_PREFIXES))
 
 
 def is_norm_or_bias(name: str) -> bool:
@@ -42,7 +49,8 @@ def _top_layers(names: list[str], n: int) -> set[str]:
         m = _LAYER.search(name)
         if m and int(m.group("i")) > depth[m.group("stack")] - n:
             chosen.add(name)
-        elif not m and _NORM.search(name) and ("final" in name or "encoder." in name or "decoder." in name):
+        elif not m and _NORM.search(name) and ("final" in name or "encoder." in name or "decoder." in name) \
+                and not _EMBEDDINGS.search(name):  # not BERT2BERT's encoder.embeddings.LayerNorm
             chosen.add(name)  # T5's final_layer_norm
     return chosen
 
@@ -59,6 +67,8 @@ def select_trainable(model: torch.nn.Module, spec: str) -> dict[str, int]:
             keep |= {n for n in names if is_norm_or_bias(n)}
         elif spec.startswith("head+top:"):
             keep |= _top_layers(names, int(spec.split(":", 1)[1]))
+        elif spec == "head+decoder":
+            keep |= {n for n in names if n.startswith("decoder.") and not _EMBEDDINGS.search(n)}
     for name, p in named:
         p.requires_grad_(name in keep)
     total = sum(p.numel() for _, p in named)

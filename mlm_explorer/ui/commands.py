@@ -40,7 +40,7 @@ class ModelCommands(Provider):
                 out.append((f"Use model: {e.name}", f"{e.source}: {e.path}{detail}", partial(self.app.use_model, e.name)))
             elif e.kind == "seq2seq":
                 out.append((f"Use T5 for Compare: {e.name}", f"{e.source}: {e.path}{detail}",
-                            partial(self.app.use_t5, e.path or e.name)))
+                            partial(self.app.use_t5, e.name if e.source == "bundled" else (e.path or e.name))))
         if not any(e.name == "bundled" for e in self.entries):
             out.append(("Use model: bundled", "the bundled default", partial(self.app.use_model, None)))
         return out

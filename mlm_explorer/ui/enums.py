@@ -36,6 +36,7 @@ class Role(StrEnum):
     FINETUNED = "finetuned"  # a fine-tuned run loaded into Explore (the model it replaces becomes the base)
     BASE = "base"  # the model before fine-tuning, for before/after
     T5 = "t5"  # the seq2seq model of Compare
+    COMPARE = "compare"  # a column added to Compare: an encoder, a T5 or a BART model
 
     @property
     def worker_group(self) -> str:

@@ -1,4 +1,6 @@
-"""Export the current view: JSON (everything), Markdown (for people), SVG (a screenshot).
+"""Export the current view: JSON (everything), Markdown (for people), a self-contained HTML page
+and an SVG picture of the view (report/html.py, report/svg.py: nothing fetched, opens offline),
+and the terminal's screenshot (-screen.svg).
 
 The JSON is the Explore state's `to_dict()`: the text, tokens, masked positions, the masking
 engine's decisions, and the core's FillResult (predictions, decode, loss) as plain data; in
@@ -36,10 +38,26 @@ def view_dict(app: Any) -> dict:
     train = getattr(app, "train_screen", None)
     out["probes"] = [dict(p) for p in app.settings.probes]
     out["probe_history"] = list(train.probe_history) if train is not None else []
+    out["run"] = _run(train)
+    compare = getattr(app, "compare_screen", None)
+    last = getattr(compare, "result", None)
+    out["compare"] = last.to_dict() if last is not None and hasattr(last, "to_dict") else None
     # the active lens (per-token values + caption) and the candidate box: ui/screens/explore/{lenses,candidates}.py
     out["lens"] = explore.lenses.export() if explore is not None else None
     out["candidates"] = explore.candidates.view() if explore is not None else None
+    out["k_best"] = explore.kbest.export() if explore is not None else None   # ui/screens/explore/kbest.py
     return out
+
+
+def _run(train: Any) -> dict | None:
+    """The Train screen's run: its loss and held-out loss curves and the forgetting meter, or None."""
+    if train is None or not (train.losses or train.evals):
+        return None
+    from pathlib import Path as _Path
+
+    return {"name": _Path(train.run_dir).name if train.run_dir else "", "losses": [list(p) for p in train.losses],
+            "evals": [[e.get("step"), e.get("loss")] for e in train.evals if e.get("loss") is not None],
+            "forgetting": list(getattr(train, "forgetting_history", []))}
 
 
 def _diff_lines(data: dict) -> list[str]:
@@ -116,14 +134,23 @@ def to_markdown(data: dict) -> str:
 
 
 def export_view(app: Any, directory: str | Path | None = None) -> list[Path]:
-    """Write mlm-explorer-<time>.json/.md/.svg into `directory` (settings.export_dir or cwd)."""
+    """Write mlm-explorer-<time>.json/.md/.html/.svg and -screen.svg into `directory`
+    (settings.export_dir or cwd)."""
+    from mlm_explorer.report.html import render_html
+    from mlm_explorer.report.svg import render_svg
+
     directory = Path(directory or app.settings.export_dir or ".").expanduser()
     directory.mkdir(parents=True, exist_ok=True)
     stem = "mlm-explorer-" + time.strftime("%Y%m%d-%H%M%S")
     data = view_dict(app)
+    data.setdefault("title", "mlm-explorer")
     json_path = directory / f"{stem}.json"
     json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     md_path = directory / f"{stem}.md"
     md_path.write_text(to_markdown(data), encoding="utf-8")
-    svg_path = Path(app.save_screenshot(filename=f"{stem}.svg", path=str(directory)))
-    return [json_path, md_path, svg_path]
+    html_path = directory / f"{stem}.html"
+    html_path.write_text(render_html(data), encoding="utf-8")
+    svg_path = directory / f"{stem}.svg"
+    svg_path.write_text(render_svg(data), encoding="utf-8")
+    screen_path = Path(app.save_screenshot(filename=f"{stem}-screen.svg", path=str(directory)))
+    return [json_path, md_path, html_path, svg_path, screen_path]

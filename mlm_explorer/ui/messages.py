@@ -56,12 +56,36 @@ class PredictionReady(Message):
 
 
 @dataclass
-class CompareFilled(Message):
-    """One pane of Compare: the encoder's fill ("bert", a FillResult) or T5's ("t5", an InfillResult)."""
+class CompareModelReady(Message):
+    """A model for a column added to Compare (by the name the user gave) finished loading."""
+
+    name: str
+    lm: Any  # core.load.models.LoadedModel
+
+
+@dataclass
+class ColumnFilled(Message):
+    """One column of Compare, filled by core.infer.compare on the blanks every column shares."""
 
     request: int
-    side: str
-    result: Any
+    index: int  # the column, 0 = Explore's model
+    column: Any  # core.infer.compare.ModelColumn (a model's own UserError is inside it)
+
+
+@dataclass
+class KBestReady(Message):
+    """Explore's k best joint fills (core.infer.kbest.KBestResult) for the input `key`, or why there are none."""
+
+    key: Any
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass
+class AuditEvent(Message):
+    """One JSON-lines event of the masking audit process (train/audit.py), for the Train screen's panel."""
+
+    event: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -152,6 +176,10 @@ class RandomMaskPressed(Message):
 
 class ClearMasksPressed(Message):
     """The controls' button that unmasks every token."""
+
+
+class AuditAsked(Message):
+    """The Train screen's Audit button: audit the masking of the form's files and options."""
 
 
 class ProbeUnpinned(Message):

@@ -62,12 +62,28 @@ def submit(fn: Callable[[], Any], *, done: Callable[[Any], None], failed: Callab
 
 
 def load_model(role: str, name: str | None, device: str) -> Any:
-    """Load the model for `role` (enums.Role: "t5" -> seq2seq, any other -> encoder MLM)."""
+    """Load the model for `role` (enums.Role: "t5" -> seq2seq, "compare" -> whichever the config says:
+    an encoder, a T5 or a BART; any other -> encoder MLM)."""
     from mlm_explorer.core.load import models
 
     if role == "t5":
         return models.load_seq2seq(name, device=device)
+    if role == "compare":
+        return models.load_any(name, device=device)
     return models.load_mlm(name, device=device)
+
+
+def load_default_t5(device: str) -> Any | None:
+    """Compare's seq2seq model when none is named: the bundled span infiller, else (its encoder
+    package missing) the first cached seq2seq model; None when there is neither."""
+    from mlm_explorer.core.load.sources import BUNDLED_INFILLER
+    from mlm_explorer.errors import ModelError
+
+    try:
+        return load_model("t5", BUNDLED_INFILLER, device)
+    except ModelError:
+        found = find_cached_t5()
+        return load_model("t5", found, device) if found is not None else None
 
 
 def gpu_models(*lms: Any) -> list:
@@ -105,7 +121,7 @@ def find_cached_t5() -> str | None:
     from mlm_explorer.core.load import models
 
     for entry in models.list_models():
-        if entry.kind == "seq2seq":
+        if entry.kind == "seq2seq" and entry.source != "bundled":
             return entry.path or entry.name
     return None
 
@@ -154,18 +170,28 @@ _VOCABS: dict[int, Any] = {}
 
 
 def random_mask(lm: Any, tt: Any, *, rate: float, seed: int, whole_word: bool) -> Any:
-    """core.preview.preview_masking (the masking engine on one text) -> MaskPreview."""
+    """core.preview.preview_masking (the masking engine on one text) -> MaskPreview. The first
+    call per tokenizer builds its masking vocabulary (0.1 s for BERT's 30k pieces)."""
     from mlm_explorer.core.mask.masking import MaskingVocab
-    from mlm_explorer.core.mask.preview import preview_masking
 
     def run() -> Any:
         key = id(lm.tokenizer)
-        vocab = _VOCABS.get(key)
-        if vocab is None:
-            vocab = _VOCABS[key] = MaskingVocab.from_tokenizer(lm.tokenizer)
-        return preview_masking(lm.tokenizer, tt, rate=rate, seed=seed, whole_word=whole_word, vocab=vocab)
+        if key not in _VOCABS:
+            _VOCABS[key] = MaskingVocab.from_tokenizer(lm.tokenizer)
+        return random_mask_now(lm, tt, rate=rate, seed=seed, whole_word=whole_word)
 
     return on_model_thread(run)
+
+
+def random_mask_now(lm: Any, tt: Any, *, rate: float, seed: int, whole_word: bool) -> Any:
+    """The same, right here, when the vocabulary is built (about a millisecond: cheap enough for
+    the UI thread, so a burst of `r` presses is applied press by press); else None."""
+    from mlm_explorer.core.mask.preview import preview_masking
+
+    vocab = _VOCABS.get(id(lm.tokenizer))
+    if vocab is None:
+        return None
+    return preview_masking(lm.tokenizer, tt, rate=rate, seed=seed, whole_word=whole_word, vocab=vocab)
 
 
 def infill(lm: Any, text: str) -> Any:
@@ -179,12 +205,12 @@ def infill(lm: Any, text: str) -> Any:
 SALIENCY_STEPS = 32  # integrated-gradients intervals (the CLI's default)
 
 
-def sentence_score(lm: Any, input_ids: list[int], positions: list[int], *,
-                   stale: Callable[[], bool] = lambda: False) -> Any:
-    """core.score.score_ids: each position masked in turn, batched -> SentenceScore."""
+def sentence_score(lm: Any, input_ids: list[int], positions: list[int], *, pll: str = "word-l2r",
+                   word_ids: list | None = None, stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.score.score_ids: each position masked in turn (with the variant's pieces), batched -> SentenceScore."""
     from mlm_explorer.core.infer.score import score_ids
 
-    return on_model_thread(lambda: score_ids(lm, input_ids, positions=positions), stale)
+    return on_model_thread(lambda: score_ids(lm, input_ids, positions=positions, pll=pll, word_ids=word_ids), stale)
 
 
 def attention_maps(lm: Any, input_ids: list[int], *, stale: Callable[[], bool] = lambda: False) -> Any:
@@ -226,3 +252,19 @@ def candidates(lm: Any, input_ids: list[int], position: int, words: list[str], *
         return out
 
     return on_model_thread(run, stale)
+
+
+def kbest(lm: Any, input_ids: list[int], positions: list[int], words: list[list[int]], shapes: dict, *, k: int,
+          temperature: float, stale: Callable[[], bool] = lambda: False) -> Any:
+    """core.infer.kbest.kbest_fills: the k best joint fills of the masks by PLL -> KBestResult."""
+    from mlm_explorer.core.infer.kbest import kbest_fills
+
+    return on_model_thread(lambda: kbest_fills(lm, input_ids, positions, k=k, words=words, shapes=shapes,
+                                               temperature=temperature), stale)
+
+
+def compare_column(lm: Any, text: str, *, top_k: int, joint: bool) -> Any:
+    """core.infer.compare.fill_column: one model's fill of the blanks -> ModelColumn (its UserError inside)."""
+    from mlm_explorer.core.infer.compare import fill_column
+
+    return on_model_thread(lambda: fill_column(lm, text, top_k=top_k, joint=joint))

@@ -20,6 +20,18 @@ returns no weights. `attention_maps` switches the model to eager for its one for
 (`model.set_attn_implementation("eager")`) and back afterwards, under a lock; a call made on
 the same model from another thread meanwhile still computes the same numbers (eager and sdpa
 are the same function). A model whose forward returns no attention weights -> ModelError.
+
+Families whose layers do not return a plain (L, L) map:
+- Longformer returns its sliding-window attention as a band (heads, L, 2w + 1): entry k of
+  row i is the weight of token i - w + k. `_band_to_square` puts each entry at its token
+  position (no token has global attention here: none is asked for), so rows sum to 1 again.
+- Funnel pools the sequence between blocks: a pooled layer attends from fewer queries than
+  tokens. Only the layers that keep the input length are kept; `note` says which are left
+  out, and layer numbers count the kept layers.
+- BigBird: its block-sparse path returns no weights on a model's first call (and only block
+  weights otherwise), so the one forward runs on its full-attention path (`_full_attention`,
+  the model is switched back afterwards); `note` says so, as BigBird itself runs block-sparse
+  attention on longer texts. Maps of a text padded to a block multiple are cropped to the text.
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ class AttentionRow:
     weights: list[float]   # (L,): attention from token_index to every position, sums to 1
     num_layers: int
     num_heads: int
+    note: str = ""         # layers left out (Funnel's pooled ones), or ""
 
     @property
     def label(self) -> str:
@@ -61,6 +74,7 @@ class AttentionMaps:
 
     input_ids: list[int]
     weights: Any           # torch.Tensor (layers, heads, L, L), float32 on the CPU; [l, h, i, j]: token i attends to j
+    note: str = ""         # which of the model's layers are not in `weights`, and why ("" when all are)
 
     @property
     def num_layers(self) -> int:
@@ -78,7 +92,8 @@ class AttentionMaps:
         rows = self.weights[:, :, token_index, :]                  # (layers, heads, L)
         rows = rows.mean(dim=0) if layer is None else rows[layer]  # (heads, L)
         row = rows.mean(dim=0) if head is None else rows[head]     # (L,)
-        return AttentionRow(token_index, layer, head, [float(w) for w in row], self.num_layers, self.num_heads)
+        return AttentionRow(token_index, layer, head, [float(w) for w in row], self.num_layers, self.num_heads,
+                            self.note)
 
 
 @dataclass
@@ -111,16 +126,52 @@ def attention_maps(lm, input_ids: list[int]) -> AttentionMaps:
     model = lm.model
     encoder = getattr(model, "base_model", model)                  # no MLM head needed
     ids = torch.tensor([input_ids], dtype=torch.long, device=lm.device)   # (1, L)
-    with _SWITCH_LOCK, _eager(model), torch.inference_mode():
+    switch = _full_attention(model)
+    with _SWITCH_LOCK, _eager(model), switch, torch.inference_mode():
         try:
             out = encoder(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True)
         except TypeError as exc:                                    # a forward without output_attentions
             raise _no_attentions(lm) from exc
-    layers = getattr(out, "attentions", None)                       # tuple of (1, heads, L, L), one per layer
+    layers = getattr(out, "attentions", None)                       # tuple of (1, heads, Lq, Lk), one per layer
     if not layers or any(a is None for a in layers):
         raise _no_attentions(lm)
-    weights = torch.stack([a[0] for a in layers]).float().cpu()      # (layers, heads, L, L)
-    return AttentionMaps(list(input_ids), weights)
+    length = len(input_ids)
+    kept, pooled = [], []
+    for number, a in enumerate(layers):
+        a = a[0].float().cpu()                                        # (heads, Lq, Lk)
+        if a.shape[-2] >= length and a.shape[-1] >= length and getattr(model.config, "model_type", "") != "longformer":
+            kept.append(a[:, :length, :length])                         # BigBird pads to its block size: crop
+        elif getattr(model.config, "model_type", "") == "longformer" and a.shape[-2] == length:
+            kept.append(_band_to_square(a, length, lm))
+        else:
+            pooled.append((number, a.shape[-2]))
+    if not kept:
+        raise ModelError(f"'{lm.name}' ({type(model).__name__}) changes the sequence length in every layer, so no "
+                         "layer has a token-to-token attention map to show")
+    note = switch.note(length)
+    if pooled:
+        which = ", ".join(f"{n + 1} ({q} of {length} tokens)" for n, q in pooled)
+        note = (f"{type(model).__name__.removesuffix('ForMaskedLM')} pools the sequence, so layer{'s' * (len(pooled) > 1)} "
+                f"{which} of {len(layers)} {'are' if len(pooled) > 1 else 'is'} left out; the {len(kept)} shown keep "
+                "the length and are numbered among themselves")
+    return AttentionMaps(list(input_ids), torch.stack(kept), note)                  # (layers, heads, L, L)
+
+
+def _band_to_square(band, length: int, lm):
+    """Longformer's sliding-window band (heads, L, 2w + 1) -> (heads, L, L): band[h, i, k] is the
+    attention of token i to token i - w + k (positions outside the text carry 0 and are dropped)."""
+    import torch
+
+    width = band.shape[-1]
+    if width % 2 == 0:   # 2w + 1 + x: x > 0 means global tokens, which we never ask for
+        raise ModelError(f"'{lm.name}' returned global attention, which mlm-explorer cannot map to tokens yet")
+    w = (width - 1) // 2
+    rows = torch.arange(length)[:, None].expand(length, width)                    # (L, 2w+1): query i
+    cols = rows - w + torch.arange(width)[None, :]                                 # (L, 2w+1): key i - w + k
+    inside = (cols >= 0) & (cols < length)
+    square = band.new_zeros(band.shape[0], length, length)                         # (heads, L, L)
+    square[:, rows[inside], cols[inside]] = band[:, inside]
+    return square
 
 
 def _no_attentions(lm) -> ModelError:
@@ -128,6 +179,37 @@ def _no_attentions(lm) -> ModelError:
         f"'{lm.name}' ({type(lm.model).__name__}) does not return attention weights; "
         "attention needs a BERT-family encoder (BERT, RoBERTa, DistilBERT, ALBERT, ELECTRA...)"
     )
+
+
+class _full_attention:
+    """Context manager: a BigBird model in block-sparse mode runs its full-attention path inside."""
+
+    def __init__(self, model):
+        self.base = getattr(model, "base_model", model)
+        self.config = model.config
+        self.switched = False
+
+    def __enter__(self):
+        if getattr(self.base, "attention_type", None) == "block_sparse" and hasattr(self.base, "set_attention_type"):
+            self.base.set_attention_type("original_full")
+            self.switched = True
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.switched:
+            self.base.set_attention_type("block_sparse")
+        return False
+
+    def note(self, length: int) -> str:
+        """Said whenever the model is configured block-sparse (transformers switches a BigBird to full
+        attention for good after its first short text, so `switched` depends on what ran before)."""
+        if getattr(self.config, "attention_type", None) != "block_sparse":
+            return ""
+        sparse_from = (5 + 2 * self.config.num_random_blocks) * self.config.block_size + 1
+        if length < sparse_from:
+            return ""
+        return (f"shown on BigBird's full-attention path; on texts of {sparse_from} tokens or more the model itself "
+                "attends block-sparse")
 
 
 class _eager:

@@ -42,7 +42,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from mlm_explorer.core.infer import forward
-from mlm_explorer.core.mask.text import PieceStyle, TokenStrings, tokenize
+from mlm_explorer.core.mask.text import PieceStyle, TokenStrings, decode_text, tokenize
 from mlm_explorer.errors import InputError
 
 MAX_PIECES = 8   # a candidate longer than this many subwords is refused (one pass per piece)
@@ -317,5 +317,5 @@ def _special_ids(tokenizer, vocab_size: int) -> list[int]:
 
 def _read(tokenizer, vocab, ids: list[int]) -> str:
     """Pieces as a person reads them: the tokenizer's decode, or the display strings joined."""
-    text = tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True).strip()
+    text = decode_text(tokenizer, ids)
     return text or " ".join(vocab.strings(t)[1] for t in ids)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from mlm_explorer.core.infer import forward
 from mlm_explorer.core.infer.forward import mask_logits, mask_logits_rows  # noqa: F401  (re-exported)
-from mlm_explorer.core.mask.text import TokenStrings
+from mlm_explorer.core.mask.text import TokenStrings, decode_text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def fill_masks(
             filled[pos] = tid
         remaining = [p for p in remaining if p not in predictions]
 
-    decoded = lm.tokenizer.decode(filled, skip_special_tokens=True, clean_up_tokenization_spaces=True).strip()
+    decoded = decode_text(lm.tokenizer, filled)
     return FillResult(
         predictions=[predictions[p] for p in positions],
         decoded=decoded,

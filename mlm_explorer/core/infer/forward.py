@@ -184,8 +184,13 @@ def require_masks(positions, what: str = "a word should be predicted") -> list[i
 
 
 def typed_masks(tt, what: str = "a word should be predicted") -> list[int]:
-    """Positions of the typed blanks of a TokenizedText; InputError when there are none."""
-    return require_masks([t.index for t in tt.tokens if t.typed_mask], what)
+    """Positions of the typed blanks of a TokenizedText; InputError when there are none (saying
+    so when truncation cut them off)."""
+    positions = [t.index for t in tt.tokens if t.typed_mask]
+    if not positions and tt.blanks_cut:
+        raise InputError(f"the text's blank is beyond the model's limit of {len(tt.tokens)} tokens, so --truncate cut "
+                         "it off; move the blank earlier or shorten the text")
+    return require_masks(positions, what)
 
 
 def pick_blank(tt, mask: int | None, what: str) -> int:
@@ -195,7 +200,8 @@ def pick_blank(tt, mask: int | None, what: str) -> int:
         raise InputError(f"the text has {len(blanks)} blanks: say which one with --mask N (1-{len(blanks)})")
     mask = 1 if mask is None else mask
     if not (isinstance(mask, int) and 1 <= mask <= len(blanks)):
-        raise InputError(f"--mask {mask!r}: the text has {len(blanks)} blank(s); use 1-{len(blanks)}")
+        use = "use --mask 1 or leave it out" if len(blanks) == 1 else f"use a number from 1 to {len(blanks)}"
+        raise InputError(f"--mask {mask!r}: the text has {len(blanks)} blank{'s' if len(blanks) > 1 else ''}; {use}")
     return blanks[mask - 1]
 
 

@@ -1,4 +1,8 @@
-"""T5 infill: the blanks in a text become sentinels, T5 writes what goes in each.
+"""Seq2seq infill: T5 writes what goes in each sentinel; BART regenerates the whole text.
+
+`infill(lm, text)` follows the model's kind (`lm.spec.infill`): "sentinels" (T5, mT5, ByT5)
+runs the steps below; "mask" (BART, mBART) runs core/infer/regenerate.py, which returns the
+same dataclasses. T5:
 
 1. Blanks ([MASK], ___, <mask>, explicit <extra_id_N>) become <extra_id_0>, <extra_id_1>, ...
    (consecutive blanks are one span: `core.text.blanks_to_sentinels`).
@@ -13,38 +17,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
-
+from mlm_explorer.core.infer.fills import BlankFill, InfillCandidate, InfillResult  # noqa: F401  (re-exported)
 from mlm_explorer.core.mask.text import INFILL_BLANKS, blanks_to_sentinels, too_long
 from mlm_explorer.errors import InputError, ModelError
 
 _SPACED_SENTINEL_RE = re.compile(r"( ?)<extra_id_(\d+)>")
 
-
-@dataclass
-class BlankFill:
-    index: int              # blank number (0 = <extra_id_0>)
-    text: str               # the fill, readable ("" when T5 left it empty)
-    logprob: float          # log p of the fill's tokens and of the token that ends it
-    token_ids: list[int]
-
-
-@dataclass
-class InfillCandidate:
-    fills: list[BlankFill]  # one per blank, in order
-    text: str               # the input text with every blank filled
-    score: float            # log p of the whole target up to the stop (sum over tokens)
-    finished: bool          # False when max_new_tokens ran out before the last blank was closed
-
-
-@dataclass
-class InfillResult:
-    input_text: str         # the text as T5 saw it (blanks as <extra_id_N>)
-    n_blanks: int
-    candidates: list[InfillCandidate]   # in generate's order (beam search: best first)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+# How an infill differs from an encoder's fill-mask, in one line (the Compare screen and
+# `mlm-explorer compare` show it under the two columns).
+DIFFERENCE = ("encoder: one token per [MASK], each with its own probability  ·  seq2seq: one span per "
+              "sentinel, of any length, scored by the span's log-probability")
 
 
 def build_input(lm, text: str) -> tuple[str, int, list[int]]:
@@ -67,20 +49,27 @@ def build_input(lm, text: str) -> tuple[str, int, list[int]]:
 
 
 def infill(lm, text: str, *, num_beams: int = 1, num_return: int = 1, max_new_tokens: int | None = None) -> InfillResult:
-    """Fill the blanks of `text` with a T5 model (lm from `load_seq2seq`).
+    """Fill the blanks of `text` with a seq2seq model (lm from `load_seq2seq`): T5 or BART style.
 
     num_beams: 1 = greedy; more = beam search.
     num_return: how many candidates (at most num_beams); identical candidates are merged.
-    max_new_tokens: the target's length limit (default 4 + 16 per blank).
+    max_new_tokens: the target's length limit (default T5: 4 + 16 per blank; BART: the input's
+        length + 16 per blank).
     """
     import torch
 
     if getattr(lm, "kind", "seq2seq") != "seq2seq":
-        raise ModelError(f"'{lm.name}' is an encoder masked-LM; infill needs a T5 model (use predict for it)")
+        raise ModelError(f"'{lm.name}' is an encoder masked-LM; infill needs a T5 model or a BART model "
+                         "(use predict for it)")
     if not (isinstance(num_beams, int) and num_beams >= 1):
         raise InputError(f"--num-beams {num_beams!r}: use a whole number of at least 1")
     if not (isinstance(num_return, int) and 1 <= num_return <= num_beams):
         raise InputError(f"--num-return {num_return!r}: use a whole number from 1 to --num-beams ({num_beams})")
+    spec = getattr(lm, "spec", None)
+    if spec is not None and spec.infill == "mask":
+        from mlm_explorer.core.infer.regenerate import regenerate   # BART-style: the whole text comes back
+
+        return regenerate(lm, text, num_beams=num_beams, num_return=num_return, max_new_tokens=max_new_tokens)
     t5_text, n, sentinels = build_input(lm, text)
     tok = lm.tokenizer
     enc = tok(t5_text, return_tensors="pt")

@@ -1,25 +1,37 @@
-"""Sentence score: pseudo-log-likelihood (PLL) with per-token surprisal.
+"""Sentence score: pseudo-log-likelihood (PLL) with per-token surprisal, in two variants.
 
 For each scored token i (every non-special token; typed blanks stay masks and are not scored)
 the sequence is copied with token i replaced by the mask token, and the model's log-probability
-of the true token at i is read: log p(w_i | w_-i). The copies are stacked into chunks of
-`batch_size` rows (B, L), one forward per chunk, with the MLM head run only at each row's masked
-position (`forward.mask_logits_rows`). So a sentence of N tokens costs ceil(N / B) forward calls,
-not N (the work is still N sequences; see benchmarks/bench_score.py for the times).
+of the true token at i is read. Which other tokens are masked in that copy is the variant:
 
-    PLL                = sum_i log p(w_i | w_-i)                 (nats, <= 0)
-    surprisal_i        = -log p(w_i | w_-i)                      (nats; bits = nats / ln 2)
+    original   (Salazar et al. 2020)  only i:                       log p(w_i | w_-i)
+    word-l2r   (Kauf & Ivanova 2023)  i and the later pieces of i's word; the earlier pieces
+               stay visible:          log p(w_i | w_<i of its word, the other words)
+
+The original PLL inflates multi-piece words: "un ##believ ##able" is scored with two of its
+three pieces in view, so the word looks easy. word-l2r (the default) scores a word left to
+right, as a chain rule over its pieces. For a one-piece word both are the same.
+
+The copies are stacked into chunks of `batch_size` rows (B, L), one forward per chunk, with the
+MLM head run only at each row's scored position (`forward.mask_logits_rows`). So a sentence of N
+tokens costs ceil(N / B) forward calls, not N (the work is still N sequences; see
+benchmarks/bench_score.py for the times).
+
+    PLL                = sum_i log p(w_i | context of the variant)   (nats, <= 0)
+    surprisal_i        = -log p(w_i | ...)                          (nats; bits = nats / ln 2)
     pseudo-perplexity  = exp(-PLL / N)
 
 Public API (all results are dataclasses with `to_dict()`):
 
-    score_text(lm, text, *, truncate=False, batch_size=None) -> SentenceScore
-    score_ids(lm, input_ids, *, positions=None, batch_size=None) -> SentenceScore
+    score_text(lm, text, *, truncate=False, batch_size=None, pll="word-l2r") -> SentenceScore
+    score_ids(lm, input_ids, *, positions=None, batch_size=None, pll="word-l2r",
+              word_ids=None) -> SentenceScore
 
 `SentenceScore.tokens[j].position` is the token's index in the input ids, the same as
 `text.Token.index`, so a view can colour its token chips by `surprisal`. `words` sums the
-surprisal of each word's pieces (each piece masked alone: the word-level PLL, not a joint
-probability). The model runs under `torch.inference_mode()`.
+surprisal of each word's pieces (with word-l2r: the word's log-probability by the chain rule
+over its pieces). `pll_variant` names the variant in every result. The model runs under
+`torch.inference_mode()`.
 """
 
 from __future__ import annotations
@@ -31,6 +43,10 @@ from mlm_explorer.core.infer import forward
 from mlm_explorer.core.mask.text import TokenStrings, tokenize
 from mlm_explorer.errors import InputError, ModelError
 
+PLL_VARIANTS = ("original", "word-l2r")
+DEFAULT_PLL = "word-l2r"
+PLL_NAMES = {"original": "original PLL (each token masked alone)",
+             "word-l2r": "PLL-word-l2r (a token and the rest of its word masked)"}
 TOKENS_PER_FORWARD = 2048   # batch_size=None: about this many tokens per forward, in even chunks
 # (CPU, bundled model, 66 tokens: 8 to 64 copies per forward cost the same; 1 costs 2x: bench_score.py)
 
@@ -56,7 +72,7 @@ class WordScore:
     word: int              # word index in the text
     text: str              # the word as typed
     positions: list[int]   # its pieces' indices in the input ids
-    logprob: float         # sum of its pieces' log-probabilities (each masked alone)
+    logprob: float         # sum of its pieces' log-probabilities (word-l2r: the word's chain rule)
     surprisal: float       # -logprob, nats
 
 
@@ -66,6 +82,7 @@ class SentenceScore:
     tokens: list[TokenScore]     # the scored tokens, by position
     pll: float                   # pseudo-log-likelihood: sum of tokens' logprob, nats
     pseudo_perplexity: float     # exp(-pll / n_tokens)
+    pll_variant: str             # "original" | "word-l2r" (PLL_VARIANTS)
     mean_surprisal: float        # -pll / n_tokens, nats per token
     n_tokens: int                # tokens scored
     batch_size: int              # masked copies per forward (at most n_tokens)
@@ -78,8 +95,46 @@ class SentenceScore:
         return asdict(self)
 
 
+def word_ids_of(tokenizer, input_ids: list[int]) -> list[int | None]:
+    """Word index per position from the pieces alone (a continuation piece joins the word before
+    it; special tokens and the mask token belong to no word). `core.text.tokenize` knows the
+    words of a typed text better (its offsets); this is for ids without a text."""
+    from mlm_explorer.core.mask.text import PieceStyle
+
+    style = PieceStyle.of(tokenizer)
+    skip = set(tokenizer.all_special_ids) | {tokenizer.mask_token_id}
+    pieces = tokenizer.convert_ids_to_tokens(list(input_ids))
+    out: list[int | None] = []
+    word = -1
+    previous_in_word = False
+    for tid, piece in zip(input_ids, pieces):
+        if tid in skip:
+            out.append(None)
+            previous_in_word = False
+            continue
+        if not (previous_in_word and style.continues(str(piece))):
+            word += 1
+        out.append(word)
+        previous_in_word = True
+    return out
+
+
+def _masked_copies(where, word, variant: str):
+    """(B, L) bool: what copy b masks to score position where[b] (word (L,) long: word per position, -1: none)."""
+    import torch
+
+    cols = torch.arange(word.shape[0]).unsqueeze(0)                                    # (1, L)
+    own = cols == where.unsqueeze(1)                                       # (B, L): the scored token
+    if variant == "original":
+        return own
+    w = word[where].unsqueeze(1)                                           # (B, 1) its word
+    later_same_word = (cols > where.unsqueeze(1)) & (word.unsqueeze(0) == w) & (w >= 0)
+    return own | later_same_word                                           # word-l2r
+
+
 def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
-              batch_size: int | None = None) -> SentenceScore:
+              batch_size: int | None = None, pll: str = DEFAULT_PLL,
+              word_ids: list[int | None] | None = None) -> SentenceScore:
     """Pseudo-log-likelihood of one encoded sequence.
 
     input_ids: the sequence with its special tokens, used as given.
@@ -88,11 +143,15 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
     batch_size: masked copies per forward (default: about TOKENS_PER_FORWARD tokens per forward,
         split into even chunks).
         The result does not depend on it beyond float rounding.
+    pll: "word-l2r" (default) or "original" (see the module doc).
+    word_ids: word index per position (None: no word), for word-l2r; default `word_ids_of`.
     """
     import torch
 
     forward.require_encoder(lm, "scoring")
     forward.check_ids(lm, input_ids)
+    if pll not in PLL_VARIANTS:
+        raise InputError(f"--pll {pll!r}: use {' or '.join(PLL_VARIANTS)}")
     if batch_size is not None and not (isinstance(batch_size, int) and batch_size >= 1):
         raise InputError(f"--batch-size {batch_size!r}: use a whole number of at least 1")
     tokenizer = lm.tokenizer
@@ -114,6 +173,11 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
         rows_per_forward = -(-len(positions) // chunks)
 
     base = torch.tensor(input_ids, dtype=torch.long)                      # (L,)
+    if word_ids is None:
+        word_ids = word_ids_of(tokenizer, input_ids) if pll == "word-l2r" else [None] * length
+    if len(word_ids) != length:
+        raise InputError(f"word_ids has {len(word_ids)} entries for {length} tokens")
+    word = torch.tensor([-1 if w is None else int(w) for w in word_ids], dtype=torch.long)   # (L,)
     where_all = torch.tensor(positions, dtype=torch.long)                  # (N,)
     true_all = base[where_all]                                             # (N,)
     logprob, rank, top = [], [], []
@@ -121,7 +185,7 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
     for start in range(0, len(positions), rows_per_forward):
         where = where_all[start:start + rows_per_forward]                  # (B,)
         rows = base.repeat(len(where), 1)                                  # (B, L): one copy per scored token
-        rows[torch.arange(len(where)), where] = mask_id                    # copy b masks its own token
+        rows[_masked_copies(where, word, pll)] = mask_id             # copy b masks its token (+ the variant's)
         logits = forward.mask_logits_rows(lm, rows, where.unsqueeze(1))[:, 0].cpu()  # (B, V)
         passes += 1
         logp = torch.log_softmax(logits, dim=-1)                           # (B, V)
@@ -140,25 +204,28 @@ def score_ids(lm, input_ids: list[int], *, positions: list[int] | None = None,
             logprob=lp, surprisal=-lp, surprisal_bits=-lp / math.log(2), probability=math.exp(lp),
             rank=int(r), top_id=int(top_id), top_text=vocab.strings(top_id)[1],
         ))
-    pll = float(sum(logprob))
+    total = float(sum(logprob))
     n = len(tokens)
     return SentenceScore(
-        input_ids=list(input_ids), tokens=tokens, pll=pll, pseudo_perplexity=math.exp(-pll / n),
-        mean_surprisal=-pll / n, n_tokens=n, batch_size=min(rows_per_forward, n), forward_passes=passes,
+        input_ids=list(input_ids), tokens=tokens, pll=total, pseudo_perplexity=math.exp(-total / n), pll_variant=pll,
+        mean_surprisal=-total / n, n_tokens=n, batch_size=min(rows_per_forward, n), forward_passes=passes,
     )
 
 
-def score_text(lm, text: str, *, truncate: bool = False, batch_size: int | None = None) -> SentenceScore:
+def score_text(lm, text: str, *, truncate: bool = False, batch_size: int | None = None,
+               pll: str = DEFAULT_PLL) -> SentenceScore:
     """Tokenize `text` (special tokens added) and score it with `score_ids`, with word totals.
 
-    Typed blanks ([MASK], ___) stay masked in every copy and are not scored.
+    Typed blanks ([MASK], ___) stay masked in every copy and are not scored. The words are the
+    tokenizer's (`core.text.tokenize`).
     """
     forward.require_encoder(lm, "scoring")
     tt = tokenize(lm.tokenizer, text, max_length=lm.max_length, truncate=truncate)
     positions = [t.index for t in tt.tokens if t.maskable and not t.typed_mask]
     if not positions:
         raise InputError("nothing to score: the text has no words (only blanks or special tokens)")
-    result = score_ids(lm, tt.input_ids, positions=positions, batch_size=batch_size)
+    words = [None if t.typed_mask else t.word for t in tt.tokens]
+    result = score_ids(lm, tt.input_ids, positions=positions, batch_size=batch_size, pll=pll, word_ids=words)
     by_position = {t.index: t for t in tt.tokens}
     for ts in result.tokens:
         ts.word = by_position[ts.position].word

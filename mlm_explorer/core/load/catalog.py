@@ -1,4 +1,4 @@
-"""What can be used now: the bundled default, encoder/T5 models in the Hugging Face cache and
+"""What can be used now: the bundled default and the bundled span infiller, encoder/T5 models in the Hugging Face cache and
 fine-tuning runs, as `ModelEntry` rows for `mlm-explorer models` and the app's model switcher.
 
 Reads config.json files only (no weights, no torch, no network); a model that cannot be used
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from mlm_explorer.core.load.hf import has_lm_head, kind_of
-from mlm_explorer.core.load.sources import BUNDLED
+from mlm_explorer.core.load.sources import BUNDLED, BUNDLED_INFILLER
 from mlm_explorer.errors import ModelError
 from mlm_explorer.paths import runs_dir
 from mlm_explorer.rundir import MODEL_CONFIG, RUN_PREFIX, model_checkpoint
@@ -47,7 +47,7 @@ def _entry_detail(config: dict, kind: str) -> str:
 
 
 def list_models() -> list[ModelEntry]:
-    """The bundled default, encoder/T5 models in the Hugging Face cache, and fine-tuning runs."""
+    """The bundled default and span infiller, encoder/T5 models in the Hugging Face cache, and fine-tuning runs."""
     entries: list[ModelEntry] = []
     from mlm_explorer.core.load.bundled import PIP_COMMAND, bundled_encoder_dir, head_path
 
@@ -58,6 +58,13 @@ def list_models() -> list[ModelEntry]:
         ))
     except ModelError:
         entries.append(ModelEntry(BUNDLED, "mlm", "bundled", "", f"not installed: {PIP_COMMAND}"))
+    from mlm_explorer.core.load.bundled_infiller import DESCRIPTION, infiller_path
+
+    if entries[-1].path:  # the infiller is built from the same package
+        trained = "" if infiller_path().is_file() else " (untrained: the warm start)"
+        entries.append(ModelEntry(BUNDLED_INFILLER, "seq2seq", "bundled", entries[-1].path, DESCRIPTION + trained))
+    else:
+        entries.append(ModelEntry(BUNDLED_INFILLER, "seq2seq", "bundled", "", f"not installed: {PIP_COMMAND}"))
     entries.extend(_hub_cache_entries())
     entries.extend(_run_entries())
     return entries

@@ -53,6 +53,16 @@ def quiet_transformers():
             tf_logging.enable_progress_bar()
 
 
+def quiet_inference() -> None:
+    """From now on, transformers logs errors only: its warnings about inputs (BigBird falling back
+    to full attention on a short text, Longformer padding to its window...) are notes for library
+    authors, not for the person at the terminal. Called once a model is loaded (this process runs
+    mlm-explorer; the training job's own events say what matters)."""
+    from transformers.utils import logging as tf_logging
+
+    tf_logging.set_verbosity_error()
+
+
 # ---------------------------------------------------------------------------------------------
 # The hub and its cache
 
@@ -139,6 +149,10 @@ def where(src: Any) -> str:
     return str(src.path) if src.path is not None else src.repo_id
 
 
+REMOTE_CODE = ("needs its own Python code from its repository (trust_remote_code), which mlm-explorer never "
+               "runs; pick a model that transformers supports by itself, e.g. FacebookAI/roberta-base")
+
+
 def read_config(src: Any):
     """The transformers config of a non-bundled source (no weights read, no remote code); ModelError."""
     from transformers import AutoConfig
@@ -147,6 +161,8 @@ def read_config(src: Any):
         try:
             return AutoConfig.from_pretrained(where(src), trust_remote_code=False, local_files_only=src.path is not None)
         except (OSError, ValueError, KeyError) as exc:
+            if "custom code" in str(exc) or "trust_remote_code" in str(exc):
+                raise ModelError(f"'{src.name}' {REMOTE_CODE}") from exc
             raise explain(exc, src, "config") from exc
 
 
@@ -164,6 +180,27 @@ def kind_of(model_type: str | None, is_encoder_decoder: bool = False) -> str:
     if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
         return "mlm"
     return "other"
+
+
+def what_it_is(model_type: str) -> str:
+    """A model that is neither an encoder masked-LM nor a seq2seq model, in words: "a decoder-only ..."."""
+    from transformers.models.auto import modeling_auto as auto
+
+    def among(*maps: str) -> bool:
+        return any(model_type in getattr(auto, f"MODEL_FOR_{m}_MAPPING_NAMES", {}) for m in maps)
+
+    if among("CAUSAL_LM"):
+        return (f"a decoder-only language model ({model_type}): it reads left to right, so it cannot fill a blank "
+                "from both sides")
+    if among("IMAGE_CLASSIFICATION", "IMAGE", "MASKED_IMAGE_MODELING", "IMAGE_SEGMENTATION", "OBJECT_DETECTION"):
+        return f"a vision model ({model_type}): it reads images, not text"
+    if among("AUDIO_CLASSIFICATION", "CTC", "SPEECH_SEQ_2_SEQ"):
+        return f"a speech model ({model_type}): it reads audio, not text"
+    return f"a {model_type} model, which has neither a masked-LM nor an infill head"
+
+
+NEEDS = ("mlm-explorer needs an encoder masked-LM (e.g. FacebookAI/roberta-base, google-bert/bert-base-uncased) "
+         "or, for infill, a T5 or BART model (e.g. google-t5/t5-small, facebook/bart-base)")
 
 
 def has_lm_head(architectures) -> bool | None:
@@ -205,7 +242,7 @@ class ModelSpec:
     architectures: tuple[str, ...]  # config.architectures as saved
     has_lm_head: bool | None        # the checkpoint says it has an MLM / LM head (None: it does not say)
     tokenizer_style: str            # "wordpiece" | "byte-level BPE" | "sentencepiece" | "bytes" | "other"
-    cased: bool | None              # False when the tokenizer lower-cases its input
+    cased: bool | None              # False when the tokenizer lower-cases its input (None: no tokenizer read)
     mask_token: str | None          # "[MASK]", "<mask>"; None for T5
     sentinels: int                  # how many <extra_id_N> the tokenizer has (T5 infill)
     infill: str | None              # seq2seq: "sentinels" (T5 spans) or "mask" (BART regenerates); else None
@@ -233,12 +270,12 @@ def tokenizer_style(tokenizer) -> str:
     return "other"
 
 
-def _cased(tokenizer) -> bool | None:
+def _cased(tokenizer) -> bool:
+    """False when the tokenizer lower-cases its input (its normalizer, or a slow one's do_lower_case)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is not None and backend.normalizer is not None:
-        return backend.normalizer.normalize_str("Paris") == "Paris"
-    lower = getattr(tokenizer, "do_lower_case", None)
-    return None if lower is None else not lower
+    if backend is not None:
+        return backend.normalizer is None or backend.normalizer.normalize_str("Paris") == "Paris"
+    return not getattr(tokenizer, "do_lower_case", False)
 
 
 def describe(src: Any, config, tokenizer) -> ModelSpec:

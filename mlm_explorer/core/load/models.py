@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from mlm_explorer.core.load.catalog import ModelEntry, list_models  # noqa: F401
 from mlm_explorer.core.load.hf import ModelSpec  # noqa: F401  (re-exported)
 from mlm_explorer.core.load.sources import (  # noqa: F401  (re-exported: the model layer's public names)
     BUNDLED,
+    BUNDLED_INFILLER,
     RUN_PREFIX,
     ModelSource,
     resolve_source,
@@ -39,6 +41,10 @@ SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "vocab.json")
 SENTINEL = "<extra_id_0>"
+# One load at a time: transformers builds a model on the meta device under process-wide state, and two
+# loads in two threads (the app loads its T5 and a Compare column at once) fail with "Cannot copy out of
+# meta tensor". Loads are rare and slow anyway; inference is not serialised by this.
+_LOAD_LOCK = threading.RLock()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,29 +122,44 @@ def _kind_mismatch(name: str, model_type: str, kind: str, want: Kind) -> ModelEr
     if want == "seq2seq" and kind == "mlm":
         return ModelError(
             f"'{name}' is a {model_type} encoder masked-LM: use it with `mlm-explorer predict`; "
-            "`infill` needs a T5-style encoder-decoder model"
+            "`infill` needs an encoder-decoder model such as T5 or BART"
         )
-    needed = "an encoder masked-LM (BERT family) for `predict`" if want == "mlm" else "a T5-style model for `infill`"
-    return ModelError(f"'{name}' is a {model_type} model, which cannot be used here; pick {needed}")
+    return ModelError(f"'{name}' is {hf.what_it_is(model_type)}; {hf.NEEDS}")
+
+
+def _no_head(name: str, spec: ModelSpec) -> ModelError:
+    archs = ", ".join(spec.architectures) or spec.family
+    return ModelError(
+        f"'{name}' is a {archs} checkpoint without a masked-LM head, so its predictions would be random; pick the "
+        f"masked-LM it was made from (e.g. a *ForMaskedLM checkpoint), or train a head on your text first: "
+        f"`mlm-explorer train DOCS --model {name}`"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading
 
 
-def load_mlm(name_or_path: str | os.PathLike | None = None, *, device: str = "auto") -> LoadedModel:
-    """An encoder masked-LM (AutoModelForMaskedLM) in eval mode. None / "bundled" -> the bundled default."""
-    return _load(name_or_path, want="mlm", device=device)
+def load_mlm(name_or_path: str | os.PathLike | None = None, *, device: str = "auto",
+             fresh_head: bool = False) -> LoadedModel:
+    """An encoder masked-LM (AutoModelForMaskedLM) in eval mode. None / "bundled" -> the bundled default.
+
+    A checkpoint without an MLM head (a sentence encoder, a classifier) is refused (ModelError),
+    unless `fresh_head` (training: the head starts fresh and is learned).
+    """
+    return _load(name_or_path, want="mlm", device=device, fresh_head=fresh_head)
 
 
 def load_seq2seq(name_or_path: str | os.PathLike, *, device: str = "auto") -> LoadedModel:
-    """A T5-style encoder-decoder (AutoModelForSeq2SeqLM) with sentinel tokens, in eval mode."""
+    """A seq2seq model that can infill (AutoModelForSeq2SeqLM), in eval mode: T5-style (sentinel
+    tokens) or BART-style (a mask token; the decoder regenerates the whole text)."""
     if name_or_path is None or str(name_or_path).strip() in ("", BUNDLED):
         raise ModelError(
-            "infill needs a T5 model and the bundled default is an encoder masked-LM; "
-            "pass --model with a T5 model (a hub name such as google-t5/t5-small, or a local directory)"
+            "infill needs a seq2seq model and the bundled default is an encoder masked-LM; "
+            f"pass --model {BUNDLED_INFILLER} (the bundled span infiller) or a T5 model "
+            "(a hub name such as google-t5/t5-small, or a local directory)"
         )
-    return _load(name_or_path, want="seq2seq", device=device)
+    return _load(name_or_path, want="seq2seq", device=device, fresh_head=False)
 
 
 def inspect(name_or_path: str | os.PathLike | None) -> ModelSpec:
@@ -149,7 +170,7 @@ def inspect(name_or_path: str | os.PathLike | None) -> ModelSpec:
     """
     src = resolve_source(name_or_path)
     if src.source == "bundled":
-        return _bundled_spec()
+        return _infiller_spec() if src.name == BUNDLED_INFILLER else _bundled_spec()
     config = hf.read_config(src)
     if hf.kind_of(getattr(config, "model_type", None), bool(getattr(config, "is_encoder_decoder", False))) == "other":
         return hf.describe(src, config, None)
@@ -168,6 +189,23 @@ def _bundled_spec(model=None, tokenizer=None, info: dict | None = None) -> Model
         config = model.config
     head = info["head_trained"] if info is not None else head_path().is_file()
     return replace(hf.describe(src, config, tokenizer), kind="mlm", has_lm_head=head)
+
+
+def _infiller_spec(model=None, tokenizer=None, info: dict | None = None) -> ModelSpec:
+    """The bundled infiller's spec: its EncoderDecoderConfig and sentinel tokenizer (built from the package)."""
+    from mlm_explorer.core.load import bundled_infiller
+    from mlm_explorer.core.load.bundled import bundled_encoder_dir
+
+    encoder = bundled_encoder_dir()
+    src = ModelSource(BUNDLED_INFILLER, "bundled", encoder)
+    if model is None:
+        with hf.quiet_transformers():
+            tokenizer = bundled_infiller.build_tokenizer(encoder)
+            config = bundled_infiller.build_config(encoder, tokenizer)
+    else:
+        config = model.config
+    trained = info["head_trained"] if info is not None else bundled_infiller.infiller_path().is_file()
+    return replace(hf.describe(src, config, tokenizer), has_lm_head=trained)
 
 
 def _load_tokenizer(src: ModelSource):
@@ -189,9 +227,37 @@ def _load_tokenizer(src: ModelSource):
             raise hf.explain(exc, src, "tokenizer") from exc
 
 
-def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
+def load_any(name_or_path: str | os.PathLike | None, *, device: str = "auto") -> LoadedModel:
+    """An encoder MLM or a seq2seq model (T5, BART), whichever the config says (compare takes both)."""
+    src = resolve_source(name_or_path)
+    if src.source == "bundled":
+        return load_mlm(name_or_path, device=device)
+    config = hf.read_config(src)
+    model_type = getattr(config, "model_type", None) or "unknown"
+    kind = hf.kind_of(model_type, bool(getattr(config, "is_encoder_decoder", False)))
+    if kind == "other":
+        raise _kind_mismatch(src.name, model_type, kind, "mlm")
+    return _load(name_or_path, want=kind, device=device, fresh_head=False)
+
+
+def _load(name_or_path, *, want: Kind, device: str, fresh_head: bool) -> LoadedModel:
+    with _LOAD_LOCK:
+        lm = _load_quietly(name_or_path, want=want, device=device, fresh_head=fresh_head)
+    hf.quiet_inference()   # warnings about inputs from here on are not for the user (core/load/hf.py)
+    return lm
+
+
+def _load_quietly(name_or_path, *, want: Kind, device: str, fresh_head: bool) -> LoadedModel:
     dev = resolve_device(device)
     src = resolve_source(name_or_path)
+    if src.source == "bundled" and src.name == BUNDLED_INFILLER:
+        if want != "seq2seq":
+            raise _kind_mismatch(src.name, "BERT2BERT span infiller", "seq2seq", want)
+        from mlm_explorer.core.load.bundled_infiller import load_infiller
+
+        model, tokenizer, info = load_infiller(dev)
+        spec = _infiller_spec(model, tokenizer, info)
+        return LoadedModel(model, tokenizer, "seq2seq", BUNDLED_INFILLER, info["encoder_dir"], dev, "bundled", info, spec)
     if src.source == "bundled":
         from mlm_explorer.core.load.bundled import bundled_encoder_dir, load_bundled
 
@@ -221,10 +287,10 @@ def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
         raise ModelError(
             f"'{src.name}' has no mask token in its tokenizer, so it cannot fill masks; pick a masked-LM such as BERT"
         )
-    if want == "seq2seq" and not spec.sentinels:
+    if want == "seq2seq" and spec.infill is None:
         raise ModelError(
-            f"'{src.name}' has no T5 sentinel tokens ({SENTINEL}, ...) in its tokenizer, so it cannot infill blanks; "
-            "pick a T5 model"
+            f"'{src.name}' has no T5 sentinel tokens ({SENTINEL}, ...) and no mask token in its tokenizer, so it "
+            "cannot infill blanks; pick a T5 or BART model"
         )
 
     # 4. The weights.
@@ -239,8 +305,10 @@ def _load(name_or_path, *, want: Kind, device: str) -> LoadedModel:
             )
         except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
             raise hf.explain(exc, src, "weights") from exc
-    model.to(dev).eval()
     missing = sorted(loading.get("missing_keys", []) or [])
+    if missing and spec.has_lm_head is not True and not fresh_head:
+        raise _no_head(src.name, spec)   # the checkpoint says it has no head, and the head's weights are missing
+    model.to(dev).eval()
     info = {"model_type": model_type, "head_trained": not missing, "missing_keys": missing}
     path = str(src.path) if src.path is not None else hf.snapshot_dir(src.repo_id)
     return LoadedModel(model, tokenizer, want, src.name, path, dev, src.source, info, spec)

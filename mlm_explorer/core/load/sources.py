@@ -2,7 +2,8 @@
 fine-tuning run, or a Hugging Face hub name (cached or not).
 
 What a name means, in order (`resolve_source`):
-1. None or "bundled": the bundled default (see core/bundled.py).
+1. None or "bundled": the bundled default (see core/load/bundled.py); "bundled-infiller": the
+   bundled span infiller (core/load/bundled_infiller.py). Both have source "bundled".
 2. "run:NAME": a fine-tuning run under `paths.runs_dir()`.
 3. An existing path: a directory with `config.json` (save_pretrained output), or a fine-tuning
    run directory (run.json, best/, latest, checkpoint-N/): `best/` if present, else the
@@ -28,6 +29,7 @@ from mlm_explorer.paths import runs_dir
 from mlm_explorer.rundir import RUN_PREFIX, is_run_dir, model_checkpoint, named_run
 
 BUNDLED = "bundled"
+BUNDLED_INFILLER = "bundled-infiller"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ def resolve_source(name_or_path: str | os.PathLike | None) -> ModelSource:
     if name_or_path is None or str(name_or_path).strip() in ("", BUNDLED):
         return ModelSource(BUNDLED, "bundled", None)
     name = str(name_or_path).strip()
+    if name == BUNDLED_INFILLER:
+        return ModelSource(BUNDLED_INFILLER, "bundled", None)
     if name.startswith(RUN_PREFIX):
         run = named_run(name)
         if run is None:

@@ -126,6 +126,13 @@ class TokenStrings:
         return piece, self.style.display(piece)
 
 
+def decode_text(tokenizer, ids) -> str:
+    """The ids as readable text, special tokens dropped; WordPiece's " ." -> "." clean-up where
+    the tokenizer does one (byte-level BPE keeps its spaces exactly and refuses the flag)."""
+    clean = getattr(tokenizer, "backend_tokenizer", None) is not None and not PieceStyle.of(tokenizer).byte_level
+    return tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=clean).strip()
+
+
 def sentinel_token_ids(tokenizer) -> dict[int, int]:
     """`{token id: N}` for every `<extra_id_N>` the tokenizer knows (T5 sentinels)."""
     found = {}
@@ -163,6 +170,7 @@ class TokenizedText:
     text: str  # the text as tokenized (mask aliases normalised to the model's mask token)
     tokens: list[Token]
     truncated: bool = False
+    blanks_cut: int = 0  # typed blanks beyond the model's limit that truncation cut off
 
     @property
     def input_ids(self) -> list[int]:
@@ -193,15 +201,28 @@ def blanks_to_sentinels(
     sentinels already written in that order are kept as they are. `___` means any run of
     three or more underscores; `[MASK]` matches in any case.
     """
-    alias = "|".join("_{3,}" if a == "___" else re.escape(a) for a in mask_token_aliases)
+    return _merge_blanks(text, mask_token_aliases, lambda k: f"<extra_id_{k}>", sentinels=True)
+
+
+def blanks_to_masks(text: str, mask_token: str, mask_token_aliases: tuple[str, ...] = INFILL_BLANKS) -> tuple[str, int]:
+    """Build a BART infill input: each run of consecutive blanks becomes one `mask_token` (BART's
+    text infilling: one mask stands for a span of any length); returns `(text, n_blanks)`."""
+    return _merge_blanks(text, tuple(dict.fromkeys(mask_token_aliases + (mask_token,))), lambda k: mask_token)
+
+
+def _merge_blanks(text: str, aliases: tuple[str, ...], mark, *, sentinels: bool = False) -> tuple[str, int]:
+    """Replace each run of blanks (only whitespace between them) by mark(k), k = 0, 1, ..."""
+    alias = "|".join("_{3,}" if a == "___" else re.escape(a) for a in aliases)
     run = rf"(?:{alias})(?:\s*(?:{alias}))*" if alias else None
-    pattern = rf"<extra_id_\d+>" + (f"|{run}" if run else "")
+    pattern = "|".join(p for p in (r"<extra_id_\d+>" if sentinels else "", run or "") if p)
+    if not pattern:
+        return text, 0
     count = 0
 
     def number(_match: re.Match) -> str:
         nonlocal count
         count += 1
-        return f"<extra_id_{count - 1}>"
+        return mark(count - 1)
 
     return re.sub(pattern, number, text, flags=re.IGNORECASE), count
 
@@ -241,34 +262,41 @@ def tokenize(tokenizer, text: str, *, max_length: int | None = None, truncate: b
     # 2. Encode with offsets; too long is an error unless truncation was asked for.
     limit = _model_limit(tokenizer, max_length)
     enc = tokenizer(norm, return_offsets_mapping=True, verbose=False)
-    truncated = False
+    truncated, blanks_cut = False, 0
     if limit is not None and len(enc["input_ids"]) > limit:
         if not truncate:
             raise too_long(len(enc["input_ids"]), limit)
+        blanks = sum(i in typed_ids for i in enc["input_ids"])
         enc = tokenizer(norm, return_offsets_mapping=True, truncation=True, max_length=limit, verbose=False)
-        truncated = True
+        truncated, blanks_cut = True, blanks - sum(i in typed_ids for i in enc["input_ids"])
 
-    # 3. One Token per position; words renumbered 0, 1, 2... in order of appearance.
+    # 3. One Token per position. Words follow the style's own marks, the rule the masking engine
+    #    uses in training (MaskingVocab.continuation): a piece continues the word before it when
+    #    it is "##x" (WordPiece) or has no "▁" / "Ġ" (SentencePiece / byte-level BPE), so "park."
+    #    is one word for RoBERTa and XLM-R and two for BERT; a typed blank is a word of its own.
+    #    A tokenizer without marks groups by its pre-tokenizer's words. Numbered 0, 1, 2...
     special_ids = set(tokenizer.all_special_ids)
     pad_id = tokenizer.pad_token_id
+    marks = bool(style.wordpiece_prefix or style.metaspace or style.byte_level)
     ids = enc["input_ids"]
     pieces = enc.tokens()
     word_ids = enc.word_ids()
     tokens: list[Token] = []
-    renumber: dict[int, int] = {}
-    prev_word = None
+    word, after_piece, prev_raw = -1, False, None   # after_piece: the previous token is an ordinary piece
     for i, (tid, piece, raw_word, (start, end)) in enumerate(zip(ids, pieces, word_ids, enc["offset_mapping"])):
         typed = tid in typed_ids
         special = raw_word is None or tid == pad_id or (tid in special_ids and not typed)
-        word = None if raw_word is None else renumber.setdefault(raw_word, len(renumber))
-        continues = word is not None and word == prev_word and i > 0
+        continues = after_piece and not special and not typed and (
+            style.continues(piece) if marks else raw_word == prev_raw)
+        if not special and not continues:
+            word += 1
         display = piece if (special or typed or tid in sentinels) else style.display(piece)
         tokens.append(Token(
-            index=i, id=tid, text=display, start=start, end=end, word=word,
+            index=i, id=tid, text=display, start=start, end=end, word=None if special else word,
             continues_word=continues, special=special, maskable=not special, typed_mask=typed,
         ))
-        prev_word = word
-    return TokenizedText(text=norm, tokens=tokens, truncated=truncated)
+        after_piece, prev_raw = not special and not typed, raw_word
+    return TokenizedText(text=norm, tokens=tokens, truncated=truncated, blanks_cut=blanks_cut)
 
 
 # ---------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from mlm_explorer.train.data.extract.base import REASONS
 from mlm_explorer.train.data.extract.collect import Collection
 from mlm_explorer.train.data.extract.report import data_report
 from mlm_explorer.train.data.token_cache import FileTokens, tokenise_documents
-from mlm_explorer.train.objectives import MLMObjective, NSPObjective, SpanObjective
+from mlm_explorer.train.objectives import InfillObjective, MLMObjective, NSPObjective, SpanObjective
 from mlm_explorer.train.data.packing import BlockSet, choose_eval_files, special_layout, split
 
 
@@ -89,6 +89,22 @@ def _nsp_data(files, args, tokenizer, width, summary) -> tuple[object, BlockSet]
     return pairs, evals
 
 
+def check_enough_to_mask(args, objective: str, tokens: int) -> None:
+    """Refuse a corpus (or a rate) that gives no masked token: the loss over nothing is 0,
+    which would be saved as the best model. (Text infilling predicts the whole text: always some.)"""
+    if objective == "infill":
+        return
+    rate, option = (args.noise_density, "--noise-density") if objective == "span" else (args.mask_rate, "--mask-rate")
+    if rate == 0:
+        if objective == "mlm+nsp":
+            return  # next-sentence prediction alone still learns
+        raise InputError(f"{option} 0 masks no token, so there is nothing to learn; use a rate above 0, e.g. 0.15")
+    need = max(2, math.ceil(1 / rate))
+    if tokens < need:
+        raise InputError(f"the training text has {tokens} token(s); {option} {rate:g} masks about {tokens * rate:.1f} "
+                         f"of them, so at least {need} tokens are needed; add more text")
+
+
 def _log_report(events, report: dict) -> None:
     """`log` lines (topic "data") for what people should not miss; the full report is in `started`."""
     from mlm_explorer.train.run.report_text import duplicate_lines, headline
@@ -118,6 +134,9 @@ def prepare(args, tm, rt, events, collection: Collection) -> TrainData:
                                   mean_span=args.mean_span_length)
         raw = SpanObjective.raw_length(width, args.noise_density, args.mean_span_length)
         layout = special_layout(tm.tokenizer, raw, add_specials=False)
+    elif tm.objective == "infill":
+        objective = InfillObjective(tm.model, tm.tokenizer, device=rt.device)
+        layout = special_layout(tm.tokenizer, width)
     else:
         cls = NSPObjective if tm.objective == "mlm+nsp" else MLMObjective
         objective = cls(tm.model, tm.tokenizer, device=rt.device, rate=args.mask_rate, whole_word=args.whole_word)
@@ -141,6 +160,7 @@ def prepare(args, tm, rt, events, collection: Collection) -> TrainData:
                          "extracted_hits": extracted, "dir": str(cache_root) if cache_root else None}}
     events.log(f"tokens: {hits} of {len(files)} file(s) from the cache"
                + (" (cache hit: no tokenisation)" if hits == len(files) else ""))
+    check_enough_to_mask(args, tm.objective, sum(f.num_tokens for f in files))
     # 4. blocks and the hold-out
     if tm.objective == "mlm+nsp":
         pairs, evals = _nsp_data(files, args, tm.tokenizer, width, summary)

@@ -75,6 +75,7 @@ class BlockSet:
         return int(self.lengths.sum())
 
 
+
 def pack(files: list[FileTokens], layout: Layout) -> BlockSet:
     """Concatenate the files (separator between them) and cut into blocks."""
     sep = np.asarray(layout.separator, dtype=np.int64)

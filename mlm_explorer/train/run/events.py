@@ -10,6 +10,8 @@ One event per line, each a JSON object with an `event` field (see docs/core-api.
     eval        step, loss, perplexity, accuracy
     probes      step, results: [{text, answer, rank, probability, top3: [[text, p], ...]}, ...]
                 (with --probes / --probe: step 0, after each eval; core/probes.py ProbeResult)
+    forgetting  step, n, top1, top5, mean_rank, median_rank, mean_probability, ranks (the forgetting
+                meter, core/explain/forgetting.py: step 0 and after each eval; not with span)
     checkpoint  step, path
     finished    step, run_dir, best (path), best_eval_loss
     cancelled   step, checkpoint (path or null), signal
@@ -49,12 +51,16 @@ class Events:
     def __init__(self, stream: IO[str] | None = None, *, enabled: bool = True) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.enabled = enabled
+        self.reader_gone = False  # the pipe was closed: events are dropped from then on
 
     def emit(self, name: str, **fields: Any) -> dict:
         event = {"event": name, "time": round(time.time(), 3), **_clean(fields)}
-        if self.enabled:
-            self.stream.write(json.dumps(event, ensure_ascii=False) + "\n")
-            self.stream.flush()
+        if self.enabled and not self.reader_gone:
+            try:
+                self.stream.write(json.dumps(event, ensure_ascii=False) + "\n")
+                self.stream.flush()
+            except (BrokenPipeError, ValueError, OSError):  # the launcher is gone (parent.py stops the job)
+                self.reader_gone = True
         return event
 
     def log(self, message: str, **fields: Any) -> dict:

@@ -10,6 +10,9 @@ run.json (written atomically: temporary file, then rename):
     probe_history (with --probes / --probe): [{"step": N, "results": [ProbeResult.to_dict(), ...]}, ...]
         one entry per probe evaluation (step 0 = the model before training, each evaluation,
         the end), by step; a resumed run drops the entries after its checkpoint and appends
+    forgetting_history (the forgetting meter, unless --no-forgetting): [{"step": N, "n", "top1", "top5",
+        "mean_rank", "median_rank", "mean_probability", "ranks": [...]}, ...] at the same steps
+        (core/explain/forgetting.py meter_summary); forgetting: {"probes": FILE, "skipped": [...]}
 
 A run whose status is still `running` but whose process is gone was killed: `rundir.list_runs`
 reports it as `interrupted` (resume it with --resume).
@@ -39,8 +42,9 @@ class RunRecord:
         """On resume: forget history after the checkpoint's step."""
         for key in ("step", "eval"):
             self.data["history"][key] = [e for e in self.data["history"].get(key, []) if e["step"] <= step]
-        if "probe_history" in self.data:
-            self.data["probe_history"] = [e for e in self.data["probe_history"] if e["step"] <= step]
+        for key in ("probe_history", "forgetting_history"):
+            if key in self.data:
+                self.data[key] = [e for e in self.data[key] if e["step"] <= step]
 
     def save(self) -> None:
         if not self.enabled:
@@ -75,6 +79,16 @@ class RunRecord:
         history = [e for e in self.data.get("probe_history", []) if e["step"] != step]
         history.append({"step": step, "results": results})
         self.data["probe_history"] = sorted(history, key=lambda e: e["step"])
+        self.save()
+
+    def has_forgetting_at(self, step: int) -> bool:
+        return any(e["step"] == step for e in self.data.get("forgetting_history", []))
+
+    def add_forgetting(self, step: int, summary: dict) -> None:
+        """Record one forgetting-meter reading (replacing an earlier one at the same step) and save."""
+        history = [e for e in self.data.get("forgetting_history", []) if e["step"] != step]
+        history.append({"step": step, **summary})
+        self.data["forgetting_history"] = sorted(history, key=lambda e: e["step"])
         self.save()
 
     def set_best(self, best: dict) -> None:

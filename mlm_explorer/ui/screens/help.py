@@ -36,7 +36,9 @@ neighbours stay visible is easy for the model; `w` (or shift+click) masks the wh
 T5 is trained differently: spans of text are cut out and replaced by sentinels
 `<extra_id_0>`, `<extra_id_1>`, …, and the decoder writes the missing spans after
 their sentinels. **Compare** (F3) turns your masks into sentinels (adjacent masks
-become one span) and shows T5's fill beside the BERT fill.
+become one span) and shows T5's fill beside the BERT fill. Without a T5 (`--t5`), the
+bundled span infiller fills that side: trained with T5's objective, but a small BERT2BERT
+model, not a T5, and only briefly trained (see the README).
 
 ## Fine-tuning
 **Train** (F4) runs the same masking engine on your files in a separate process:
@@ -51,7 +53,10 @@ at every evaluation of the next run, with the change since step 0.
 One lens at a time colours the token chips (the bar under them gives the scale):
 - `s` **surprisal**: each token masked in turn, −log p of the true token (plain = expected,
   orange = surprising), and the sentence's pseudo-log-likelihood (PLL, the sum of the
-  log p) and pseudo-perplexity exp(−PLL / N). Typed blanks are not scored.
+  log p) and pseudo-perplexity exp(−PLL / N). Typed blanks are not scored. The PLL is
+  PLL-word-l2r (Kauf & Ivanova 2023: a piece is scored with the later pieces of its word
+  masked too, so a long word is not scored as easy); `v` switches to the original PLL
+  (each token masked alone, Salazar et al. 2020). The caption names the one shown.
 - `a` **attention**: how much the token under the cursor attends to every token (←/→ moves
   it). `[` `]` pick the layer, `{` `}` (or `<` `>`) the head; after the last comes the mean.
   Much attention goes to `[CLS]`/`[SEP]`: a known habit of BERT, not a bug.
@@ -67,6 +72,13 @@ Press the lens's key again, or `0`, to turn it off. Lenses use temperature 1.
 A word of one piece gets its probability and rank; a word of several pieces fills as
 many masks, scored jointly, most confident first (its rank is not computed: n/a). Below,
 the best fills of 1, 2 and 3 pieces, ranked by log-probability per piece.
+
+## The k best joint fills
+`J` lists, under the distribution, the best fills of all masks together, each scored by the
+masks' pseudo-log-likelihood: the sum over masks of log p(its token | the other masks filled).
+Up to three masks the search is exact over each mask's top candidates; above, a beam. Masks
+typed or clicked together ("[MASK][MASK]", the pieces of one word) fill one word. Beside it,
+the most-confident-first fill (`j`): its PLL, its rank, and whether the two agree.
 
 ## Keys
 | key | where | does |
@@ -86,11 +98,13 @@ the best fills of 1, 2 and 3 pieces, ranked by log-probability per piece.
 | s a g, 0 | Explore | lens: surprisal, attention, saliency; off |
 | [ ] { } | Explore | attention: layer, head (then the mean) |
 | i | Explore | saliency: integrated gradients / gradient × input |
+| v | Explore | surprisal: PLL-word-l2r / original PLL |
 | k | Explore | candidate words for the selected mask |
+| J | Explore | the k best joint fills of all masks (by PLL) |
 | F2 F3 F4 | anywhere | Explore, Compare, Train |
 | ctrl+p | anywhere | command palette: switch models |
 | ctrl+t | anywhere | dark / light theme |
-| ctrl+s | anywhere | export the view (JSON, Markdown, SVG) |
+| ctrl+s | anywhere | export the view (JSON, Markdown, HTML, SVG: offline) |
 | ctrl+q | anywhere | quit |
 """
 

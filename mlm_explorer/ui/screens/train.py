@@ -28,12 +28,16 @@ from textual.widgets import Button, DirectoryTree, Footer, Input, Label, Progres
 from mlm_explorer.train import config as job_config
 from mlm_explorer.ui.dialogs.confirm import ConfirmDialog
 from mlm_explorer.ui.enums import JobState, Mode
-from mlm_explorer.ui.messages import ProbeUnpinned, TrainEvent
+from mlm_explorer.ui.messages import AuditAsked, ProbeUnpinned, TrainEvent
+from mlm_explorer.ui.widgets.audit_panel import AuditPanel
+from mlm_explorer.ui.widgets.forgetting_meter import ForgettingMeter
 from mlm_explorer.ui.widgets.probe_table import ProbeList, ProbeTable
 from mlm_explorer.ui.widgets.train_preview import TrainPreview
 
+AUDIT_BLOCKS = 512  # the audit from the form looks at this many training blocks at most
+
 # the job's own choices (train/config.py imports neither torch nor textual), labelled for the form
-_LABELS = {"auto": "auto (by model)", "mlm": "mlm (80/10/10)", "span": "span (T5)"}
+_LABELS = {"auto": "auto (by model)", "mlm": "mlm (80/10/10)", "span": "span (T5)", "infill": "infill (BART)"}
 OBJECTIVES = [(_LABELS.get(o, o), o) for o in job_config.OBJECTIVES]
 # precision auto: bf16 (or fp16) autocast on a GPU, fp32 on the CPU
 _PRECISION_LABELS = {"auto": "auto (by device)", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}
@@ -71,6 +75,7 @@ class TrainScreen(Screen):
         self.losses: list[tuple[int, float]] = []
         self.evals: list[dict] = []
         self.probe_history: list[dict] = []  # the job's `probes` events: [{"step", "results"}, ...]
+        self.forgetting_history: list[dict] = []  # the job's `forgetting` events (the meter)
         self.last_step: dict = {}
 
     def compose(self) -> ComposeResult:
@@ -114,6 +119,8 @@ class TrainScreen(Screen):
                     yield Label("Text field")
                     yield Input("", id="train-text-field", placeholder="text (JSONL / CSV)",
                                 tooltip="JSON lines / CSV: the field or column that holds the text")
+                yield Label("Masking audit: the job's masking on these files", classes="train-heading")
+                yield AuditPanel(id="train-audit")
                 yield Label("Probes: answer rank at each evaluation", classes="train-heading")
                 yield Input(placeholder="probes file (text with [MASK] TAB answer)", id="train-probes-file",
                             tooltip="One probe per line: a sentence with [MASK], a tab (or ' | '), the answer")
@@ -127,6 +134,7 @@ class TrainScreen(Screen):
                 yield Static("", id="train-stats")
                 yield TrainPreview(id="train-data", classes="hidden")
                 yield ProbeTable(id="probe-table", classes="hidden")
+                yield ForgettingMeter(id="forgetting-meter", classes="hidden")
                 yield self._plot()
                 yield RichLog(id="train-log", wrap=True, markup=False, max_lines=500)
         yield Footer()
@@ -204,6 +212,19 @@ class TrainScreen(Screen):
             args += ["--probe", p["text"] + sep + p["answer"]]
         return args
 
+    @on(AuditAsked)
+    def _audit(self, event: AuditAsked) -> None:
+        """The masking audit of the form's files and options (nothing is trained)."""
+        panel = self.query_one(AuditPanel)
+        try:
+            args = self.build_args()
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        panel.busy(True)
+        panel.show(note="auditing: the job's data preparation and masking over these files…")
+        self.app.start_audit(panel, args + ["--max-blocks", str(AUDIT_BLOCKS)])
+
     # -- actions ------------------------------------------------------------------------------
     @on(Button.Pressed, "#train-start")
     def action_start(self) -> None:
@@ -216,7 +237,9 @@ class TrainScreen(Screen):
             self.notify(str(exc), severity="warning")
             return
         self.losses, self.evals, self.last_step, self.probe_history = [], [], {}, []
+        self.forgetting_history = []
         self.query_one("#probe-table").add_class("hidden")
+        self.query_one("#forgetting-meter").add_class("hidden")
         self.run_dir = self.checkpoint = None
         self.query_one("#train-log", RichLog).clear()
         self._log("$ python -m mlm_explorer.train " + " ".join(args))
@@ -285,10 +308,14 @@ class TrainScreen(Screen):
         elif name == "eval":
             self.evals.append(e)
             self._draw_stats()
+            if self.forgetting_history:
+                self.query_one(ForgettingMeter).show(self.forgetting_history, self.evals)
             self._log(f"eval at step {e.get('step')}: loss {_f(e.get('loss'))}, "
                       f"perplexity {_f(e.get('perplexity'))}, accuracy {_pct(e.get('accuracy'))}")
         elif name == "probes":
             self.show_probes(e)
+        elif name == "forgetting":
+            self.show_forgetting(e)
         elif name == "checkpoint":
             self.checkpoint = e.get("path")
             self._log(f"checkpoint: {self.checkpoint}")
@@ -331,6 +358,16 @@ class TrainScreen(Screen):
         table.remove_class("hidden")
         self._log(f"probes at step {step}: " + ", ".join(
             f"{r.get('answer')} rank {r.get('rank')}" for r in event.get("results", [])))
+
+    def show_forgetting(self, event: dict) -> None:
+        """One `forgetting` event {"step", "top1", "top5", "mean_rank", ...}: the meter, beside the held-out loss."""
+        step = int(event.get("step", 0))
+        self.forgetting_history = [h for h in self.forgetting_history if h["step"] != step]
+        self.forgetting_history.append({k: v for k, v in event.items() if k not in ("event", "time")})
+        self.forgetting_history.sort(key=lambda h: h["step"])
+        meter = self.query_one(ForgettingMeter)
+        meter.show(self.forgetting_history, self.evals)
+        meter.remove_class("hidden")
 
     # -- drawing --------------------------------------------------------------------------------
     def _set_state(self, state: JobState) -> None:

@@ -11,31 +11,9 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-# (hot, cold) per lens: cold is the colour of negative values (saliency against the target)
-COLORS = {
-    "surprisal": ("#ff8c1a", "#ff8c1a"),
-    "attention": ("#2f81f7", "#2f81f7"),
-    "saliency": ("#2ea043", "#c2185b"),
-}
+from mlm_explorer.report.colors import COLORS, blend, label_color  # noqa: F401  (one owner: report/colors.py)
+
 SWATCHES = 8  # cells of the colour scale in the lens bar
-
-
-def _rgb(color: str) -> tuple[int, int, int]:
-    color = color.lstrip("#")
-    return int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16)
-
-
-def blend(base: str, hot: str, t: float) -> str:
-    """The colour `t` (0..1) of the way from `base` to `hot`, as #rrggbb."""
-    t = max(0.0, min(1.0, t))
-    a, b = _rgb(base), _rgb(hot)
-    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b))
-
-
-def label_color(background: str) -> str:
-    """Black on light backgrounds, white on dark ones (relative luminance)."""
-    r, g, b = (c / 255 for c in _rgb(background))
-    return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5 else "#ffffff"
 
 
 def heat_style(intensity: float, colors: tuple[str, str], base: str) -> Style:

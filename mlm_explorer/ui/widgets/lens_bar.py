@@ -16,7 +16,7 @@ from mlm_explorer.ui.widgets.heat import COLORS, scale
 from mlm_explorer.ui.widgets.token_strip import DARK, LIGHT
 
 KEYS = {
-    "surprisal": "s off · a attention · g saliency",
+    "surprisal": "v: the other PLL variant · s off · a attention · g saliency",
     "attention": "←/→ token · [ ] layer · { } head · a off",
     "saliency": "green for, red against · i: {other} · target: highlight a candidate · g off",
 }

@@ -2,7 +2,8 @@
 
 - surprisal: -log p of each token with that token masked and the rest of the text as typed
   (`core.score.score_ids`, every token masked in turn, batched); the sentence's PLL and
-  pseudo-perplexity in the caption.
+  pseudo-perplexity in the caption, with the PLL variant named (`pll`: word-l2r, the default,
+  masks the later pieces of the token's word too; original masks the token alone; `v` switches).
 - attention: the attention of the token under the cursor to every token
   (`core.attention.AttentionMaps.row`), for one layer and head or a mean over them. The maps
   of one input are kept, so moving the cursor or changing layer/head runs no model.
@@ -71,6 +72,7 @@ class Lens:
     layer: int | None = -1  # attention: 0-based layer, None = mean over layers, -1 = the last
     head: int | None = None  # attention: 0-based head, None = mean over heads
     method: SaliencyMethod = SaliencyMethod.IG  # saliency: which attribution colours the chips
+    pll: str = "word-l2r"  # surprisal: the PLL variant (core/infer/score.py PLL_VARIANTS)
     shape: tuple[int, int] | None = None  # (layers, heads) of the model, once a map was computed
     target: tuple | None = None  # (input ids, position, token id): the saliency target picked in the distribution
     data: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # kind -> (key, core result)
@@ -82,8 +84,8 @@ class Lens:
         """What `kind` is computed on, `model` (a version number) included; None: nothing to compute."""
         if tt is None or not input_ids:
             return None
-        if kind == LensKind.SURPRISAL:  # the text as typed (typed blanks stay masks and are not scored)
-            return (LensKind.SURPRISAL, model, tuple(tt.input_ids))
+        if kind == LensKind.SURPRISAL:  # the text as typed (typed blanks stay masks and are not scored), the variant
+            return (LensKind.SURPRISAL, model, tuple(tt.input_ids), self.pll)
         if kind == LensKind.ATTENTION:  # what the model sees, masks included
             return (LensKind.ATTENTION, model, tuple(input_ids))
         if kind == LensKind.SALIENCY:  # the model input, the explained mask, the target (None: the top one)
@@ -158,7 +160,8 @@ class Lens:
     def _surprisal_view(self, score: Any, **_: Any) -> LensView:
         values = {t.position: t.surprisal for t in score.tokens}
         heat, top = normalise(values)
-        caption = (f"−log p of each token, masked in turn · PLL {score.pll:.2f} nats · "
+        name = "PLL-word-l2r" if score.pll_variant == "word-l2r" else "original PLL"
+        caption = (f"−log p per token ({name}) · PLL {score.pll:.2f} nats · "
                    f"pseudo-perplexity {score.pseudo_perplexity:.2f} · {score.n_tokens} tokens")
         return LensView(LensKind.SURPRISAL, caption, heat=heat, values=values, high=top, details=score.to_dict())
 
@@ -174,6 +177,8 @@ class Lens:
                  else f"mean of {row.num_layers} layers")
         heads = f"head {row.head + 1}/{row.num_heads}" if row.head is not None else f"mean of {row.num_heads} heads"
         caption = f"attention from {tt.tokens[query].text!r} (token {query}) · {where} · {heads}"
+        if row.note:   # layers that change the length (Funnel) are left out
+            caption += f" · {row.note}"
         return LensView(LensKind.ATTENTION, caption, heat=heat, values=values, high=top, anchor=query,
                         details=row.to_dict())
 

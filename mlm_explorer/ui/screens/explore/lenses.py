@@ -44,6 +44,8 @@ LENS_BINDINGS = [
     Binding("left_curly_bracket,less_than_sign", "attention_step('head', -1)", "Head -", show=False),
     Binding("right_curly_bracket,greater_than_sign", "attention_step('head', 1)", "Head +", show=False),
     Binding("i", "saliency_method", "IG / grad×input", show=False),
+    Binding("v", "pll_variant", "PLL variant", show=False,
+            tooltip="Surprisal lens: PLL-word-l2r (a token and the rest of its word masked) or the original PLL"),
 ]
 
 
@@ -93,6 +95,15 @@ class ExploreLenses:
         else:
             self.screen.notify(f"saliency (g) will show {lens.method.label}", timeout=3)
 
+    def switch_pll(self) -> None:
+        """The surprisal lens's PLL variant: word-l2r (the default) or the original (`v`)."""
+        lens = self.lens
+        lens.pll = "original" if lens.pll == "word-l2r" else "word-l2r"
+        if lens.kind == LensKind.SURPRISAL:
+            self.screen.drawing.strip()  # another key: scored again
+        else:
+            self.screen.notify(f"the surprisal lens (s) will use the {lens.pll} PLL", timeout=3)
+
     def target_highlighted(self, prediction: Any, rank: int) -> None:
         """The saliency target: the candidate highlighted in the distribution (rank 0: the top one)."""
         if prediction is None or rank >= len(prediction.candidates):
@@ -114,6 +125,7 @@ class ExploreLenses:
         bar.show(view, method=self.lens.method)
         self._sync()
         screen.candidates.sync()
+        screen.kbest.sync()
         return {"heat": view.heat, "heat_colors": COLORS.get(view.kind, COLORS[LensKind.SURPRISAL])}
 
     def cursor_moved(self) -> None:
@@ -139,12 +151,14 @@ class ExploreLenses:
         if kind == LensKind.SURPRISAL:
             positions = [t.index for t in st.tt.tokens if t.maskable and not t.typed_mask]
             ids = list(st.tt.input_ids)
+            words = [t.word if t.maskable and not t.typed_mask else None for t in st.tt.tokens]
+            pll = lens.pll
             if not positions:
                 screen.post_message(LensReady(kind, key, error="nothing to score: the text has only blanks"))
                 return
 
             def work() -> Any:
-                return workers.sentence_score(lm, ids, positions, stale=stale)
+                return workers.sentence_score(lm, ids, positions, pll=pll, word_ids=words, stale=stale)
         elif kind == LensKind.ATTENTION:
             ids = screen.model_ids()
 

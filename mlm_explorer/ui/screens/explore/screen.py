@@ -27,11 +27,12 @@ from mlm_explorer.errors import UserError
 from mlm_explorer.ui import workers
 from mlm_explorer.ui.enums import LensKind
 from mlm_explorer.ui.messages import (
-    CandidateChosen, CandidatesReady, ClearMasksPressed, CursorMoved, LensReady, MaskPicked, PredictionReady,
+    CandidateChosen, CandidatesReady, ClearMasksPressed, CursorMoved, KBestReady, LensReady, MaskPicked, PredictionReady,
     PredictionSettingsChanged, RandomMasked, RandomMaskPressed, RowHighlighted, TokenToggled, WordsTyped, WorkFailed,
 )
-from mlm_explorer.ui.screens.explore import candidates, lenses
+from mlm_explorer.ui.screens.explore import candidates, kbest, lenses
 from mlm_explorer.ui.screens.explore.candidates import ExploreCandidates
+from mlm_explorer.ui.screens.explore.kbest import ExploreKBest
 from mlm_explorer.ui.screens.explore.draw import ExploreDrawing
 from mlm_explorer.ui.screens.explore.lenses import LENS_BINDINGS, ExploreLenses
 from mlm_explorer.ui.screens.explore.predictions import ExplorePredictions
@@ -41,6 +42,7 @@ from mlm_explorer.ui.widgets.controls import Controls
 from mlm_explorer.ui.widgets.decode_line import DecodeLine, Legend
 from mlm_explorer.ui.widgets.diff_panel import DiffPanel
 from mlm_explorer.ui.widgets.distribution import Distribution, shown
+from mlm_explorer.ui.widgets.kbest_list import KBestList
 from mlm_explorer.ui.widgets.lens_bar import LensBar
 from mlm_explorer.ui.widgets.mask_table import MaskTable
 from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
@@ -65,6 +67,8 @@ class ExploreScreen(Screen):
         Binding("t", "focus_text", "Edit text", tooltip="Back to the text box"),
         Binding("k", "candidates", "Candidates", show=False,
                 tooltip="Score your own words at the selected mask; the best fills of 1-3 pieces"),
+        Binding("J", "kbest", "K best fills", show=False,
+                tooltip="The k best joint fills of all masks by PLL, beside the most-confident-first fill"),
     ] + [Binding(str(i), f"choose({i - 1})", f"choose {i}", show=False) for i in range(1, 10)] + LENS_BINDINGS
 
     def __init__(self) -> None:
@@ -72,10 +76,12 @@ class ExploreScreen(Screen):
         self.state = ExploreState()
         self.before_after = False
         self._debounce = None
+        self._random_pending: int | None = None  # the request of a random masking still being computed
         self.drawing = ExploreDrawing(self)
         self.predictions = ExplorePredictions(self)
         self.lenses = ExploreLenses(self)
         self.candidates = ExploreCandidates(self)
+        self.kbest = ExploreKBest(self)  # the k best joint fills (J): kbest.py
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -99,10 +105,12 @@ class ExploreScreen(Screen):
                 yield MaskTable(id="mask-table")
                 yield DiffPanel(id="diff-panel", classes="hidden")
                 yield CandidateBox(id="cand-box", classes="hidden")
-            with Horizontal(id="dist-box") as dist:
-                dist.border_title = "Distribution"
-                yield Distribution(id="dist")
-                yield Distribution("base", id="dist-base", classes="hidden")
+            with Vertical(id="dist-column"):
+                with Horizontal(id="dist-box") as dist:
+                    dist.border_title = "Distribution"
+                    yield Distribution(id="dist")
+                    yield Distribution("base", id="dist-base", classes="hidden")
+                yield KBestList(id="kbest", classes="hidden")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -143,7 +151,15 @@ class ExploreScreen(Screen):
     def _text_changed(self) -> None:
         if self._debounce is not None:
             self._debounce.stop()
-        self._debounce = self.set_timer(TYPING_DEBOUNCE, lambda: self.retokenize(keep_masks=True))
+        self._debounce = self.set_timer(TYPING_DEBOUNCE, self.flush_typing)
+
+    def flush_typing(self) -> None:
+        """Tokenize typing that still waits for its debounce: a key pressed right after typing
+        (r, c, leaving the text box) acts on the text as typed, not on the one before."""
+        if self._debounce is not None:
+            self._debounce.stop()
+            self._debounce = None
+            self.retokenize(keep_masks=True)
 
     def retokenize(self, *, keep_masks: bool, force: bool = False) -> None:
         """core.text.tokenize the text box; carry clicked masks over the edit."""
@@ -181,29 +197,39 @@ class ExploreScreen(Screen):
         self.toggle(event.index, whole_word=event.whole_word)
 
     def toggle(self, index: int, *, whole_word: bool = False) -> None:
+        self.flush_typing()
         if self.state.toggle(index, whole_word=whole_word):
             self.predictions.ask()
 
     def action_clear(self) -> None:
+        self.flush_typing()
         if self.state.tt is None:
             return
         self.state.clear()
         self.predictions.ask()
 
     def action_random_mask(self) -> None:
-        """The masking engine on the current text; pressed again, the next seed."""
+        """The masking engine on the current text; pressed again, the next seed. Every press
+        counts: one that comes while the previous masking is still being computed (the first per
+        model builds the masking vocabulary in a worker) moves to the next seed too."""
+        self.flush_typing()
         st, lm = self.state, self.app.lm
         if st.tt is None or lm is None:
             return
         settings = self.app.settings
         self.query_one(Controls).read()
-        if st.random is not None:
+        if st.random is not None or self._random_pending == self.request:
             settings.seed += 1
             self.query_one(Controls).show()
             self.app.save_settings()
         request, seed, rate = self.predictions.next_request(), settings.seed, settings.rate
         whole_word = settings.whole_word
         tt = st.tt
+        preview = workers.random_mask_now(lm, tt, rate=rate, seed=seed, whole_word=whole_word)
+        if preview is not None:
+            self.on_random_masked(RandomMasked(request, preview))
+            return
+        self._random_pending = request
 
         def body() -> None:
             preview = workers.random_mask(lm, tt, rate=rate, seed=seed, whole_word=whole_word)
@@ -214,6 +240,7 @@ class ExploreScreen(Screen):
     def on_random_masked(self, message: RandomMasked) -> None:
         if message.request != self.request or self.state.tt is None:
             return
+        self._random_pending = None
         self.state.random = message.preview
         picked = self.state.random.picked()
         if not picked:
@@ -239,6 +266,8 @@ class ExploreScreen(Screen):
             self.lenses.failed(message.kind, message.error)
         elif message.kind == candidates.WORK_KIND:
             self.candidates.failed(message.error)
+        elif message.kind == kbest.WORK_KIND:
+            self.kbest.failed(message.error)
         else:  # a prediction or a random masking
             self.predictions.failed(message.request, message.error)
 
@@ -268,6 +297,15 @@ class ExploreScreen(Screen):
 
     def action_saliency_method(self) -> None:
         self.lenses.switch_method()
+
+    def action_pll_variant(self) -> None:
+        self.lenses.switch_pll()
+
+    def action_kbest(self) -> None:
+        self.kbest.toggle()
+
+    def on_kbest_ready(self, message: KBestReady) -> None:
+        self.kbest.ready(message)
 
     def on_lens_ready(self, message: LensReady) -> None:
         self.lenses.ready(message)
@@ -347,6 +385,7 @@ class ExploreScreen(Screen):
         self.app.pin_probe(text, answer)
 
     def action_focus_tokens(self) -> None:
+        self.flush_typing()
         self.strip.focus()
 
     def action_focus_text(self) -> None:
