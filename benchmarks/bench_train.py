@@ -18,10 +18,12 @@ Also measured: the share of our step time spent preparing data (the step's block
 device) and masking. Where a round misses the goal, the results keep a cProfile profile of our
 step. `--device cuda`: BERT-base at block 128 by default, CUDA timing (synchronised step
 stamps), and model FLOPs utilisation printed (benchkit/flops.py; `--peak-tflops` for a GPU the
-table does not know).
+table does not know). `--compile` (with `--device cuda`) also runs our job with `--compile` in
+every round and records its tokens/s and its speed-up over our eager step (the first step,
+where it compiles, is not timed; the dynamic batch and masked dimensions need no recompile).
 
     python benchmarks/bench_train.py [--steps 8] [--batch-size 16] [--threads 1] [--rounds 3]
-                                     [--precision fp32,bf16] [--device cuda]
+                                     [--precision fp32,bf16] [--device cuda] [--compile]
 
 Needs `accelerate` (the Trainer does): the [bench] extra. Writes benchmarks/results/train.json.
 """
@@ -61,11 +63,11 @@ def settle_defaults(args) -> None:
     args.model_size = args.model_size or ("base" if cuda else "bundled")
 
 
-def job_argv(model_dir: Path, corpus: Path, args, out: Path, precision: str) -> list[str]:
+def job_argv(model_dir: Path, corpus: Path, args, out: Path, precision: str, *, compile: bool = False) -> list[str]:
     return [str(corpus), "--model", str(model_dir), "--max-steps", str(args.steps), "--batch-size", str(args.batch_size),
             "--block-size", str(args.block_size), "--threads", str(args.threads), "--precision", precision,
             "--device", args.device, "--eval-every", "100000", "--save-every", "100000", "--log-every", "1",
-            "--lr", "5e-5", "--seed", "0", "--output", str(out)]
+            "--lr", "5e-5", "--seed", "0", "--output", str(out), *(["--compile"] if compile else [])]
 
 
 def bench_trainer(model_dir: Path, corpus: Path, args, work: Path, precision: str) -> dict:
@@ -130,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     add_size_arguments(ap, steps=8, batch_size=None)
     ap.add_argument("--precision", default="fp32,bf16", help="comma-separated: fp32, bf16 (autocast)")
     ap.add_argument("--peak-tflops", type=float, default=None, help="the GPU's peak dense bf16 TFLOPs/s for MFU")
+    ap.add_argument("--compile", action="store_true", help="also time our job with --compile (needs --device cuda)")
     args = ap.parse_args(argv)
+    if args.compile and args.device != "cuda":
+        fail("--compile needs --device cuda (the training job compiles on a GPU only)")
     device = select_device(args)
     settle_defaults(args)
     precisions = args.precision.split(",")
@@ -170,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
                 hf, ours = sides["hf"], sides["ours"]
                 ratio = ours[figure] / hf[figure]
                 extra = {}
+                if args.compile:  # the same job compiled (runtime.wrap_module: DDP first, then torch.compile)
+                    compiled = run_our_job(job_argv(model_dir, work / "corpus", args, work / f"r{r}-{p}-compiled", p,
+                                                    compile=True), cuda=True)
+                    extra.update(ours_compiled_tokens_per_s=compiled["tokens_per_s"],
+                                 compile_speedup=compiled["tokens_per_s"] / ours["tokens_per_s"])
                 if device.type == "cuda":
                     extra = {"hf_" + k: v for k, v in flops_figures(model_dir, args, hf["tokens_per_s"], 1.0).items()}
                     masked = 0.15  # the sparse head's share of positions
@@ -184,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                 mfu = ""
                 if device.type == "cuda" and extra.get("ours_mfu") is not None:
                     mfu = f"; MFU ours {100 * extra['ours_mfu']:.0f}%, HF {100 * extra['hf_mfu']:.0f}%"
+                if args.compile:
+                    mfu += (f"; ours with --compile {extra['ours_compiled_tokens_per_s']:.0f} tokens/s "
+                            f"({extra['compile_speedup']:.2f}x eager)")
                 print(f"round {r} {p}: HF Trainer ({hf['optimizer']}) {hf['tokens_per_s']:7.0f} tokens/s "
                       f"({hf['tokens_per_cpu_s']:.0f} per CPU s), data + masking {100 * hf['data_share']:.2f}%; "
                       f"ours {ours['tokens_per_s']:7.0f} tokens/s ({ours['tokens_per_cpu_s']:.0f} per CPU s), "

@@ -158,3 +158,18 @@ def test_bench_masking_writes_its_results(tmp_path):
     assert {row["round"] for row in claim["rows"]} == {1, 2}
     assert all(row["ours_ms"] > 0 and row["anchor_ms"] > 0 for row in claim["rows"])
     assert claim["met"] is not None and data["settings"]["rounds"] == 2
+
+
+def test_bench_train_compile_mode(capsys, tmp_path):
+    """--compile times our job compiled too (issue 20: compile measured); it needs --device cuda,
+    and says so in one line without one."""
+    train = load("bench_train")
+    args = argparse.Namespace(steps=8, batch_size=32, block_size=128, threads=1, device="cuda")
+    argv = train.job_argv(Path("model"), Path("corpus"), args, tmp_path / "out", "bf16", compile=True)
+    assert argv[-1] == "--compile" and "--compile" not in train.job_argv(Path("model"), Path("corpus"), args,
+                                                                          tmp_path / "out", "bf16")
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--compile", "--results", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err == "error: --compile needs --device cuda (the training job compiles on a GPU only)"
+    assert not list(tmp_path.iterdir())

@@ -186,7 +186,7 @@ def run(argv, events: Events, parent=None) -> int:
         events.emit("log", message="--precision bf16: this CPU has no native bf16 (AVX512-BF16/AMX), "
                                    "so it is likely slower than --precision fp32")
     # what a failure reports to: run.json once it exists (also the watcher thread's, see failures.py)
-    job = SimpleNamespace(run_dir=run_dir, record=None)
+    job = SimpleNamespace(run_dir=run_dir, record=None, loop=None)
     board = FailureBoard(rt.store) if rt.distributed else None
     reporter = Reporter(lambda failure: _report(events, job, failure))
     stop_watching = threading.Event()
@@ -222,8 +222,9 @@ def run(argv, events: Events, parent=None) -> int:
             record.data["forgetting"] = meter_info
         record.save()
         state = ckpt.load_trainer_state(checkpoint) if checkpoint else None
-        loop = Loop(args=args, model=tm.model, tokenizer=tm.tokenizer, objective=data.objective, data=data,
-                    rt=rt, events=events, record=record, resume_state=state, probes=prepared, meter=meter)
+        loop = job.loop = Loop(args=args, model=tm.model, tokenizer=tm.tokenizer, objective=data.objective,
+                               data=data, rt=rt, events=events, record=record, resume_state=state, probes=prepared,
+                               meter=meter)
         events.emit("started", run_dir=str(run_dir), model=record.data["model"], objective=tm.objective,
                     data=data.summary, resumed_from=str(checkpoint) if checkpoint else None, step=loop.step,
                     max_steps=loop.max_steps, steps_per_epoch=loop.steps_per_epoch, batch_size=args.batch_size,
@@ -260,6 +261,8 @@ def run(argv, events: Events, parent=None) -> int:
         raise Reported(failure.code) from exc
     finally:
         stop_watching.set()
+        if job.loop is not None:
+            job.loop.close()  # DDP before the process group
         rt.close()
 
 

@@ -266,6 +266,14 @@ class Loop:
         self.events.emit("forgetting", step=self.step, **summary)
         self.record.add_forgetting(self.step, summary)
 
+    def close(self) -> None:
+        """Drop the DDP wrapper (and its compiled form) now: it must go before its process group
+        is destroyed, not whenever the garbage collector gets to it (a hang or an abort at exit)."""
+        import gc
+
+        self.module = self.ddp = None
+        gc.collect()
+
     # ---- signals ---------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
         self.stop_signal = signum  # acted on after the current step
