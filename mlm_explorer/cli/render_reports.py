@@ -125,12 +125,16 @@ def _span_table(ours: dict, ref: dict) -> None:
 
 
 def compare_columns(result) -> None:
-    table = Table(show_lines=True)
-    table.add_column("blank", justify="right", style="dim")
     from mlm_explorer.cli.render import FAMILY_LABELS
+    from mlm_explorer.core.infer.infill import DIFFERENCE
+    from mlm_explorer.core.load.sources import BUNDLED_INFILLER
 
+    table = Table(show_lines=True, caption=DIFFERENCE)
+    table.add_column("blank", justify="right", style="dim")
     for col in result.columns:
-        table.add_column(f"{FAMILY_LABELS.get(col.family, col.family)}\n{col.model}")
+        # the bundled infiller is no T5: a BERT2BERT model trained with T5's span corruption
+        label = "span infiller (BERT2BERT)" if col.model == BUNDLED_INFILLER else FAMILY_LABELS.get(col.family, col.family)
+        table.add_column(f"{label}\n{col.model}")
     for i in range(result.n_blanks):
         cells = []
         for col in result.columns:

@@ -58,9 +58,14 @@ def quiet_inference() -> None:
     to full attention on a short text, Longformer padding to its window...) are notes for library
     authors, not for the person at the terminal. Called once a model is loaded (this process runs
     mlm-explorer; the training job's own events say what matters)."""
+    import warnings
+
     from transformers.utils import logging as tf_logging
 
     tf_logging.set_verbosity_error()
+    # EncoderDecoderModel (the bundled span infiller) warns on every forward that its loss moved
+    # in transformers 4.12: advice for training code written before then, not for this user.
+    warnings.filterwarnings("ignore", message="Version v4.12.0 introduces", category=FutureWarning)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -89,6 +89,7 @@ class CompareScreen(Screen):
             yield Label("add a model")
             yield Input(placeholder="hub name, directory, run or bundled; enter (a), d drops the last",
                         id="compare-add")
+        yield Static(Text(DIFFERENCE, style="dim"), id="compare-caption")
         with Horizontal(id="compare-panes"):
             for i in range(MAX_COLUMNS):
                 with VerticalScroll(id=f"col-{i}", classes="compare-col hidden"):
@@ -204,6 +205,10 @@ class CompareScreen(Screen):
         if view.done:
             self.query_one("#busy", Label).update("")
         filled = view.filled
+        # what a self-describing model is (the bundled span infiller: no T5), under the one-line difference
+        about = [f"{short_name(lm.name)}: {lm.info['description']}" for _, lm, _ in self.slots
+                 if lm is not None and (getattr(lm, "info", None) or {}).get("description")]
+        self.query_one("#compare-caption", Static).update(Text("\n".join([DIFFERENCE, *about]), style="dim"))
         for i, (title, lm, status) in enumerate(self.slots):
             pane = self.query_one(f"#col-{i}")
             pane.border_title = title
@@ -228,6 +233,8 @@ def _title(lm: Any, missing: str) -> str:
         return missing
     from mlm_explorer.core.infer.compare import family_of
 
+    if (getattr(lm, "info", None) or {}).get("description"):   # the bundled span infiller: BERT2BERT, no T5
+        return f"Span infiller: {short_name(lm.name)}"
     return f"{FAMILY_TITLES[family_of(lm)]}: {short_name(lm.name)}"
 
 
