@@ -133,7 +133,7 @@ def compare_columns(result) -> None:
     table.add_column("blank", justify="right", style="dim")
     for col in result.columns:
         # the bundled infiller is no T5: a BERT2BERT model trained with T5's span corruption
-        label = "span infiller (BERT2BERT)" if col.model == BUNDLED_INFILLER else FAMILY_LABELS.get(col.family, col.family)
+        label = "BERT2BERT (span infiller)" if col.model == BUNDLED_INFILLER else FAMILY_LABELS.get(col.family, col.family)
         table.add_column(f"{label}\n{col.model}")
     for i in range(result.n_blanks):
         cells = []
