@@ -35,7 +35,6 @@ BEFORE_ANY_MODEL = {
     "predict-not-utf8": ([b"predict", b"caf\xe9 [MASK]"], "the text is not valid UTF-8 (byte 0xe9 at character 4)"),
     "score-empty": (["score", ""], "the text is empty"),
     "score-batch-0": (["score", "x", "--batch-size", "0"], "--batch-size: expected a whole number >= 1, got 0"),
-    "infill-no-model": (["infill", "The [MASK] park."], "infill needs a seq2seq model: pass --model"),
     "infill-return-above-beams": (["infill", "a [MASK]", "--model", "{t5}", "--num-return", "3"],
                                   "--num-return 3 is more than --num-beams 1"),
     "compare-no-t5": (["compare", "The [MASK] park."], "compare needs a seq2seq model: pass --t5"),
