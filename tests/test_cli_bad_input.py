@@ -37,7 +37,6 @@ BEFORE_ANY_MODEL = {
     "score-batch-0": (["score", "x", "--batch-size", "0"], "--batch-size: expected a whole number >= 1, got 0"),
     "infill-return-above-beams": (["infill", "a [MASK]", "--model", "{t5}", "--num-return", "3"],
                                   "--num-return 3 is more than --num-beams 1"),
-    "compare-no-t5": (["compare", "The [MASK] park."], "compare needs a seq2seq model: pass --t5"),
     "mask-rate-above-1": (["mask", "hello", "--rate", "1.5"], "--rate: expected a number between 0 and 1, got 1.5"),
     "mask-rate-negative": (["mask", "hello", "--rate", "-0.1"], "--rate: expected a number between 0 and 1"),
     "mask-count-0": (["mask", "hello", "--count", "0"], "--count: expected a whole number >= 1, got 0"),
