@@ -63,7 +63,7 @@ BEFORE_ANY_MODEL = {
     "train-epochs-0": (["train", "{corpus}", "--epochs", "0"], "--epochs: expected a number > 0, got 0.0"),
     "train-eval-fraction-1": (["train", "{corpus}", "--eval-fraction", "1"], "--eval-fraction: expected a number between 0 and 1 (not 0 or 1)"),
     "train-block-4": (["train", "{corpus}", "--block-size", "4"], "--block-size: expected a whole number >= 8, got 4"),
-    "train-params": (["train", "{corpus}", "--train-params", "heads"], "--train-params 'heads': use all, head, head+norms or head+top:N"),
+    "train-params": (["train", "{corpus}", "--train-params", "heads"], "--train-params 'heads': use all, head, head+norms, head+top:N or head+decoder"),
     "train-objective": (["train", "{corpus}", "--objective", "clm"], "--objective: invalid choice: 'clm'"),
     "train-seed-negative": (["train", "{corpus}", "--seed", "-1"], "--seed: expected a whole number from 0 to 4294967295"),
     "train-missing-path": (["train", "{missing}"], "no such file or folder"),

@@ -138,12 +138,16 @@ def test_score_is_the_pseudo_log_likelihood(name, family_dir, family_lm, cli, ma
 
     with matrix.cell(name, "score"):
         lm = family_lm(name)
-        result = score_text(lm, TEXT)
+        result = score_text(lm, TEXT)  # default: PLL-word-l2r (Kauf & Ivanova 2023)
+        original = score_text(lm, TEXT, pll="original")  # Salazar et al. 2020
         first = result.tokens[0]
-        ids = list(result.input_ids)
-        ids[first.position] = lm.tokenizer.mask_token_id
-        expected = float(torch.log_softmax(mask_logits(lm, ids, [first.position])[0], -1)[first.token_id])
-        assert abs(first.logprob - expected) < 1e-5
+        same_word = [t.position for t in result.tokens if t.word == first.word and t.position >= first.position]
+        for scored, hidden in ((original.tokens[0], [first.position]), (first, same_word)):
+            ids = list(result.input_ids)
+            for p in hidden:  # original: the piece alone; word-l2r: it and the later pieces of its word
+                ids[p] = lm.tokenizer.mask_token_id
+            expected = float(torch.log_softmax(mask_logits(lm, ids, [first.position])[0], -1)[first.token_id])
+            assert abs(scored.logprob - expected) < 1e-5
         assert abs(result.pll - sum(t.logprob for t in result.tokens)) < 1e-6
         out = _json(cli("score", TEXT, "--model", str(family_dir(name)), "--json"))
         assert abs(out["pll"] - result.pll) < 1e-4
@@ -268,7 +272,8 @@ def test_train_sparse_head_loss_equals_the_models_own_and_the_output_loads(name,
         loss = MaskedLMLoss(lm.model)
         assert loss.sparse                                                  # the head runs at 3 positions only
         with torch.no_grad():
-            sums = loss(masked, attention, labels)
+            masked_index = (labels != -100).reshape(-1).nonzero().squeeze(1)  # (3,) as module_inputs gives it
+            sums = loss(input_ids=masked, labels=labels, masked_index=masked_index, attention_mask=attention)
             full = lm.model(input_ids=masked, attention_mask=attention, labels=labels).loss
         assert abs(float(sums["mlm_sum"]) / 3 - float(full)) < 1e-5
         run = isolated / "run"

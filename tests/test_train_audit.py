@@ -27,7 +27,8 @@ def run_audit(args) -> tuple[int, list[dict]]:
 
 def test_mlm_audit_uses_the_jobs_data_and_options(tmp_path, tiny_bert_dir):
     corpus = small_corpus(tmp_path / "corpus")
-    options = [corpus, "--model", tiny_bert_dir, "--mask-rate", 0.3, "--whole-word", "--block-size", 16, "--seed", 3]
+    options = [corpus, "--model", tiny_bert_dir, "--mask-rate", 0.3, "--whole-word", "--block-size", 16, "--seed", 3,
+               "--keep-duplicates"]  # the small corpus repeats lines: kept, it gives more than 10 blocks
     rc, events = run_audit(options)
     assert rc == 0, events
     audit = of(events, "audit")[0]

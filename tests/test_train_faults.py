@@ -29,7 +29,10 @@ from train_helpers import FAST, of, run_job, small_corpus, subprocess_env
 pytestmark = [pytest.mark.timeout(600),
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="faults.py reads /proc/self/fd")]
 
-RUN_ARGS = ["--max-steps", 4, "--batch-size", 4, "--lr", 3e-3, "--save-every", 2, "--eval-every", 2, "--keep", 1]
+# --keep-duplicates: the small corpus repeats its lines; kept, the held-out loss falls at each evaluation,
+# so every evaluation writes best/ (the saves this test counts)
+RUN_ARGS = ["--max-steps", 4, "--batch-size", 4, "--lr", 3e-3, "--save-every", 2, "--eval-every", 2, "--keep", 1,
+            "--keep-duplicates"]
 
 # (point, nth) -> the step --resume must continue from (the newest complete checkpoint)
 KILLS = {

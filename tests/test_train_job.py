@@ -280,3 +280,22 @@ def test_head_only_training_with_its_own_lr(tmp_path, tiny_bert_dir):
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.startswith("cls.") for k in changed)
     assert of(events, "step")[0]["head_lr"] == pytest.approx(1e-2)  # 6% of 3 steps: no warm-up
+
+
+def test_a_run_whose_evaluations_mask_nothing_still_ends_with_a_best_that_loads(tmp_path, tiny_bert_dir):
+    from transformers import pipeline
+
+    # a short held-out file at a 1% rate: its evaluation masks no token, so no step can be "best"
+    corpus = write_corpus(tmp_path / "corpus", [" ".join(SENTENCES * 12), "Short line."])
+    run = tmp_path / "run"
+    rc, events = run_job([corpus, "--model", tiny_bert_dir, "--max-steps", 2, "--batch-size", 2, "--eval-fraction",
+                          0.5, "--mask-rate", 0.01, "--output", run, *FAST])
+    assert rc == 0, events[-1]
+    evals = of(events, "eval")
+    assert evals and all(e["masked_tokens"] == 0 for e in evals), evals
+    assert any("best/ holds the final weights" in e.get("message", "") for e in of(events, "log"))
+    assert of(events, "finished")[0]["best"] == str(run / "best")
+    record = json.loads((run / "run.json").read_text())
+    assert record["best"]["final_weights"] is True and record["best"]["step"] == 2
+    fill = pipeline("fill-mask", model=str(run / "best"), device="cpu")
+    assert len(fill(f"the {fill.tokenizer.mask_token} sat", top_k=2)) == 2

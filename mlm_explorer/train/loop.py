@@ -342,7 +342,18 @@ class Loop:
             self.signal_received = int(reason - 2.0)
             self.last_checkpoint = path
             return "cancelled"
+        self._final_weights_as_best()
         return "finished"
+
+    def _final_weights_as_best(self) -> None:
+        """A finished run always has a best/ to load: when no evaluation masked a token (too
+        little held-out text), the final weights stand in, and run.json says so."""
+        if not self.rt.is_main or (self.run_dir / rundir.BEST).exists():
+            return
+        path = ckpt.save_best(self.run_dir, self.model, self.tokenizer)
+        self.record.set_best({"step": self.step, "loss": None, "path": str(path), "final_weights": True})
+        self.events.log("no evaluation measured a held-out loss (too little held-out text): best/ holds the "
+                        "final weights; add more text, or a larger --eval-fraction, to pick the best step")
 
     def _log_step(self, pending, dt, dtokens, elapsed, start_step, budget) -> None:
         # the mean loss over the steps since the last event: each rank holds its share of every
