@@ -96,7 +96,7 @@ def test_cuda_clock_uses_events_and_synchronises(monkeypatch):
     FakeEvent.recorded = []
     seconds = Clock("cuda").seconds(lambda: time.sleep(0.01), 2)
     assert len(FakeEvent.recorded) == 2 and syncs  # start and end events, a sync before starting
-    assert 0.009 < seconds < 0.05  # per call, in seconds
+    assert 0.009 < seconds < 1  # per call, in seconds (milliseconds would read 10 or more)
 
 
 def args_for(device: str, clock: str = "wall") -> argparse.Namespace:

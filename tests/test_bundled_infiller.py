@@ -156,12 +156,17 @@ def test_it_fills_blanks_offline_with_spans(infiller, monkeypatch, tmp_path):
     assert eval_infill.first_word(fill) == "a", fill
 
 
-# eval_infill.py on the shipped files (RECIPE.md, "The span infiller"): the 59 blanks of 2-3 words,
-# the infiller's greedy span against the encoder's best 1-3-piece fill. The issue asks the
-# infiller to beat the encoder here; after its one 65-minute run it does not (0 of 59 against
-# 1 of 59), so this test is a measurement of what it reaches: it fails when either figure moves,
-# and then the figures in RECIPE.md and the README are to be measured again.
-SPANS_MEASURED = {"infill": 0 / 59, "encoder_best_1_3": 1 / 59}
+# eval_infill.py on the shipped files: the 59 blanks of 2-3 words, the infiller's greedy span
+# against the encoder's best 1-3-piece fill, measured now and compared with the README's row (the
+# figures a user reads). The issue asks the infiller to beat the encoder here; the shipped
+# 500-step infiller does not, and the README says so: when a retrained infiller moves either
+# figure, this test fails until the README's row is measured again.
+def _readme_spans_row() -> tuple[float, float]:
+    import re
+
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| blanks of 2-3 words"))
+    infill_pct, encoder_pct = (float(x) for x in re.findall(r"\| ([0-9.]+)% ", row + " "))
+    return infill_pct / 100, encoder_pct / 100
 
 
 @needs_assets
@@ -176,8 +181,9 @@ def test_multi_word_spans_against_the_encoder(infiller):
     result = eval_infill.spans(infiller, encoder, eval_infill.read_spans(), with_beams=False)
     assert result["n"] == 59
     assert all(2 <= len(a.split()) <= 3 for row in result["rows"] for a in row["answers"])
-    assert result["infill"] == pytest.approx(SPANS_MEASURED["infill"], abs=1e-9)
-    assert result["encoder_best_1_3"] == pytest.approx(SPANS_MEASURED["encoder_best_1_3"], abs=1e-9)
+    readme_infill, readme_encoder = _readme_spans_row()
+    assert round(result["infill"] * 100, 1) == pytest.approx(readme_infill * 100, abs=0.05)
+    assert round(result["encoder_best_1_3"] * 100, 1) == pytest.approx(readme_encoder * 100, abs=0.05)
 
 
 @needs_assets

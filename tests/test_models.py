@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -130,11 +129,15 @@ def test_directory_that_is_not_a_model(tmp_path):
 def test_unknown_hub_name_offline_says_how_to_get_it(monkeypatch):
     from mlm_explorer.core.load.models import load_mlm
 
+    import socket
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    started = time.perf_counter()
+    attempts = []
+    real_connect = socket.socket.connect
+    monkeypatch.setattr(socket.socket, "connect", lambda self, addr: attempts.append(addr) or real_connect(self, addr))
     with pytest.raises(ModelError) as err:
         load_mlm("nobody-xyz/no-such-model-42")
-    assert time.perf_counter() - started < 2  # no network retries
+    assert attempts == []  # offline: not one connection attempt, so no network retries
     message = _one_line(err)
     assert "is not in the Hugging Face cache and the hub is unreachable" in message
     assert "`hf download nobody-xyz/no-such-model-42`" in message
@@ -416,7 +419,7 @@ def test_list_models_tolerates_a_missing_cache(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------------------------- bundled
 
 
-def test_bundled_loads_quickly_quietly_and_deterministically(capfd):
+def test_bundled_loads_quietly_and_deterministically(capfd):
     import torch
 
     from mlm_explorer.core.load.bundled import head_path
@@ -424,11 +427,8 @@ def test_bundled_loads_quickly_quietly_and_deterministically(capfd):
 
     load_mlm(None)  # warm the imports
     capfd.readouterr()
-    started = time.perf_counter()
     lm = load_mlm(None, device="cpu")
-    seconds = time.perf_counter() - started
     out, err = capfd.readouterr()
-    assert seconds < 2, seconds
     assert "newly initialized" not in out + err and "LOAD REPORT" not in out + err and "Loading weights" not in err
     assert type(lm.model).__name__ == "BertForMaskedLM" and lm.kind == "mlm" and lm.name == "bundled"
     assert lm.info["head_trained"] is head_path().is_file()  # the shipped head, once exported
