@@ -85,8 +85,11 @@ def test_memorised_sentences_fill_in_pipeline(tmp_path, no_dropout):
                           "--keep-duplicates"])  # four copies of the same text: memorise it
     assert rc == 0, events
     fill = pipeline("fill-mask", model=str(run / "best"))
-    assert fill("the cute dog walks in the green [MASK].")[0]["token_str"] == "park"
-    assert fill("the cute [MASK] walks in the green park.")[0]["token_str"] == "dog"
+    # the memorised text is the file's: both sentences in one block (alone, the first sentence is a
+    # context the model never saw, and "walks" and "park" tie there)
+    assert fill("the cute dog walks in the green [MASK]. paris is the capital of france.")[0]["token_str"] == "park"
+    assert fill("the cute [MASK] walks in the green park. paris is the capital of france.")[0]["token_str"] == "dog"
+    assert fill("the cute dog walks in the green park. paris is the capital of [MASK].")[0]["token_str"] == "france"
 
 
 def test_span_t5_infills_a_memorised_sentence(tmp_path, no_dropout):

@@ -166,3 +166,41 @@ def test_stopped_and_resumed_equals_uninterrupted(stop, tmp_path, tiny_bert_dir)
     assert b["history"]["eval"] == a["history"]["eval"]
     wa, wb = (load_file(str(r / "checkpoint-8" / "model.safetensors")) for r in (tmp_path / "a", run))
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.parametrize("outcome", ["finished", "cancelled"])
+def test_a_stop_signal_after_the_loop_ends_does_not_kill_the_job_before_its_last_status(outcome, tmp_path,
+                                                                                       tiny_bert_dir):
+    """The race behind a dying launcher: `train` asks its job to stop (SIGTERM), then dies, and the
+    kernel sends a second SIGTERM (PR_SET_PDEATHSIG) just as the loop has ended. Here that second
+    signal arrives at a controlled point, as the job writes its final status to run.json."""
+    corpus = small_corpus(tmp_path / "corpus")
+    run = tmp_path / "run"
+    steps = "3" if outcome == "finished" else "100000"
+    code = (
+        "import os, signal, sys\n"
+        "from mlm_explorer.train.run import runs\n"
+        "real = runs.RunRecord.update\n"
+        "def update(self, **fields):\n"
+        "    if fields.get('status') in ('finished', 'cancelled'):\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)  # the late signal, before the status is written\n"
+        "    real(self, **fields)\n"
+        "runs.RunRecord.update = update\n"
+        "from mlm_explorer.train import job\n"
+        "if sys.argv[-1] == 'cancel':\n"
+        "    import mlm_explorer.train.loop as loop\n"
+        "    step = loop.Loop.train_step\n"
+        "    def first_then_stop(self, *a, **k):\n"
+        "        out = step(self, *a, **k)\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)  # the launcher's cancel\n"
+        "        return out\n"
+        "    loop.Loop.train_step = first_then_stop\n"
+        "sys.exit(job.main(sys.argv[1:-1]))\n"
+    )
+    args = [str(corpus), "--model", str(tiny_bert_dir), "--max-steps", steps, "--batch-size", "4", "--threads", "1",
+            "--output", str(run), "--json", "cancel" if outcome == "cancelled" else "run"]
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          env=subprocess_env(tmp_path), timeout=300)
+    assert done.returncode == (0 if outcome == "finished" else 128 + signal.SIGTERM), done.stderr[-2000:]
+    assert json.loads((run / "run.json").read_text())["status"] == outcome
+    assert of([json.loads(line) for line in done.stdout.splitlines()], outcome)

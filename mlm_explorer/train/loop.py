@@ -267,10 +267,14 @@ class Loop:
         self.record.add_forgetting(self.step, summary)
 
     def close(self) -> None:
-        """Drop the DDP wrapper (and its compiled form) now: it must go before its process group
-        is destroyed, not whenever the garbage collector gets to it (a hang or an abort at exit)."""
+        """Give the stop signals back, and drop the DDP wrapper (and its compiled form) now: it must go
+        before its process group is destroyed, not whenever the garbage collector gets to it (a hang
+        or an abort at exit)."""
         import gc
 
+        for s, h in getattr(self, "_old_handlers", {}).items():
+            signal.signal(s, h)
+        self._old_handlers = {}
         self.module = self.ddp = None
         gc.collect()
 
@@ -280,13 +284,13 @@ class Loop:
 
     # ---- the loop ----------------------------------------------------------------------------
     def run(self) -> str:
-        """Train until a limit or a signal; return "finished" or "cancelled"."""
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            return self._run()
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
+        """Train until a limit or a signal; return "finished" or "cancelled".
+
+        The stop signals stay caught after the loop ends, until `close`: the job still writes its
+        last status (run.json `cancelled` / `finished`), and a second SIGTERM then (the kernel's,
+        when the launcher dies after asking the job to stop: parent.py) must not kill it first."""
+        self._old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        return self._run()
 
     def _run(self) -> str:
         self.model.train()
