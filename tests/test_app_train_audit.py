@@ -22,6 +22,7 @@ async def test_the_audit_button_runs_the_jobs_masking_over_the_form(app_env, tin
         screen = app.screen
         screen.query_one("#train-path").value = str(corpus)
         screen.query_one("#train-model").value = str(tiny_bert_dir)
+        await settle(pilot)  # the form's Changed events first: a later one clears the audit shown
         panel = screen.query_one("#train-audit")
         shown = []
         real_show = panel.show
