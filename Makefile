@@ -5,6 +5,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # The CPU build of torch (on this kind of machine it lies on disk). GPU users: see README.
 TORCH  ?= torch==2.13.0
+# the suite in two processes (pytest-xdist), each test file whole in one of them (its fixtures once)
+TEST_WORKERS ?= 2
 
 .PHONY: install run test bench clean
 
@@ -22,7 +24,7 @@ run: install
 	$(VENV)/bin/mlm-explorer
 
 test: install
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: install
 	$(PY) -m pip install -q -e '.[test,bench]'

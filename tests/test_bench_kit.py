@@ -62,9 +62,10 @@ def test_peak_and_mfu():
 
 
 def test_host_clocks_time_calls():
-    assert 0.009 < Clock("wall").seconds(lambda: time.sleep(0.01), 3) < 0.05
+    # bounds loose enough for a loaded machine: a sleep only ever overshoots
+    assert 0.009 < Clock("wall").seconds(lambda: time.sleep(0.01), 3) < 1
     assert Clock("cpu").seconds(lambda: time.sleep(0.01), 3) < 0.005  # sleeping costs no CPU
-    ours, anchor, ratios = timed_pair(lambda: time.sleep(0.001), lambda: time.sleep(0.004), Clock("wall"),
+    ours, anchor, ratios = timed_pair(lambda: time.sleep(0.001), lambda: time.sleep(0.03), Clock("wall"),
                                       warmup=1, repeats=3, min_time=0)
     assert anchor > ours and all(r > 1.5 for r in ratios)
 
