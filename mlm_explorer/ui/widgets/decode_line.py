@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from mlm_explorer.ui.widgets.distribution import shown
+from mlm_explorer.core.mask.preview import quoted
 from mlm_explorer.ui.widgets.token_strip import DARK, LIGHT
 
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -99,6 +100,13 @@ class Legend(Static):
     Legend { height: auto; padding: 0 1; }
     """
 
+    example: tuple[str, ...] = ("un", "believ", "able")  # the pieces of one word (the loaded tokenizer's: set_example)
+
+    def set_example(self, pieces: list[str]) -> None:
+        if tuple(pieces) != self.example:
+            self.example = tuple(pieces)
+            self.redraw()
+
     def on_mount(self) -> None:
         self.redraw()
         self.watch(self.app, "theme", lambda _: self.redraw(), init=False)
@@ -108,10 +116,10 @@ class Legend(Static):
         t = Text()
         t.append(" [MASK] ", style=f"bold {pal.on_label} on {pal.mask}")
         t.append(" 80%  ")
-        t.append(" a→b ", style=f"bold #000000 on {pal.random}")
-        t.append(" random token 10%  ")
+        t.append(f" a→{quoted('b')} ", style=f"bold #000000 on {pal.random}")
+        t.append(" random 10%  ")
         t.append(" a✓ ", style=f"bold {pal.on_label} on {pal.keep}")
         t.append(" kept 10%  ")
-        t.append("un·believ·able", style=f"{pal.text} on {pal.word}")
-        t.append(" = one word")
+        t.append("·".join(self.example), style=f"{pal.text} on {pal.word}")
+        t.append(" = one word" if len(self.example) > 1 else " = one token")
         self.update(t)
