@@ -80,6 +80,22 @@ Up to three masks the search is exact over each mask's top candidates; above, a 
 typed or clicked together ("[MASK][MASK]", the pieces of one word) fill one word. Beside it,
 the most-confident-first fill (`j`): its PLL, its rank, and whether the two agree.
 
+## The text box, the masks and the fields
+The app opens with the cursor on the token chips, so the letter keys act at once; in the text
+box (`t`) and in the number fields a letter types itself, and the footer shows only the keys
+that work where you are.
+
+| key | where | does |
+|---|---|---|
+| ctrl+a | text box | select all the text (home: the line start) |
+| ctrl+l, *Clear text* | text box, Explore | delete the whole text (ctrl+z brings it back) |
+| esc | text box | back to the token chips |
+| c, *Unmask all* | Explore | unmask every token (the text stays) |
+| n / N | Explore | the next / previous mask: its distribution (the panel's title names the mask it shows) |
+| R, tab | Explore | to the rate field, then the seed; enter there applies random masking as typed |
+| r | Explore | random masking; a seed or rate you typed is used, pressed again: the next seed |
+| W, *whole words* | Explore | random masking by whole words (the checkbox shows on / off) |
+
 ## Keys
 | key | where | does |
 |---|---|---|

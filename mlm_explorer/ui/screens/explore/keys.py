@@ -55,12 +55,3 @@ def typing_key_actions(bindings: list[Binding]) -> frozenset[str]:
 
 TYPING_KEY_ACTIONS = typing_key_actions(EXPLORE_BINDINGS)
 
-
-FOOTER_FIRST = ("f1", "f2", "f3", "f4")  # the app's help and screens: first in the footer
-
-
-def footer_first(active: dict) -> dict:
-    """`Screen.active_bindings` with the FOOTER_FIRST keys moved to the front (the footer shows
-    them in this order and cuts what does not fit)."""
-    first = {key: active[key] for key in FOOTER_FIRST if key in active}
-    return {**first, **{key: value for key, value in active.items() if key not in first}}

@@ -33,7 +33,8 @@ from mlm_explorer.ui.screens.explore import candidates, kbest, lenses
 from mlm_explorer.ui.screens.explore.candidates import ExploreCandidates
 from mlm_explorer.ui.screens.explore.kbest import ExploreKBest
 from mlm_explorer.ui.screens.explore.draw import ExploreDrawing
-from mlm_explorer.ui.screens.explore.keys import EXPLORE_BINDINGS, TYPING_KEY_ACTIONS, footer_first
+from mlm_explorer.ui.screens.explore.keys import EXPLORE_BINDINGS, TYPING_KEY_ACTIONS
+from mlm_explorer.ui.screens.footer import footer_first
 from mlm_explorer.ui.screens.explore.lenses import ExploreLenses
 from mlm_explorer.ui.screens.explore.masking import ExploreMasking
 from mlm_explorer.ui.screens.explore.predictions import ExplorePredictions
