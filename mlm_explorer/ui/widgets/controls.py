@@ -97,7 +97,8 @@ class Controls(Vertical):
     def _check(self, selector: str, name: str, value: bool) -> None:
         box = self.query_one(selector, Checkbox)
         box.value = value
-        box.label = on_off(name, value)
+        if str(box.label) != on_off(name, value):  # a new label is a layout (its width is auto)
+            box.label = on_off(name, value)
 
     # -- the screen's keys (j, + / -, W) ----------------------------------------------------------
     def toggle_joint(self) -> None:
@@ -136,7 +137,7 @@ class Controls(Vertical):
 
     @on(Checkbox.Changed, "#joint")
     def _joint(self, event: Checkbox.Changed) -> None:
-        event.checkbox.label = on_off("joint", event.value)
+        self._check("#joint", "joint", event.value)
         if self.app.settings.joint != event.value:
             self.app.settings.joint = event.value
             self.app.save_settings()
@@ -144,7 +145,7 @@ class Controls(Vertical):
 
     @on(Checkbox.Changed, "#whole-word")
     def _whole_word(self, event: Checkbox.Changed) -> None:
-        event.checkbox.label = on_off("whole words", event.value)
+        self._check("#whole-word", "whole words", event.value)
         if self.app.settings.whole_word != event.value:
             self.app.settings.whole_word = event.value
             self.app.save_settings()

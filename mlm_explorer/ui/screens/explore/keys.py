@@ -37,6 +37,10 @@ EXPLORE_BINDINGS = [
             tooltip="The k best joint fills of all masks by PLL, beside the most-confident-first fill"),
 ] + [Binding(str(i), f"choose({i - 1})", f"choose {i}", show=False) for i in range(1, 10)] + LENS_BINDINGS
 
+# what the tokens box's bottom border says, by where the focus is (the footer may cut keys at 80 columns)
+CHIP_HINT = "space mask · w word · n/N next/prev mask · r random · t text"
+TEXT_HINT = "esc: to the chips (space, r, n mask there)"
+
 # keys that are a character a text field types (named ones as Textual names them)
 _PRINTABLE_NAMES = {
     "plus", "minus", "equals_sign", "left_square_bracket", "right_square_bracket", "left_curly_bracket",

@@ -23,7 +23,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, TextArea
 
-from mlm_explorer.errors import UserError
 from mlm_explorer.ui.enums import LensKind
 from mlm_explorer.ui.messages import (
     CandidateChosen, CandidatesReady, ClearMasksPressed, ClearTextPressed, CursorMoved, KBestReady, LensReady, MaskPicked, PredictionReady,
@@ -33,13 +32,14 @@ from mlm_explorer.ui.screens.explore import candidates, kbest, lenses
 from mlm_explorer.ui.screens.explore.candidates import ExploreCandidates
 from mlm_explorer.ui.screens.explore.kbest import ExploreKBest
 from mlm_explorer.ui.screens.explore.draw import ExploreDrawing
-from mlm_explorer.ui.screens.explore.keys import EXPLORE_BINDINGS, TYPING_KEY_ACTIONS
+from mlm_explorer.ui.screens.explore.keys import CHIP_HINT, EXPLORE_BINDINGS, TEXT_HINT, TYPING_KEY_ACTIONS
 from mlm_explorer.ui.screens.footer import footer_first
 from mlm_explorer.ui.screens.explore.lenses import ExploreLenses
 from mlm_explorer.ui.screens.explore.masking import ExploreMasking
 from mlm_explorer.ui.screens.explore.predictions import ExplorePredictions
-from mlm_explorer.ui.screens.explore.session import opening_text, remember_text
-from mlm_explorer.ui.state import ExploreState, remap_positions
+from mlm_explorer.ui.screens.explore.session import opening_text
+from mlm_explorer.ui.screens.explore.text_edits import ExploreTextEdits
+from mlm_explorer.ui.state import ExploreState
 from mlm_explorer.ui.widgets.candidate_box import CandidateBox
 from mlm_explorer.ui.widgets.controls import Controls
 from mlm_explorer.ui.widgets.decode_line import DecodeLine, Legend
@@ -52,7 +52,6 @@ from mlm_explorer.ui.widgets.text_box import TextBox
 from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
 
 DEFAULT_TEXT = "The cute dog walks in the green park."
-TYPING_DEBOUNCE = 0.15  # seconds of quiet typing before the text is tokenized again
 
 
 class ExploreScreen(Screen):
@@ -64,7 +63,7 @@ class ExploreScreen(Screen):
         super().__init__()
         self.state = ExploreState()
         self.before_after = False
-        self._debounce = None
+        self.text_edits = ExploreTextEdits(self)  # the text box -> tokens, debounced: text_edits.py
         self.masking = ExploreMasking(self)  # random masking, unmask all, the jump between masks: masking.py
         self.drawing = ExploreDrawing(self)
         self.predictions = ExplorePredictions(self)
@@ -138,52 +137,16 @@ class ExploreScreen(Screen):
         self.drawing.model_changed(self.app.lm)  # the decode's word boundaries, the legend's example
         self.retokenize(keep_masks=True, force=True)
 
-    # -- text ---------------------------------------------------------------------------------
+    # -- text (text_edits.py tokenizes it) ------------------------------------------------------
     @on(TextArea.Changed, "#text")
     def _text_changed(self) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._debounce = self.set_timer(TYPING_DEBOUNCE, self.flush_typing)
+        self.text_edits.changed()
 
     def flush_typing(self) -> None:
-        """Tokenize typing that still waits for its debounce: a key pressed right after typing
-        (r, c, leaving the text box) acts on the text as typed, not on the one before."""
-        if self._debounce is not None:
-            self._debounce.stop()
-            self._debounce = None
-            self.retokenize(keep_masks=True)
+        self.text_edits.flush()
 
     def retokenize(self, *, keep_masks: bool, force: bool = False) -> None:
-        """core.text.tokenize the text box; carry clicked masks over the edit."""
-        lm = self.app.lm
-        if lm is None:
-            return
-        from mlm_explorer.core.mask.text import MaskSet, tokenize
-
-        text = self.query_one("#text", TextArea).text
-        old = self.state.tt
-        try:
-            tt = tokenize(lm.tokenizer, text, max_length=lm.max_length, truncate=True)
-        except UserError as exc:
-            remember_text(self.app, text)
-            self.state = ExploreState(masks=MaskSet(), error=str(exc))
-            self.strip.show(StripView(note=str(exc)))
-            self.predictions.ask()
-            return
-        kept: set[int] = set()
-        if keep_masks and old is not None and self.state.masks is not None:
-            kept = remap_positions(old, tt, self.state.masks.positions)
-        unchanged = old is not None and old.text == tt.text and old.input_ids == tt.input_ids
-        if unchanged and not force and self.state.masks is not None:
-            return  # nothing the model sees changed
-        remember_text(self.app, text)  # reopening the app keeps it
-        self.state.tt = tt
-        self.state.masks = MaskSet(frozenset(kept))
-        self.state.random = None
-        self.state.error = None
-        if tt.truncated:
-            self.notify(f"text cut to the model's {lm.max_length} tokens", severity="warning")
-        self.predictions.ask()
+        self.text_edits.retokenize(keep_masks=keep_masks, force=force)
 
     # -- masking ------------------------------------------------------------------------------
     @on(TokenToggled)
@@ -372,4 +335,8 @@ class ExploreScreen(Screen):
 
     def on_descendant_focus(self) -> None:
         self.refresh_bindings()  # the footer follows the focus (check_action)
+        box = self.query_one("#tokens-box")
+        hint = CHIP_HINT if self.focused is self.strip else TEXT_HINT if isinstance(self.focused, TextArea) else ""
+        if box.border_subtitle != hint:
+            box.border_subtitle = hint
 
