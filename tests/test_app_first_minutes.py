@@ -79,6 +79,7 @@ async def test_focus_starts_on_the_chips_and_the_footer_shows_what_works(app_env
         screen = app.explore
         assert app.focused is screen.strip
         assert {"r", "c", "n", "f1", "f2"} <= _footer_keys(app)
+        assert "n/N next/prev mask" in screen.query_one("#tokens-box").border_subtitle  # cut from a narrow footer
         await pilot.press("r")  # masks at random, types no letter
         await settle(pilot)
         assert screen.state.random is not None
@@ -112,6 +113,7 @@ async def test_rate_and_seed_fields_by_keyboard(app_env, tiny_bert_dir):
         screen = app.explore
         await pilot.press("R")
         assert app.focused is screen.query_one("#rate")
+        assert "enter in rate / seed" in screen.query_one("#tokens-box").border_subtitle
         await pilot.press(*"0.5", "enter")  # the value is selected on focus; enter applies random masking
         await settle(pilot)
         assert screen.state.random is not None and screen.state.random.rate == 0.5
@@ -221,3 +223,17 @@ async def test_help_covers_the_text_box_and_mask_keys(app_env, tiny_bert_dir):
 
     for key in ("ctrl+a", "ctrl+l", "n / N", "Unmask all", "R, tab"):
         assert key in HELP
+
+
+@sync
+async def test_compare_footer_hides_letter_keys_in_the_add_box(app_env, tiny_bert_dir):
+    app = make_app(tiny_bert_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("f3")
+        await pilot.pause(0.2)
+        assert {"r", "a", "d", "f1", "f4"} <= _footer_keys(app)
+        assert list(app.screen.active_bindings)[:4] == ["f1", "f2", "f3", "f4"]  # they fit 80 columns
+        await pilot.press("a")
+        await pilot.pause(0.05)
+        assert app.focused.id == "compare-add" and not {"r", "a", "d"} & _footer_keys(app)

@@ -37,12 +37,15 @@ def test_a_mask_that_swallowed_its_space_keeps_the_words_apart():
     assert _join(BYTE_LEVEL, tt, {3: ("Ġwas", "was")}) == "The tokenizer was split."
 
 
-def test_a_continuation_joins_the_word_before_and_punctuation_stays_put():
-    text = "It is un [MASK] today [MASK]"
-    tt = _tt(text, [(0, 2), (3, 5), (6, 8), (9, 15), (16, 21), (22, 28)])
+def test_a_continuation_stays_where_its_mask_was_and_punctuation_stays_put():
+    text = "It is un[MASK] today [MASK]"
+    tt = _tt(text, [(0, 2), (3, 5), (6, 8), (8, 14), (15, 20), (21, 27)])
     assert _join(WORDPIECE, tt, {4: ("##able", "able"), 6: (".", ".")}) == "It is unable today ."
     segments = fill_segments(WORDPIECE, tt, {4: ("##able", "able")})
     assert ("able", 4) in segments  # the fill is its own segment, for the app's highlight
+    text = "the [MASK] park"  # a space the user typed is kept, whatever piece the model wrote
+    tt = _tt(text, [(0, 3), (4, 10), (11, 15)])
+    assert _join(WORDPIECE, tt, {2: ("##believ", "believ")}) == "the believ park"
 
 
 def test_the_decode_keeps_the_case_as_typed(tiny_lm):

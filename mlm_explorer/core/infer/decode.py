@@ -9,9 +9,11 @@ without `▁` / `Ġ`) decides the space between them:
 - a fill that starts a word is set apart from a letter or digit right before it (a mask that
   swallowed the space before it, like RoBERTa's `<mask>`, or a blank typed against a word:
   "tokenizer___ split" reads "tokenizer was split", not "tokenizerwas split");
-- a fill that continues a word joins the word before it ("un [MASK]" + `##able` -> "unable"),
-  as the tokenizer's decode does;
-- a word that starts right after a fill is set apart from it the same way.
+- a word that starts right after a fill is set apart from it the same way;
+- a fill that continues a word (`##able`) is written where its mask was: against the word
+  before it when the user typed no space ("un[MASK]" -> "unable"), and a space the user typed
+  is never taken away ("the [MASK] park" + `##believ` reads "the believ park", not
+  "thebeliev park": the highlight shows what the model wrote, the spacing stays the user's).
 """
 
 from __future__ import annotations
@@ -39,10 +41,8 @@ def fill_segments(style: PieceStyle, tt: TokenizedText, fills: dict[int, tuple[s
         gap = tt.text[cursor:token.start] if token.start >= cursor else ""
         if filled:
             piece, text = fills[token.index]
-            if style.continues(piece):
-                gap = gap if gap.strip() else ""  # joins the word before it
-            elif not gap and _ends_alnum(out) and text[:1].isalnum():
-                gap = " "
+            if not gap and not style.continues(piece) and _ends_alnum(out) and text[:1].isalnum():
+                gap = " "  # a new word: not glued onto the one before
             word = (text, token.index)
         else:
             word = (tt.text[token.start:token.end], None)

@@ -103,6 +103,13 @@ class CompareScreen(Screen):
     def active_bindings(self) -> dict:
         return footer_first(super().active_bindings)  # F1-F4 first: they fit 80 columns
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """r / a / d type letters in the "add a model" box: not in the footer there."""
+        return not (action in ("refresh", "add", "drop") and isinstance(self.focused, Input))
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()
+
     def on_mount(self) -> None:
         self.app.compare_screen = self   # the export reads the columns from here
         self.watch(self.app, "t5_version", lambda _: self.action_refresh(), init=False)

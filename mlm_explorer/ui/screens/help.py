@@ -65,7 +65,9 @@ One lens at a time colours the token chips (the bar under them gives the scale):
   `[MASK]` everywhere (specials kept) to your input; the completeness gap says how well the
   parts add up to the whole change of log p. `i` switches to gradient × input. Green: for
   the prediction, red: against it.
-Press the lens's key again, or `0`, to turn it off. Lenses use temperature 1.
+Press the lens's key again, or `0`, to turn it off (after a change of the input, e.g. a new mask
+under saliency, the key shows the lens for the new input instead). The surprisal caption gives
+the number of the token under the cursor. Lenses use temperature 1.
 
 ## Candidate words
 `k` opens a box under the mask table: type words for the selected mask, comma-separated.

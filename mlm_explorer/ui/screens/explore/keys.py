@@ -40,6 +40,7 @@ EXPLORE_BINDINGS = [
 # what the tokens box's bottom border says, by where the focus is (the footer may cut keys at 80 columns)
 CHIP_HINT = "space mask · w word · n/N next/prev mask · r random · t text"
 TEXT_HINT = "esc: to the chips (space, r, n mask there)"
+FIELD_HINT = "enter in rate / seed: random masking as typed · tab: next field · esc: to the chips"
 
 # keys that are a character a text field types (named ones as Textual names them)
 _PRINTABLE_NAMES = {

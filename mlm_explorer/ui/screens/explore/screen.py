@@ -7,9 +7,10 @@ answer for an older request is dropped.
 The screen is composed: it holds its widgets and its helpers, `predictions`
 (predictions.py: the requests to the model), `masking` (masking.py: random masking, unmask
 all, the jump between masks), `drawing` (draw.py: state -> widgets), `lenses` (lenses.py: the
-chip lenses and their work), `candidates` (candidates.py: the candidate box and its work) and
-`kbest` (kbest.py). Its keys, and which work where the focus is, are keys.py. Failed work of any of them comes back through the app's one failure path
-as `WorkFailed` (`on_work_failed`).
+chip lenses and their work), `candidates` (candidates.py: the candidate box and its work),
+`kbest` (kbest.py) and `text_edits` (text_edits.py: the text box -> tokens). Its keys, and
+which of them work where the focus is, are keys.py. Failed work of any of them comes back
+through the app's one failure path as `WorkFailed` (`on_work_failed`).
 """
 
 from __future__ import annotations
@@ -25,20 +26,21 @@ from textual.widgets import Footer, Input, Label, TextArea
 
 from mlm_explorer.ui.enums import LensKind
 from mlm_explorer.ui.messages import (
-    CandidateChosen, CandidatesReady, ClearMasksPressed, ClearTextPressed, CursorMoved, KBestReady, LensReady, MaskPicked, PredictionReady,
-    PredictionSettingsChanged, RandomMasked, RandomMaskPressed, RowHighlighted, TokenToggled, WordsTyped, WorkFailed,
+    CandidateChosen, CandidatesReady, ClearMasksPressed, ClearTextPressed, CursorMoved, KBestReady, LensReady,
+    MaskPicked, PredictionReady, PredictionSettingsChanged, RandomMasked, RandomMaskPressed, RowHighlighted,
+    TokenToggled, WordsTyped, WorkFailed,
 )
 from mlm_explorer.ui.screens.explore import candidates, kbest, lenses
 from mlm_explorer.ui.screens.explore.candidates import ExploreCandidates
 from mlm_explorer.ui.screens.explore.kbest import ExploreKBest
 from mlm_explorer.ui.screens.explore.draw import ExploreDrawing
-from mlm_explorer.ui.screens.explore.keys import CHIP_HINT, EXPLORE_BINDINGS, TEXT_HINT, TYPING_KEY_ACTIONS
-from mlm_explorer.ui.screens.footer import footer_first
+from mlm_explorer.ui.screens.explore.keys import CHIP_HINT, EXPLORE_BINDINGS, FIELD_HINT, TEXT_HINT, TYPING_KEY_ACTIONS
 from mlm_explorer.ui.screens.explore.lenses import ExploreLenses
 from mlm_explorer.ui.screens.explore.masking import ExploreMasking
 from mlm_explorer.ui.screens.explore.predictions import ExplorePredictions
 from mlm_explorer.ui.screens.explore.session import opening_text
 from mlm_explorer.ui.screens.explore.text_edits import ExploreTextEdits
+from mlm_explorer.ui.screens.footer import footer_first
 from mlm_explorer.ui.state import ExploreState
 from mlm_explorer.ui.widgets.candidate_box import CandidateBox
 from mlm_explorer.ui.widgets.controls import Controls
@@ -336,7 +338,9 @@ class ExploreScreen(Screen):
     def on_descendant_focus(self) -> None:
         self.refresh_bindings()  # the footer follows the focus (check_action)
         box = self.query_one("#tokens-box")
-        hint = CHIP_HINT if self.focused is self.strip else TEXT_HINT if isinstance(self.focused, TextArea) else ""
+        focused = self.focused
+        hint = (CHIP_HINT if focused is self.strip else TEXT_HINT if isinstance(focused, TextArea)
+                else FIELD_HINT if isinstance(focused, Input) and focused.id in ("rate", "seed") else "")
         if box.border_subtitle != hint:
             box.border_subtitle = hint
 
