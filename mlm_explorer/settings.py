@@ -33,6 +33,7 @@ class Settings:
     export_dir: str | None = None  # where exports go; None: the current directory
     probes: list = default_factory_field(default_factory=list)  # pinned probes (Explore `p`): [{"text", "answer"}, ...]
     compare_models: list = default_factory_field(default_factory=list)  # Compare's added columns (at most 2 names)
+    text: str | None = None  # Explore's text of the last session (None: the sample sentence)
 
     def clamp(self) -> "Settings":
         """Bring every value into its valid range (in place) and return self."""

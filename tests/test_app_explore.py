@@ -131,7 +131,7 @@ async def test_random_masking_shows_three_outcomes(app_env, tiny_bert_dir):
         text_on_screen = screen_text(app)
         assert "→[MASK]" in text_on_screen and "✓" in text_on_screen
         random_pos = next(i for i, d in enumerate(rnd.decisions) if d == RANDOM)
-        assert f"→{rnd.replaced[random_pos]}" in text_on_screen
+        assert f'→"{rnd.replaced[random_pos]}"' in text_on_screen  # the drawn token's text, in quotes
         assert "loss on picked positions" in text_on_screen
         assert f"random seed {seed}" in text_on_screen
         # r again re-rolls with the next seed
@@ -208,12 +208,13 @@ async def test_temperature_box_reshapes_the_distribution(app_env, tiny_bert_dir)
         assert hot.entropy == pytest.approx(want.entropy, abs=1e-6) and hot.entropy > cool.entropy
         assert hot.candidates[0].probability < cool.candidates[0].probability  # flatter
         assert f"entropy {hot.entropy:.2f} nats" in screen_text(app)
-        # out of range: clamped to the smallest temperature the settings allow
+        # out of range: refused with a message that says what to type, the value in use stays
         await pilot.click("#temperature")
         await pilot.press("end", *["backspace"] * 8, *"-1", "enter")
         await settle(pilot)
-        assert app.settings.temperature == 0.05 and screen.state.result.predictions[0].entropy < cool.entropy
-        assert screen.query_one("#temperature").value == "0.05"  # the box shows the value in use
+        assert app.settings.temperature == 3.0
+        assert screen.query_one("#temperature").value == "3.0"  # the box shows the value in use
+        assert any("temperature -1 is out of range" in n.message for n in app._notifications)
 
 
 @sync

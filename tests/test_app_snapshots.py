@@ -78,6 +78,40 @@ def test_compare(app_env, fixed_cwd, fixed_bert_dir, fixed_t5_dir, tmp_path, sna
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+# Every screen usable at 80x24 (issue 19, item 11) and at a wide size: Explore and Compare.
+SMALL, WIDE = (80, 24), (160, 45)
+
+
+@pytest.mark.parametrize("size", [SMALL, WIDE], ids=["80x24", "160x45"])
+def test_explore_sizes(app_env, fixed_cwd, fixed_bert_dir, snap_compare, size):
+    app = make_app(fixed_bert_dir, text="The quick brown fox jumps over the lazy dog in the green park.",
+                   rate=0.5, seed=0, top_k=5)
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.explore.state.random is not None, what="random masking")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [SMALL, WIDE], ids=["80x24", "160x45"])
+def test_compare_sizes(app_env, fixed_cwd, fixed_bert_dir, fixed_t5_dir, snap_compare, size):
+    app = make_app(fixed_bert_dir, t5=fixed_t5_dir, text="The cute [MASK] walks in the [MASK] park.")
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: app.screen.result is not None and len(app.screen.result.columns) == 2,
+                       what="the fills")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
 def test_train_form(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
     app = make_app(fixed_bert_dir)
 

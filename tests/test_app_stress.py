@@ -61,7 +61,7 @@ def _block_model_thread(seconds: float) -> None:
 
 
 async def _play(pilot, inputs, *, slow: bool) -> None:
-    from mlm_explorer.ui.screens.explore.screen import TYPING_DEBOUNCE
+    from mlm_explorer.ui.screens.explore.text_edits import TYPING_DEBOUNCE
 
     screen = pilot.app.explore
     for i, (what, k) in enumerate(inputs):

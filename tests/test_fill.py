@@ -177,8 +177,7 @@ def test_decoded_is_readable_and_has_no_special_tokens(tiny_lm, bundled_lm):
         result = predict(lm, SEVERAL)
         for special in ("[CLS]", "[SEP]", "[MASK]", "##"):
             assert special not in result.decoded
-        assert result.decoded == lm.tokenizer.decode(result.filled_ids, skip_special_tokens=True).strip()
-        assert "dog walks in the" in result.decoded
+        assert "The " in result.decoded and "dog walks in the" in result.decoded  # the text as typed, case kept
 
 
 # --------------------------------------------------------------------------------------------- errors

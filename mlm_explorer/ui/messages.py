@@ -171,7 +171,16 @@ class PredictionSettingsChanged(Message):
 
 
 class RandomMaskPressed(Message):
-    """The controls' random-masking button."""
+    """The controls' random-masking button (`next_seed`: the `r` rule, again is the next seed),
+    or enter in the rate / seed field (`next_seed=False`: the values as typed)."""
+
+    def __init__(self, *, next_seed: bool = True) -> None:
+        super().__init__()
+        self.next_seed = next_seed
+
+
+class ClearTextPressed(Message):
+    """The controls' button that deletes the text (ctrl+l in the text box)."""
 
 
 class ClearMasksPressed(Message):

@@ -87,7 +87,7 @@ class ExploreState:
 
         return PredictRequest(input_ids=self.input_ids(mask_id), positions=self.positions(),
                               original_ids=self.original_ids(), top_k=settings.top_k, joint=settings.joint,
-                              temperature=settings.temperature)
+                              temperature=settings.temperature, text=self.tt)
 
     def original_ids(self) -> dict[int, int]:
         """Known originals: every random pick, every clicked mask (typed masks have none)."""

@@ -136,6 +136,7 @@ class PredictRequest:
     top_k: int
     joint: bool
     temperature: float
+    text: Any = None  # core.text.TokenizedText the ids come from: the decode keeps its case and spacing
 
 
 def predict(lm: Any, request: PredictRequest, base_lm: Any = None, *,
@@ -145,7 +146,7 @@ def predict(lm: Any, request: PredictRequest, base_lm: Any = None, *,
 
     kwargs = dict(
         top_k=request.top_k, joint=request.joint, original_ids=request.original_ids or None,
-        temperature=request.temperature,
+        temperature=request.temperature, tokenized=request.text,
     )
 
     def run() -> tuple[Any, Any, float]:

@@ -13,7 +13,8 @@ from typing import Literal
 
 from mlm_explorer.core.infer import forward
 from mlm_explorer.core.infer.forward import mask_logits, mask_logits_rows  # noqa: F401  (re-exported)
-from mlm_explorer.core.mask.text import TokenStrings, decode_text
+from mlm_explorer.core.infer.decode import filled_text
+from mlm_explorer.core.mask.text import TokenizedText, TokenStrings, decode_text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -54,6 +55,7 @@ class FillStep:
 class FillResult:
     predictions: list[MaskPrediction]  # one per mask position, sorted by position
     decoded: str                       # the text with every mask filled by the chosen token, specials dropped
+                                       # (given the tokenized text: its case and spacing, core/infer/decode.py)
     filled_ids: list[int]
     mode: Literal["independent", "joint"]
     steps: list[FillStep]              # joint: in filling order; independent: one per mask, by position
@@ -102,6 +104,7 @@ def fill_masks(
     joint: bool = False,
     original_ids: dict[int, int] | None = None,
     temperature: float = 1.0,
+    tokenized: TokenizedText | None = None,
 ) -> FillResult:
     """Predict the tokens at `mask_positions` of `input_ids` with an encoder MLM.
 
@@ -114,6 +117,8 @@ def fill_masks(
     original_ids: {position: id before masking}, for the original's rank and probability and the loss.
     temperature: divides the logits before the softmax (1.0 = the model's distribution).
         The loss is always at temperature 1 (the training view).
+    tokenized: the tokenized text `input_ids` come from (same length): `decoded` is then that text as
+        typed with the fills in place (core/infer/decode.py), else the tokenizer's decode.
     """
     forward.require_encoder(lm, "fill-mask")
     forward.check_ids(lm, input_ids)
@@ -147,7 +152,10 @@ def fill_masks(
             filled[pos] = tid
         remaining = [p for p in remaining if p not in predictions]
 
-    decoded = decode_text(lm.tokenizer, filled)
+    if tokenized is not None and len(tokenized.tokens) == len(filled):
+        decoded = filled_text(lm.tokenizer, tokenized, steps)
+    else:
+        decoded = decode_text(lm.tokenizer, filled)
     return FillResult(
         predictions=[predictions[p] for p in positions],
         decoded=decoded,
@@ -179,4 +187,4 @@ def predict(
 
     tt = tokenize(lm.tokenizer, text, max_length=lm.max_length, truncate=truncate)
     positions = forward.typed_masks(tt)
-    return fill_masks(lm, tt.input_ids, positions, top_k=top_k, joint=joint, temperature=temperature)
+    return fill_masks(lm, tt.input_ids, positions, top_k=top_k, joint=joint, temperature=temperature, tokenized=tt)

@@ -12,6 +12,12 @@ from mlm_explorer.core.mask.decision import RANDOM, SELECTED, label
 from mlm_explorer.core.mask.text import TokenizedText
 
 
+def quoted(piece: str) -> str:
+    """How a random replacement is shown after its arrow: in quotes, so a drawn token `194`
+    reads `the→"194"` (a token's text), never like a token id."""
+    return f'"{piece}"'
+
+
 @dataclass
 class MaskPreview:
     """The engine's decisions for one text (one row), as plain lists."""

@@ -27,6 +27,7 @@ from mlm_explorer.core.infer.infill import DIFFERENCE
 from mlm_explorer.ui import workers
 from mlm_explorer.ui.messages import ColumnFilled, WorkFailed
 from mlm_explorer.ui.names import short_name
+from mlm_explorer.ui.screens.footer import footer_first
 
 MAX_COLUMNS = 4
 EXTRA_COLUMNS = MAX_COLUMNS - 2   # beside Explore's model and the T5
@@ -74,6 +75,8 @@ class CompareScreen(Screen):
         Binding("d", "drop", "Drop column", tooltip="Remove the last added column"),
     ]
 
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # app.tcss: the caption gives up rows at 24
+
     def __init__(self) -> None:
         super().__init__()
         self.request = 0
@@ -94,7 +97,18 @@ class CompareScreen(Screen):
             for i in range(MAX_COLUMNS):
                 with VerticalScroll(id=f"col-{i}", classes="compare-col hidden"):
                     yield Static("", id=f"col-body-{i}")
-        yield Footer()
+        yield Footer(compact=True)
+
+    @property
+    def active_bindings(self) -> dict:
+        return footer_first(super().active_bindings)  # F1-F4 first: they fit 80 columns
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """r / a / d type letters in the "add a model" box: not in the footer there."""
+        return not (action in ("refresh", "add", "drop") and isinstance(self.focused, Input))
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()
 
     def on_mount(self) -> None:
         self.app.compare_screen = self   # the export reads the columns from here

@@ -65,7 +65,9 @@ One lens at a time colours the token chips (the bar under them gives the scale):
   `[MASK]` everywhere (specials kept) to your input; the completeness gap says how well the
   parts add up to the whole change of log p. `i` switches to gradient × input. Green: for
   the prediction, red: against it.
-Press the lens's key again, or `0`, to turn it off. Lenses use temperature 1.
+Press the lens's key again, or `0`, to turn it off (after a change of the input, e.g. a new mask
+under saliency, the key shows the lens for the new input instead). The surprisal caption gives
+the number of the token under the cursor. Lenses use temperature 1.
 
 ## Candidate words
 `k` opens a box under the mask table: type words for the selected mask, comma-separated.
@@ -79,6 +81,22 @@ masks' pseudo-log-likelihood: the sum over masks of log p(its token | the other 
 Up to three masks the search is exact over each mask's top candidates; above, a beam. Masks
 typed or clicked together ("[MASK][MASK]", the pieces of one word) fill one word. Beside it,
 the most-confident-first fill (`j`): its PLL, its rank, and whether the two agree.
+
+## The text box, the masks and the fields
+The app opens with the cursor on the token chips, so the letter keys act at once; in the text
+box (`t`) and in the number fields a letter types itself, and the footer shows only the keys
+that work where you are.
+
+| key | where | does |
+|---|---|---|
+| ctrl+a | text box | select all the text (home: the line start) |
+| ctrl+l, *Clear text* | text box, Explore | delete the whole text (ctrl+z brings it back) |
+| esc | text box | back to the token chips |
+| c, *Unmask all* | Explore | unmask every token (the text stays) |
+| n / N | Explore | the next / previous mask: its distribution (the panel's title names the mask it shows) |
+| R, tab | Explore | to the rate field, then the seed; enter there applies random masking as typed |
+| r | Explore | random masking; a seed or rate you typed is used, pressed again: the next seed |
+| W, *whole words* | Explore | random masking by whole words (the checkbox shows on / off) |
 
 ## Keys
 | key | where | does |

@@ -13,32 +13,30 @@ from rich.text import Text
 from textual.widgets import Static
 
 from mlm_explorer.ui.widgets.distribution import shown
+from mlm_explorer.core.mask.preview import quoted
 from mlm_explorer.ui.widgets.token_strip import DARK, LIGHT
 
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
-def decode_text(tt: Any, result: Any, *, style: str = "bold reverse") -> Text:
-    """Rich text of `tt` (core.text.TokenizedText) with `result`'s fills highlighted."""
+def decode_text(tt: Any, result: Any, *, style: str = "bold reverse", piece_style: Any = None) -> Text:
+    """Rich text of `tt` (core.text.TokenizedText) with `result`'s fills highlighted: the text of
+    core.decode.fill_segments (the one decode of the app, the CLI and the export)."""
     out = Text()
     if tt is None or result is None:
         return out
+    from mlm_explorer.core.infer.decode import fill_segments
+    from mlm_explorer.core.mask.text import PieceStyle
+
     steps = {s.position: (order, s) for order, s in enumerate(result.steps, 1)}
-    cursor = 0
-    for token in tt.tokens:
-        if token.special or token.end <= token.start and token.index not in steps:
+    fills = {p: (s.token, shown(s)) for p, (_, s) in steps.items()}
+    for text, position in fill_segments(piece_style or PieceStyle(), tt, fills):
+        if position is None:
+            out.append(text)
             continue
-        if token.start >= cursor:
-            out.append(tt.text[cursor : token.start])
-        if token.index in steps:
-            order, step = steps[token.index]
-            out.append(shown(step), style=style)
-            if result.mode == "joint" and len(steps) > 1:
-                out.append(str(order).translate(SUBSCRIPTS), style="dim")
-        else:
-            out.append(tt.text[token.start : token.end])
-        cursor = max(cursor, token.end)
-    out.append(tt.text[cursor:])
+        out.append(text, style=style)
+        if result.mode == "joint" and len(steps) > 1:
+            out.append(str(steps[position][0]).translate(SUBSCRIPTS), style="dim")
     return out
 
 
@@ -49,17 +47,19 @@ class DecodeLine(Static):
     DecodeLine { height: auto; min-height: 3; padding: 0 1; }
     """
 
+    piece_style: Any = None  # core.text.PieceStyle of the model's tokenizer (its word boundaries)
+
     def show(self, tt: Any, result: Any, *, base_result: Any = None, note: str = "") -> None:
         if result is None:
             self._set(Text(note or "mask a token (click it, or space) to see the model's fill", style="italic dim"))
             return
         t = Text()
         t.append(f"{result.mode:<12}", style="dim")
-        t.append_text(decode_text(tt, result))
+        t.append_text(decode_text(tt, result, piece_style=self.piece_style))
         if base_result is not None:
             t.append("\n")
             t.append(f"{'base':<12}", style="dim")
-            t.append_text(decode_text(tt, base_result, style="bold underline"))
+            t.append_text(decode_text(tt, base_result, style="bold underline", piece_style=self.piece_style))
         line = []
         if result.loss is not None:
             import math
@@ -100,6 +100,13 @@ class Legend(Static):
     Legend { height: auto; padding: 0 1; }
     """
 
+    example: tuple[str, ...] = ("un", "believ", "able")  # the pieces of one word (the loaded tokenizer's: set_example)
+
+    def set_example(self, pieces: list[str]) -> None:
+        if tuple(pieces) != self.example:
+            self.example = tuple(pieces)
+            self.redraw()
+
     def on_mount(self) -> None:
         self.redraw()
         self.watch(self.app, "theme", lambda _: self.redraw(), init=False)
@@ -109,10 +116,10 @@ class Legend(Static):
         t = Text()
         t.append(" [MASK] ", style=f"bold {pal.on_label} on {pal.mask}")
         t.append(" 80%  ")
-        t.append(" a→b ", style=f"bold #000000 on {pal.random}")
-        t.append(" random token 10%  ")
+        t.append(f" a→{quoted('b')} ", style=f"bold #000000 on {pal.random}")
+        t.append(" random 10%  ")
         t.append(" a✓ ", style=f"bold {pal.on_label} on {pal.keep}")
         t.append(" kept 10%  ")
-        t.append("un·believ·able", style=f"{pal.text} on {pal.word}")
-        t.append(" = one word")
+        t.append("·".join(self.example), style=f"{pal.text} on {pal.word}")
+        t.append(" = one word" if len(self.example) > 1 else " = one token")
         self.update(t)

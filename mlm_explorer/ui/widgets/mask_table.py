@@ -12,6 +12,7 @@ from rich.text import Text
 from textual import on
 
 from mlm_explorer.core.mask.decision import KEEP, MASK, RANDOM
+from mlm_explorer.core.mask.preview import quoted
 from mlm_explorer.ui.messages import MaskPicked, RowHighlighted, RowSelected
 from mlm_explorer.ui.widgets.distribution import shown
 from mlm_explorer.ui.widgets.row_list import RowList
@@ -75,7 +76,7 @@ class MaskTable(RowList):
             if state.random is not None and state.random.decisions[p]:
                 label, colour = DECISIONS[state.random.decisions[p]]
                 if state.random.decisions[p] == RANDOM:
-                    label = f"→{state.random.replaced.get(p, '?')}"
+                    label = f"→{quoted(state.random.replaced.get(p, '?'))}"
                 given = Text(label, style=colour)
             else:
                 given = Text("[MASK]", style="red")

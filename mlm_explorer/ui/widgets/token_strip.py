@@ -25,6 +25,7 @@ from mlm_explorer.ui.messages import CursorMoved, TokenToggled
 from mlm_explorer.ui.widgets.heat import heat_style
 
 from mlm_explorer.core.mask.decision import KEEP, MASK, NONE, RANDOM  # torch-free
+from mlm_explorer.core.mask.preview import quoted  # torch-free
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ class TokenStrip(Widget, can_focus=True):
         text = token.text
         focused_cursor = index == self.cursor
         if decision == RANDOM:
-            label = f"{text}→{view.replaced.get(index, '?')}"
+            label = f"{text}→{quoted(view.replaced.get(index, '?'))}"
             style = Style(bgcolor=pal.random, color="#000000", bold=True)
         elif decision == KEEP:
             label = f"{text}✓"

@@ -14,7 +14,8 @@ from textual.geometry import Region
 from textual.widgets import Label
 
 from mlm_explorer.core.mask.decision import KEEP, MASK, RANDOM
-from mlm_explorer.ui.widgets.decode_line import DecodeLine
+from mlm_explorer.errors import UserError
+from mlm_explorer.ui.widgets.decode_line import DecodeLine, Legend
 from mlm_explorer.ui.widgets.diff_panel import DiffPanel
 from mlm_explorer.ui.widgets.distribution import Distribution
 from mlm_explorer.ui.widgets.mask_table import MaskTable
@@ -22,6 +23,9 @@ from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
 
 if TYPE_CHECKING:
     from mlm_explorer.ui.screens.explore.screen import ExploreScreen
+
+
+LEGEND_WORD = "unbelievable"  # the legend shows how the loaded tokenizer splits it
 
 
 class ExploreDrawing:
@@ -45,6 +49,7 @@ class ExploreDrawing:
         st = screen.state
         if st.tt is None:
             screen.lenses.overlay()  # no text: the lens bar goes too
+            self._set_title(screen.query_one("#tokens-box"), "Tokens (no text)")
             return
         screen.query_one("#strip", TokenStrip).show(StripView(
             tokens=st.tt.tokens, masked=st.masked_view(),
@@ -71,6 +76,19 @@ class ExploreDrawing:
         box._border_title = box.render_str(title).expand_tabs(4).split()[0]  # what the setter stores
         left, top = box.content_offset  # refresh regions are in content coordinates
         box.refresh(Region(-left, -top, box.outer_size.width, 1))
+
+    def model_changed(self, lm: Any) -> None:
+        """A new model: the decode line's word boundaries and the legend's subword example are its tokenizer's."""
+        from mlm_explorer.core.mask.text import PieceStyle, tokenize
+
+        screen = self.screen
+        screen.query_one("#decode", DecodeLine).piece_style = PieceStyle.of(lm.tokenizer)
+        try:
+            tt = tokenize(lm.tokenizer, LEGEND_WORD)
+            pieces = [t.text for t in tt.tokens if t.word == 0]
+        except UserError:
+            pieces = [LEGEND_WORD]
+        screen.query_one("#legend", Legend).set_example(pieces)
 
     # -- the results ----------------------------------------------------------------------------
     def results(self) -> None:
@@ -110,10 +128,26 @@ class ExploreDrawing:
                 label += {MASK: " · became [MASK]", RANDOM: f" · became random {st.random.replaced.get(p, '?')!r}",
                           KEEP: " · kept unchanged"}.get(decision, "")
         screen.query_one("#dist", Distribution).show(st.prediction_at(p), label=label, original_text=original)
+        self.distribution_title()
         if screen.before_after and st.base_result is not None:
             screen.query_one("#dist-base", Distribution).show(st.prediction_at(p, base=True), label=label,
                                                               original_text=original)
             self._diff(p)
+
+    def distribution_title(self) -> None:
+        """The panel's title: which mask it shows, and that it still shows it while the cursor is
+        on a plain token (n / N jump between the masks)."""
+        screen = self.screen
+        st = screen.state
+        positions, p = st.positions(), st.selected
+        title = "Distribution"
+        if st.result is not None and p is not None and p in positions:
+            title += f" of mask {positions.index(p) + 1}/{len(positions)} {st.tt.tokens[p].text!r}"
+            cursor = screen.strip.cursor
+            if cursor != p and 0 <= cursor < len(st.tt.tokens) and cursor not in positions:
+                title = (f"Distribution: still mask {positions.index(p) + 1}/{len(positions)} "
+                         f"{st.tt.tokens[p].text!r} · cursor on {st.tt.tokens[cursor].text!r} · n/N: next/prev mask")
+        self._set_title(screen.query_one("#dist-box"), title.replace("[", "\\["))
 
     def _diff(self, position: int | None) -> None:
         """The Δ panel (before/after): core.diff's numbers at the selected mask."""

@@ -157,13 +157,19 @@ class Lens:
                 LensKind.SALIENCY: self._saliency_view}[kind]
         return draw(result, tt=tt, cursor=cursor, selected=selected, positions=positions)
 
-    def _surprisal_view(self, score: Any, **_: Any) -> LensView:
+    def _surprisal_view(self, score: Any, *, tt: Any, cursor: int | None, **_: Any) -> LensView:
         values = {t.position: t.surprisal for t in score.tokens}
         heat, top = normalise(values)
         name = "PLL-word-l2r" if score.pll_variant == "word-l2r" else "original PLL"
-        caption = (f"−log p per token ({name}) · PLL {score.pll:.2f} nats · "
+        here = ""  # the number of the token under the cursor, so the colour can be read
+        if cursor in values:
+            here = f"{tt.tokens[cursor].text!r} {values[cursor]:.2f} nats · "
+        elif cursor is not None and 0 <= cursor < len(tt.tokens):
+            here = f"{tt.tokens[cursor].text!r} not scored · "
+        caption = (f"{here}−log p per token ({name}) · PLL {score.pll:.2f} nats · "
                    f"pseudo-perplexity {score.pseudo_perplexity:.2f} · {score.n_tokens} tokens")
-        return LensView(LensKind.SURPRISAL, caption, heat=heat, values=values, high=top, details=score.to_dict())
+        return LensView(LensKind.SURPRISAL, caption, heat=heat, values=values, high=top,
+                        details=score.to_dict())
 
     def _attention_view(self, maps: Any, *, tt: Any, cursor: int | None, **_: Any) -> LensView:
         query = cursor if cursor is not None and 0 <= cursor < len(tt.tokens) else None

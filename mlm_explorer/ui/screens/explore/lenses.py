@@ -56,6 +56,7 @@ class ExploreLenses:
         self.screen = screen
         self.lens = Lens()
         self.work_started = 0  # model work asked for so far (the tests count it)
+        self._turned_on: Any = None  # the input key when the lens's key was last pressed
 
     @property
     def app(self) -> Any:
@@ -76,7 +77,14 @@ class ExploreLenses:
 
     # -- keys (the screen's actions) ----------------------------------------------------------
     def toggle(self, kind: LensKind) -> None:
-        self.lens.kind = LensKind.OFF if self.lens.kind == kind else kind
+        """The lens's key: on; pressed again, off, unless the input changed since it went on
+        (saliency on, then a token masked: `g` explains the new mask, it does not turn the lens off)."""
+        key = self._key(kind) if kind != LensKind.OFF else None
+        if self.lens.kind == kind and (kind == LensKind.OFF or key == self._turned_on):
+            self.lens.kind = LensKind.OFF
+        else:
+            self.lens.kind = kind
+        self._turned_on = key
         self.screen.drawing.strip()
 
     def step(self, what: str, step: int) -> None:
@@ -129,7 +137,8 @@ class ExploreLenses:
         return {"heat": view.heat, "heat_colors": COLORS.get(view.kind, COLORS[LensKind.SURPRISAL])}
 
     def cursor_moved(self) -> None:
-        if self.lens.kind == LensKind.ATTENTION:
+        """Attention follows the cursor; the surprisal caption gives the token under it its number."""
+        if self.lens.kind in (LensKind.ATTENTION, LensKind.SURPRISAL):
             self.screen.drawing.strip()
 
     # -- model work -----------------------------------------------------------------------------

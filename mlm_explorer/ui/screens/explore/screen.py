@@ -4,11 +4,13 @@ Flow: text edit -> (debounced) `core.text.tokenize` -> chips; a toggle or random
 changes `state`; every change asks for a prediction on exactly `state.input_ids(...)`, and an
 answer for an older request is dropped.
 
-The screen is composed: it holds its widgets and four helpers, `predictions`
-(predictions.py: the requests to the model), `drawing` (draw.py: state -> widgets), `lenses`
-(lenses.py: the chip lenses and their work) and `candidates` (candidates.py: the candidate
-box and its work). Failed work of any of them comes back through the app's one failure path
-as `WorkFailed` (`on_work_failed`).
+The screen is composed: it holds its widgets and its helpers, `predictions`
+(predictions.py: the requests to the model), `masking` (masking.py: random masking, unmask
+all, the jump between masks), `drawing` (draw.py: state -> widgets), `lenses` (lenses.py: the
+chip lenses and their work), `candidates` (candidates.py: the candidate box and its work),
+`kbest` (kbest.py) and `text_edits` (text_edits.py: the text box -> tokens). Its keys, and
+which of them work where the focus is, are keys.py. Failed work of any of them comes back
+through the app's one failure path as `WorkFailed` (`on_work_failed`).
 """
 
 from __future__ import annotations
@@ -18,25 +20,28 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, TextArea
+from textual.widgets import Footer, Input, Label, TextArea
 
-from mlm_explorer.errors import UserError
-from mlm_explorer.ui import workers
 from mlm_explorer.ui.enums import LensKind
 from mlm_explorer.ui.messages import (
-    CandidateChosen, CandidatesReady, ClearMasksPressed, CursorMoved, KBestReady, LensReady, MaskPicked, PredictionReady,
-    PredictionSettingsChanged, RandomMasked, RandomMaskPressed, RowHighlighted, TokenToggled, WordsTyped, WorkFailed,
+    CandidateChosen, CandidatesReady, ClearMasksPressed, ClearTextPressed, CursorMoved, KBestReady, LensReady,
+    MaskPicked, PredictionReady, PredictionSettingsChanged, RandomMasked, RandomMaskPressed, RowHighlighted,
+    TokenToggled, WordsTyped, WorkFailed,
 )
 from mlm_explorer.ui.screens.explore import candidates, kbest, lenses
 from mlm_explorer.ui.screens.explore.candidates import ExploreCandidates
 from mlm_explorer.ui.screens.explore.kbest import ExploreKBest
 from mlm_explorer.ui.screens.explore.draw import ExploreDrawing
-from mlm_explorer.ui.screens.explore.lenses import LENS_BINDINGS, ExploreLenses
+from mlm_explorer.ui.screens.explore.keys import CHIP_HINT, EXPLORE_BINDINGS, FIELD_HINT, TEXT_HINT, TYPING_KEY_ACTIONS
+from mlm_explorer.ui.screens.explore.lenses import ExploreLenses
+from mlm_explorer.ui.screens.explore.masking import ExploreMasking
 from mlm_explorer.ui.screens.explore.predictions import ExplorePredictions
-from mlm_explorer.ui.state import ExploreState, remap_positions
+from mlm_explorer.ui.screens.explore.session import opening_text
+from mlm_explorer.ui.screens.explore.text_edits import ExploreTextEdits
+from mlm_explorer.ui.screens.footer import footer_first
+from mlm_explorer.ui.state import ExploreState
 from mlm_explorer.ui.widgets.candidate_box import CandidateBox
 from mlm_explorer.ui.widgets.controls import Controls
 from mlm_explorer.ui.widgets.decode_line import DecodeLine, Legend
@@ -45,38 +50,23 @@ from mlm_explorer.ui.widgets.distribution import Distribution, shown
 from mlm_explorer.ui.widgets.kbest_list import KBestList
 from mlm_explorer.ui.widgets.lens_bar import LensBar
 from mlm_explorer.ui.widgets.mask_table import MaskTable
+from mlm_explorer.ui.widgets.text_box import TextBox
 from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
 
 DEFAULT_TEXT = "The cute dog walks in the green park."
-TYPING_DEBOUNCE = 0.15  # seconds of quiet typing before the text is tokenized again
 
 
 class ExploreScreen(Screen):
-    BINDINGS = [
-        Binding("r", "random_mask", "Random mask", tooltip="Apply the masking engine (rate, seed); again: next seed"),
-        Binding("c", "clear", "Clear", tooltip="Unmask everything"),
-        Binding("j", "toggle_joint", "Joint/indep.", tooltip="Fill several masks jointly (most confident first) or independently"),
-        Binding("W", "toggle_whole_word", "Whole-word r", show=False,
-                tooltip="Random masking picks whole words (on/off)"),
-        Binding("b", "toggle_base", "Before/after", tooltip="Show the base model beside the fine-tuned one"),
-        Binding("p", "pin_probe", "Pin probe", show=False,
-                tooltip="Pin the text with the selected mask as a probe, watched while fine-tuning (Train)"),
-        Binding("plus,equals_sign", "top_k(1)", "k+1", show=False),
-        Binding("minus", "top_k(-1)", "k-1", show=False),
-        Binding("escape", "focus_tokens", "Tokens", show=False),
-        Binding("t", "focus_text", "Edit text", tooltip="Back to the text box"),
-        Binding("k", "candidates", "Candidates", show=False,
-                tooltip="Score your own words at the selected mask; the best fills of 1-3 pieces"),
-        Binding("J", "kbest", "K best fills", show=False,
-                tooltip="The k best joint fills of all masks by PLL, beside the most-confident-first fill"),
-    ] + [Binding(str(i), f"choose({i - 1})", f"choose {i}", show=False) for i in range(1, 10)] + LENS_BINDINGS
+    BINDINGS = EXPLORE_BINDINGS  # keys.py: the keys, and which work where the focus is
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]  # app.tcss reflows the controls and the panes
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
     def __init__(self) -> None:
         super().__init__()
         self.state = ExploreState()
         self.before_after = False
-        self._debounce = None
-        self._random_pending: int | None = None  # the request of a random masking still being computed
+        self.text_edits = ExploreTextEdits(self)  # the text box -> tokens, debounced: text_edits.py
+        self.masking = ExploreMasking(self)  # random masking, unmask all, the jump between masks: masking.py
         self.drawing = ExploreDrawing(self)
         self.predictions = ExplorePredictions(self)
         self.lenses = ExploreLenses(self)
@@ -88,8 +78,10 @@ class ExploreScreen(Screen):
         with Horizontal(id="status-bar"):
             yield Label("", id="model-status")
             yield Label("", id="busy")
-        initial = DEFAULT_TEXT if self.app.initial_text is None else self.app.initial_text
-        text = TextArea(initial, id="text", soft_wrap=True, tab_behavior="focus")
+        initial = opening_text(self.app, DEFAULT_TEXT)
+        # the chips have the focus first, so r / W / n act at once (the text box when there is no text)
+        self.AUTO_FOCUS = "#strip" if initial.strip() else "#text"
+        text = TextBox(initial, id="text", soft_wrap=True, tab_behavior="focus")
         text.border_title = "Text (\\[MASK] or ___ are masks too)"
         yield text
         yield Controls(id="controls")
@@ -111,7 +103,7 @@ class ExploreScreen(Screen):
                     yield Distribution(id="dist")
                     yield Distribution("base", id="dist-base", classes="hidden")
                 yield KBestList(id="kbest", classes="hidden")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.app.explore = self  # Compare and export read this screen's state
@@ -144,52 +136,19 @@ class ExploreScreen(Screen):
         self.state.random = None
         if self.app.base_lm is None:
             self.before_after = False
+        self.drawing.model_changed(self.app.lm)  # the decode's word boundaries, the legend's example
         self.retokenize(keep_masks=True, force=True)
 
-    # -- text ---------------------------------------------------------------------------------
+    # -- text (text_edits.py tokenizes it) ------------------------------------------------------
     @on(TextArea.Changed, "#text")
     def _text_changed(self) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._debounce = self.set_timer(TYPING_DEBOUNCE, self.flush_typing)
+        self.text_edits.changed()
 
     def flush_typing(self) -> None:
-        """Tokenize typing that still waits for its debounce: a key pressed right after typing
-        (r, c, leaving the text box) acts on the text as typed, not on the one before."""
-        if self._debounce is not None:
-            self._debounce.stop()
-            self._debounce = None
-            self.retokenize(keep_masks=True)
+        self.text_edits.flush()
 
     def retokenize(self, *, keep_masks: bool, force: bool = False) -> None:
-        """core.text.tokenize the text box; carry clicked masks over the edit."""
-        lm = self.app.lm
-        if lm is None:
-            return
-        from mlm_explorer.core.mask.text import MaskSet, tokenize
-
-        text = self.query_one("#text", TextArea).text
-        old = self.state.tt
-        try:
-            tt = tokenize(lm.tokenizer, text, max_length=lm.max_length, truncate=True)
-        except UserError as exc:
-            self.state = ExploreState(masks=MaskSet(), error=str(exc))
-            self.strip.show(StripView(note=str(exc)))
-            self.predictions.ask()
-            return
-        kept: set[int] = set()
-        if keep_masks and old is not None and self.state.masks is not None:
-            kept = remap_positions(old, tt, self.state.masks.positions)
-        unchanged = old is not None and old.text == tt.text and old.input_ids == tt.input_ids
-        if unchanged and not force and self.state.masks is not None:
-            return  # nothing the model sees changed
-        self.state.tt = tt
-        self.state.masks = MaskSet(frozenset(kept))
-        self.state.random = None
-        self.state.error = None
-        if tt.truncated:
-            self.notify(f"text cut to the model's {lm.max_length} tokens", severity="warning")
-        self.predictions.ask()
+        self.text_edits.retokenize(keep_masks=keep_masks, force=force)
 
     # -- masking ------------------------------------------------------------------------------
     @on(TokenToggled)
@@ -202,51 +161,16 @@ class ExploreScreen(Screen):
             self.predictions.ask()
 
     def action_clear(self) -> None:
-        self.flush_typing()
-        if self.state.tt is None:
-            return
-        self.state.clear()
-        self.predictions.ask()
+        self.masking.clear()
 
     def action_random_mask(self) -> None:
-        """The masking engine on the current text; pressed again, the next seed. Every press
-        counts: one that comes while the previous masking is still being computed (the first per
-        model builds the masking vocabulary in a worker) moves to the next seed too."""
-        self.flush_typing()
-        st, lm = self.state, self.app.lm
-        if st.tt is None or lm is None:
-            return
-        settings = self.app.settings
-        self.query_one(Controls).read()
-        if st.random is not None or self._random_pending == self.request:
-            settings.seed += 1
-            self.query_one(Controls).show()
-            self.app.save_settings()
-        request, seed, rate = self.predictions.next_request(), settings.seed, settings.rate
-        whole_word = settings.whole_word
-        tt = st.tt
-        preview = workers.random_mask_now(lm, tt, rate=rate, seed=seed, whole_word=whole_word)
-        if preview is not None:
-            self.on_random_masked(RandomMasked(request, preview))
-            return
-        self._random_pending = request
-
-        def body() -> None:
-            preview = workers.random_mask(lm, tt, rate=rate, seed=seed, whole_word=whole_word)
-            self.post_message(RandomMasked(request, preview))
-
-        self.app.run_work(self, "random", request, body)
+        self.masking.random()
 
     def on_random_masked(self, message: RandomMasked) -> None:
-        if message.request != self.request or self.state.tt is None:
-            return
-        self._random_pending = None
-        self.state.random = message.preview
-        picked = self.state.random.picked()
-        if not picked:
-            self.notify(f"rate {message.preview.rate} picked no token at seed {message.preview.seed}; press r again", timeout=4)
-        self.state.selected = picked[0] if picked else None
-        self.predictions.ask()
+        self.masking.ready(message)
+
+    def action_jump_mask(self, step: int) -> None:
+        self.masking.jump(step)
 
     # -- predictions (the helper keeps the requests) ---------------------------------------------
     @property
@@ -287,6 +211,8 @@ class ExploreScreen(Screen):
             self.drawing.strip()
             if self.state.result is not None:
                 self.drawing.distribution()
+        else:  # a plain token: the panel's title says which mask it still shows
+            self.drawing.distribution_title()
 
     # -- lenses and the candidate box (their helpers do the work) -------------------------------
     def action_lens(self, kind: str) -> None:
@@ -351,12 +277,16 @@ class ExploreScreen(Screen):
         self.predictions.ask()
 
     @on(RandomMaskPressed)
-    def _random_pressed(self) -> None:
-        self.action_random_mask()
+    def _random_pressed(self, message: RandomMaskPressed) -> None:
+        self.masking.random(next_seed=message.next_seed)
 
     @on(ClearMasksPressed)
     def _clear_pressed(self) -> None:
         self.action_clear()
+
+    @on(ClearTextPressed)
+    def _clear_text_pressed(self) -> None:
+        self.query_one("#text", TextBox).action_clear_text()
 
     def action_toggle_joint(self) -> None:
         self.query_one(Controls).toggle_joint()
@@ -390,3 +320,27 @@ class ExploreScreen(Screen):
 
     def action_focus_text(self) -> None:
         self.query_one("#text", TextArea).focus()
+
+    def action_focus_rate(self) -> None:
+        self.query_one("#rate").focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A letter key types itself in the text box and the number fields: hidden there."""
+        if action in TYPING_KEY_ACTIONS and isinstance(self.focused, (TextArea, Input)):
+            return False
+        return True
+
+    @property
+    def active_bindings(self) -> dict:
+        """The footer's keys: F1-F4 first, so a narrow terminal still shows how to get around."""
+        return footer_first(super().active_bindings)
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()  # the footer follows the focus (check_action)
+        box = self.query_one("#tokens-box")
+        focused = self.focused
+        hint = (CHIP_HINT if focused is self.strip else TEXT_HINT if isinstance(focused, TextArea)
+                else FIELD_HINT if isinstance(focused, Input) and focused.id in ("rate", "seed") else "")
+        if box.border_subtitle != hint:
+            box.border_subtitle = hint
+
