@@ -232,7 +232,11 @@ async def keys_while_training(model: str | None, device: str, keys: int, rounds:
             area.move_cursor((0, 0))
             await until_idle(app, term, quiet=0.2, ignore=tuple(app.workers))  # the job's event reader runs on
             steps_before = sum(e.get("event") == "step" for e in sink.events)
+            pid = app.train_runner.process.pid
+            cpu_before, wall_before = process_cpu_seconds(pid), time.perf_counter()
             per_round = [await _keys(app, term, keys) for _ in range(rounds)]
+            job_cpu, job_wall = process_cpu_seconds(pid) - cpu_before, time.perf_counter() - wall_before
+            alive = app.train_runner.process.poll() is None
             steps_seen = sum(e.get("event") == "step" for e in sink.events) - steps_before
         finally:  # the job must not outlive the benchmark (its reader thread would keep the loop open)
             app.train_runner.cancel()
@@ -240,7 +244,14 @@ async def keys_while_training(model: str | None, device: str, keys: int, rounds:
                 app.train_runner.wait(60)
             except Exception:
                 app.train_runner.kill()
-    return {"rounds": per_round, "stepping": stepping, "steps_during": steps_seen}
+    return {"rounds": per_round, "stepping": stepping, "steps_during": steps_seen, "job_alive": alive,
+            "job_cpu_s": job_cpu, "job_wall_s": job_wall}
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (/proc/PID/stat), all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _keys(app, term: Terminal, keys: int) -> list[float]:
@@ -367,7 +378,8 @@ def measure_toggles(results: Results, args, device: str) -> None:
                   ("model call returned -> frame written (UI thread)", med(ms(last["after_call"])))]
         results.profile("toggle", shape, sorted(stages, key=lambda p: -p[1]), how="stages of a toggle, p50 of the last round")
         results.profile("toggle", shape, profile_parts(tv["profile"], per=args.toggles),
-                        how="cProfile of the UI thread over one more round of toggles, self time per toggle")
+                        how="cProfile of the UI thread over one more round of toggles, self time per toggle "
+                            "(the event loop's idle wait left out)")
 
 
 def measure_keys(results: Results, args, device: str) -> None:
@@ -382,7 +394,12 @@ def measure_keys(results: Results, args, device: str) -> None:
         print(f"round {r}: key -> frame {med(ms(lat)):.1f} ms p50, {p95:.1f} ms p95 {'ok' if ok else 'MISSED'} "
               f"(job stepping: {lt['stepping']})", flush=True)
     p50s = [x["p50_ms"] for x in results.rows("keys")]
-    results.note("keys", f"p50 {min(p50s):.1f}–{max(p50s):.1f} ms; the job made {lt['steps_during']} steps meanwhile")
+    if not (lt["stepping"] and lt["job_alive"]):
+        raise SystemExit("the training job was not running through the key rounds: no key latency recorded")
+    results.figure("keys_job", {k: lt[k] for k in ("steps_during", "job_cpu_s", "job_wall_s", "job_alive")})
+    results.note("keys", f"p50 {min(p50s):.1f}–{max(p50s):.1f} ms; the job (niced, as the app starts it) used "
+                         f"{lt['job_cpu_s']:.1f} CPU s in the {lt['job_wall_s']:.1f} s of key rounds and logged "
+                         f"{lt['steps_during']} steps meanwhile")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,18 @@ def flops_figures(model_dir: Path, args, tokens_per_s: float, head_fraction: flo
             "mfu": mfu(tokens_per_s, per_token, peak)}
 
 
+def flops_ceiling(model_dir: Path, args) -> float:
+    """Training FLOPs per token of the anchor (the MLM head at every position) over ours (the
+    head at the ~15% masked positions): what the sparse head alone can buy when the step is
+    compute-bound, as on a CPU."""
+    from transformers import AutoConfig
+
+    from benchkit.flops import training_flops_per_token
+
+    config = AutoConfig.from_pretrained(model_dir)
+    return training_flops_per_token(config, args.block_size, 1.0) / training_flops_per_token(config, args.block_size, 0.15)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_size_arguments(ap, steps=8, batch_size=None)
@@ -181,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                     extra.update(ours_compiled_tokens_per_s=compiled["tokens_per_s"],
                                  compile_speedup=compiled["tokens_per_s"] / ours["tokens_per_s"])
                 if device.type == "cuda":
-                    extra = {"hf_" + k: v for k, v in flops_figures(model_dir, args, hf["tokens_per_s"], 1.0).items()}
+                    extra.update({"hf_" + k: v for k, v in flops_figures(model_dir, args, hf["tokens_per_s"], 1.0).items()})
                     masked = 0.15  # the sparse head's share of positions
                     extra.update({"ours_" + k: v for k, v in
                                   flops_figures(model_dir, args, ours["tokens_per_s"], masked).items()})
@@ -192,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
                                  ours_loss=ours["loss"], hf_optimizer=hf["optimizer"], order=list(order), **extra)
                 shares.setdefault(p, []).append(ours.get("data_share", 0) + ours.get("masking_share", 0))
                 mfu = ""
-                if device.type == "cuda" and extra.get("ours_mfu") is not None:
-                    mfu = f"; MFU ours {100 * extra['ours_mfu']:.0f}%, HF {100 * extra['hf_mfu']:.0f}%"
+                if device.type == "cuda":
+                    mfu = (f"; model TFLOPs/s ours {extra['ours_tflops_per_s']:.1f}, HF {extra['hf_tflops_per_s']:.1f}"
+                           if extra.get("ours_mfu") is None else
+                           f"; MFU ours {100 * extra['ours_mfu']:.0f}%, HF {100 * extra['hf_mfu']:.0f}%")
                 if args.compile:
                     mfu += (f"; ours with --compile {extra['ours_compiled_tokens_per_s']:.0f} tokens/s "
                             f"({extra['compile_speedup']:.2f}x eager)")
@@ -202,12 +216,17 @@ def main(argv: list[str] | None = None) -> int:
                       f"ours {ours['tokens_per_s']:7.0f} tokens/s ({ours['tokens_per_cpu_s']:.0f} per CPU s), "
                       f"data {100 * ours.get('data_share', 0):.2f}% + masking {100 * ours.get('masking_share', 0):.2f}%"
                       f" of step time; ratio {ratio:.2f}x {'ok' if ok else 'MISSED'}{mfu}", flush=True)
+        ceiling = flops_ceiling(model_dir, args)
+        results.figure("flops_ratio_full_head_over_sparse_head", ceiling)
         for p in precisions:
             rows = results.rows(p)
             lo, hi = min(shares[p]), max(shares[p])
             span = lambda key: f"{min(r[key] for r in rows):,.0f}–{max(r[key] for r in rows):,.0f}"  # noqa: E731
-            results.note(p, f"{span('ours_tokens_per_s')} vs {span('hf_tokens_per_s')} tokens/s; our data prep "
-                            f"+ masking {100 * lo:.2f}–{100 * hi:.2f}% of step time")
+            cpu_ratios = [r["ours_tokens_per_cpu_s"] / r["hf_tokens_per_cpu_s"] for r in rows]
+            results.note(p, f"{span('ours_tokens_per_s')} vs {span('hf_tokens_per_s')} tokens/s; per CPU second "
+                            f"{min(cpu_ratios):.2f}–{max(cpu_ratios):.2f}x; our data prep + masking "
+                            f"{100 * lo:.2f}–{100 * hi:.2f}% of step time; the model FLOPs of HF's full head over "
+                            f"our sparse head are {ceiling:.2f}x (benchkit/flops.py)")
         for cid, shape_missed in results.unmet():  # where our step's time goes, measured on a fresh run
             prof = cProfile.Profile()
             run_our_job(job_argv(model_dir, work / "corpus", args, work / f"profile-{cid}", cid),

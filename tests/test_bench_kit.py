@@ -173,3 +173,25 @@ def test_bench_train_compile_mode(capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and err == "error: --compile needs --device cuda (the training job compiles on a GPU only)"
     assert not list(tmp_path.iterdir())
+
+
+def test_bench_train_mfu_for_bert_base_at_block_128(monkeypatch, tmp_path):
+    """The figures --device cuda prints, computed on the CPU: model FLOPs per token of BERT-base
+    at block 128 (the head at every position for HF, at 15% for ours), TFLOPs/s and MFU against
+    the GPU's bf16 peak; and the FLOPs ratio the sparse head alone can buy."""
+    from transformers import BertConfig
+
+    train = load("bench_train")
+    BertConfig().save_pretrained(tmp_path)  # BERT-base: 12 layers, hidden 768, 3072, vocabulary 30522
+    monkeypatch.setattr(train, "gpu_name", lambda device: "NVIDIA A100-SXM4-80GB")
+    args = argparse.Namespace(device="cuda", block_size=128, peak_tflops=None)
+    full = train.flops_figures(tmp_path, args, 10_000.0, 1.0)
+    per_token = 6 * (12 * (4 * 768**2 + 2 * 768 * 3072 + 2 * 128 * 768) + 768**2 + 768 * 30522)
+    assert full["flops_per_token"] == per_token
+    assert full["mfu"] == pytest.approx(10_000 * per_token / 312e12)
+    assert full["tflops_per_s"] == pytest.approx(10_000 * per_token / 1e12)
+    sparse = train.flops_figures(tmp_path, args, 10_000.0, 0.15)
+    assert sparse["flops_per_token"] < full["flops_per_token"]
+    assert train.flops_ceiling(tmp_path, args) == pytest.approx(full["flops_per_token"] / sparse["flops_per_token"])
+    assert train.flops_figures(tmp_path, argparse.Namespace(device="cpu", block_size=128, peak_tflops=None),
+                               10_000.0, 1.0)["mfu"] is None  # no peak on a CPU: no MFU printed

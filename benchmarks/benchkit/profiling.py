@@ -21,6 +21,10 @@ HOW = ("cProfile self time per function, scaled to the unprofiled time per call;
        "array operators and Python count in the function running them")
 
 
+# An event loop waiting for work: idle time, not time spent on anything (left out of profiles).
+IDLE = {"epoll.poll", "select.select", "poll.poll", "kqueue.control", "select.epoll.poll"}
+
+
 def readable(key: tuple[str, int, str]) -> str:
     """pstats' (file, line, name) as a short name: 'torch.rand', 'ndarray.take', 'masking.py:mask_tokens'."""
     filename, _, name = key
@@ -60,7 +64,8 @@ def profile_parts(prof: cProfile.Profile, *, per: int = 1, top: int = 7) -> list
     time, largest first, then "everything else"."""
     stats = pstats.Stats(prof).stats  # {key: (primitive calls, calls, self time, cumulative, callers)}
     own = sorted(((readable(k), v[2] * 1e3 / per) for k, v in stats.items()
-                  if not k[2].startswith(("<method 'disable'", "<method 'enable'"))), key=lambda p: -p[1])
+                  if not k[2].startswith(("<method 'disable'", "<method 'enable'"))
+                  and readable(k) not in IDLE), key=lambda p: -p[1])
     parts = own[:top]
     rest = sum(ms for _, ms in own[top:])
     if rest > 0:
