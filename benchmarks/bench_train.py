@@ -11,7 +11,8 @@ doc files), same batch size, block size, precision, device and number of CPU thr
              inside the loop, the sparse MLM head, fused AdamW
 
 Each round trains both sides for `--steps` steps, in alternating order (HF first in odd rounds),
-once per precision (`--precision fp32,bf16`: bf16 autocast on both sides); throughput from the
+once per precision (`--precision fp32,bf16`: bf16 autocast on both sides; the default leaves bf16
+out on a CPU without native bf16, where it is emulated); throughput from the
 end of the first step to the end of the last, on the wall clock and in process CPU time
 (`--clock cpu` makes the CPU time the claim's figure: steadier when other jobs share the cores).
 Also measured: the share of our step time spent preparing data (the step's blocks, to the
@@ -23,7 +24,7 @@ every round and records its tokens/s and its speed-up over our eager step (the f
 where it compiles, is not timed; the dynamic batch and masked dimensions need no recompile).
 
     python benchmarks/bench_train.py [--steps 8] [--batch-size 16] [--threads 1] [--rounds 3]
-                                     [--precision fp32,bf16] [--device cuda] [--compile]
+                                     [--precision fp32[,bf16]] [--device cuda] [--compile]
 
 Needs `accelerate` (the Trainer does): the [bench] extra. Writes benchmarks/results/train.json.
 """
@@ -127,6 +128,15 @@ def flops_figures(model_dir: Path, args, tokens_per_s: float, head_fraction: flo
             "mfu": mfu(tokens_per_s, per_token, peak)}
 
 
+def default_precisions(device) -> str:
+    """fp32 and bf16 where bf16 is native (a GPU, or a CPU with AVX512-BF16/AMX), else fp32 only."""
+    if device.type == "cuda":
+        return "fp32,bf16"
+    from mlm_explorer.train.runtime import cpu_has_native_bf16
+
+    return "fp32,bf16" if cpu_has_native_bf16() else "fp32"
+
+
 def flops_ceiling(model_dir: Path, args) -> float:
     """Training FLOPs per token of the anchor (the MLM head at every position) over ours (the
     head at the ~15% masked positions): what the sparse head alone can buy when the step is
@@ -142,7 +152,9 @@ def flops_ceiling(model_dir: Path, args) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_size_arguments(ap, steps=8, batch_size=None)
-    ap.add_argument("--precision", default="fp32,bf16", help="comma-separated: fp32, bf16 (autocast)")
+    ap.add_argument("--precision", default=None,
+                    help="comma-separated: fp32, bf16 (autocast); default fp32,bf16 on a GPU or a CPU with native "
+                         "bf16, else fp32 (emulated bf16 is several times slower: bench_precision.py measures it)")
     ap.add_argument("--peak-tflops", type=float, default=None, help="the GPU's peak dense bf16 TFLOPs/s for MFU")
     ap.add_argument("--compile", action="store_true", help="also time our job with --compile (needs --device cuda)")
     args = ap.parse_args(argv)
@@ -150,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         fail("--compile needs --device cuda (the training job compiles on a GPU only)")
     device = select_device(args)
     settle_defaults(args)
-    precisions = args.precision.split(",")
+    precisions = default_precisions(device).split(",") if args.precision is None else args.precision.split(",")
     if not set(precisions) <= {"fp32", "bf16"}:
         fail(f"--precision takes fp32 and/or bf16, got {args.precision!r}")
     if args.steps < 3:
@@ -231,9 +243,10 @@ def main(argv: list[str] | None = None) -> int:
             prof = cProfile.Profile()
             run_our_job(job_argv(model_dir, work / "corpus", args, work / f"profile-{cid}", cid),
                         cuda=device.type == "cuda", profiler=prof)
-            from benchkit.profiling import HOW, profile_parts
+            from benchkit.profiling import profile_parts
 
-            results.profile(cid, shape_missed, profile_parts(prof, per=args.steps - 1), how=HOW)
+            results.profile(cid, shape_missed, profile_parts(prof, per=args.steps - 1),
+                            how="cProfile self time per function per training step, our job run once more")
     path = results.write(args.results)
     print(f"wrote {path}")
     return 0

@@ -80,11 +80,16 @@ def machine_line(run: dict) -> str:
             f"`{run['command']}`")
 
 
+def milliseconds(ms: float) -> str:
+    """3512.4 -> '3,512 ms'; 22.94 -> '22.9 ms'; 0.0348 -> '0.0348 ms'."""
+    return f"{ms:,.0f} ms" if ms >= 100 else f"{ms:.3g} ms"
+
+
 def profile_lines(run: dict) -> list[str]:
     lines = []
     for claim in run["claims"]:
         for prof in claim.get("profiles", []):
-            parts = " · ".join(f"{p['what']} {p['share']:.0f}% ({p['ms']:.3g} ms)" for p in prof["parts"])
+            parts = " · ".join(f"{p['what']} {p['share']:.0f}% ({milliseconds(p['ms'])})" for p in prof["parts"])
             lines.append(f"- {claim['title']} at {prof['shape'] or 'its shape'}: {parts} ({prof['how']})")
     return lines
 

@@ -195,3 +195,14 @@ def test_bench_train_mfu_for_bert_base_at_block_128(monkeypatch, tmp_path):
     assert train.flops_ceiling(tmp_path, args) == pytest.approx(full["flops_per_token"] / sparse["flops_per_token"])
     assert train.flops_figures(tmp_path, argparse.Namespace(device="cpu", block_size=128, peak_tflops=None),
                                10_000.0, 1.0)["mfu"] is None  # no peak on a CPU: no MFU printed
+
+
+def test_bench_train_leaves_emulated_bf16_out_by_default(monkeypatch):
+    from mlm_explorer.train import runtime
+
+    train = load("bench_train")
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    assert train.default_precisions(torch.device("cpu")) == "fp32"
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    assert train.default_precisions(torch.device("cpu")) == "fp32,bf16"
+    assert train.default_precisions(torch.device("cuda")) == "fp32,bf16"
