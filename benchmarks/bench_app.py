@@ -377,9 +377,12 @@ def measure_toggles(results: Results, args, device: str) -> None:
                   ("the model call (model thread)", med(ms(last["in_call"]))),
                   ("model call returned -> frame written (UI thread)", med(ms(last["after_call"])))]
         results.profile("toggle", shape, sorted(stages, key=lambda p: -p[1]), how="stages of a toggle, p50 of the last round")
-        results.profile("toggle", shape, profile_parts(tv["profile"], per=args.toggles),
-                        how="cProfile of the UI thread over one more round of toggles, self time per toggle "
-                            "(the event loop's idle wait left out)")
+        parts = profile_parts(tv["profile"], per=args.toggles, top=8, by="module")
+        scale = med(ms(last["ui_cpu"])) / (sum(v for _, v in parts) or 1.0)  # cProfile slows Python code down
+        results.profile("toggle", shape, [(what, v * scale) for what, v in parts],
+                        how="cProfile of the UI thread over one more round of toggles, self time by module, scaled "
+                            "to the UI thread's CPU time per toggle measured without the profiler (the event loop's "
+                            "idle wait left out)")
 
 
 def measure_keys(results: Results, args, device: str) -> None:

@@ -206,3 +206,25 @@ def test_bench_train_leaves_emulated_bf16_out_by_default(monkeypatch):
     monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
     assert train.default_precisions(torch.device("cpu")) == "fp32,bf16"
     assert train.default_precisions(torch.device("cuda")) == "fp32,bf16"
+
+
+def test_profiles_leave_idle_waits_out_and_group_by_module():
+    """A UI thread's profile says where its work goes: the event loop's idle wait (epoll) is not
+    work, and by module the parts name the library doing it."""
+    import cProfile
+    import json as json_module
+    import select
+
+    from benchkit import profiling
+
+    prof = cProfile.Profile()
+    poller = select.epoll()
+    prof.enable()
+    poller.poll(0.05)  # idle: waiting for an event
+    json_module.dumps({"a": list(range(20000))})
+    prof.disable()
+    poller.close()
+    names = [what for what, _ in profiling.profile_parts(prof)]
+    assert "epoll.poll" not in names and "encoder.py:iterencode" in names
+    modules = dict(profiling.profile_parts(prof, by="module"))
+    assert "json/encoder.py" in modules and "epoll.poll" not in modules
