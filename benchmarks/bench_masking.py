@@ -192,6 +192,30 @@ def workloads(tok, vocab, device, only: set[str]):
     return {key: fns for key, fns in out.items() if key[0] in only or key[0][0] in only}
 
 
+def kernel_ceiling(results: Results, work: dict, vocab: MaskingVocab, device, clock, repeats: int) -> None:
+    """The kernel's speed-up if it did nothing but its two (B, L) draws (a uniform per position
+    and a replacement id per position: `torch.rand` + `torch.randint`, the generator's work),
+    against the same anchor: the most a kernel with these draws can reach."""
+    gen = torch.Generator(device=device).manual_seed(1)
+    ceilings = {}
+    for (cid, shape), (_, anchor) in work.items():
+        if cid != "b":
+            continue
+        B, L = map(int, shape.split("x"))
+
+        def draws(B=B, L=L, n=len(vocab.replaceable)):
+            return torch.rand((B, L), generator=gen, device=device), torch.randint(n, (B * L,), generator=gen, device=device)
+
+        draws_s, anchor_s, _ = timed_pair(draws, anchor, clock, repeats=repeats)
+        ceilings[shape] = anchor_s / draws_s
+        print(f"(b) at {shape}: our two draws alone {draws_s * 1e3:.3f} ms, the anchor {anchor_s * 1e3:.3f} ms: "
+              f"a ceiling of {ceilings[shape]:.2f}x", flush=True)
+    results.figure("kernel_ceiling_two_draws", ceilings)
+    results.note("b", "the anchor's time over our two (B, L) random draws alone (`torch.rand` + `torch.randint`, "
+                      "nothing else), the most these draws allow: "
+                 + ", ".join(f"{v:.2f}x ({k})" for k, v in ceilings.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_options(ap)
@@ -228,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{f'{lo:.1f}-{hi:.1f}x':>11}  {mark}", flush=True)
     for cid, shape in results.unmet():  # where the time of our side goes, measured now
         results.profile(cid, shape, call_profile(work[cid, shape][0]), how=HOW)
+    if "b" in only:
+        kernel_ceiling(results, work, vocab, device, clock, args.repeats)
     path = results.write(args.results)
     for cid, shape in results.unmet():
         print(f"goal missed: ({cid}) at {shape} in some round; profile in {path}")

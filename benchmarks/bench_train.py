@@ -11,7 +11,8 @@ doc files), same batch size, block size, precision, device and number of CPU thr
              inside the loop, the sparse MLM head, fused AdamW
 
 Each round trains both sides for `--steps` steps, in alternating order (HF first in odd rounds),
-once per precision (`--precision fp32,bf16`: bf16 autocast on both sides); throughput from the
+once per precision (`--precision fp32,bf16`: bf16 autocast on both sides; the default leaves bf16
+out on a CPU without native bf16, where it is emulated); throughput from the
 end of the first step to the end of the last, on the wall clock and in process CPU time
 (`--clock cpu` makes the CPU time the claim's figure: steadier when other jobs share the cores).
 Also measured: the share of our step time spent preparing data (the step's blocks, to the
@@ -23,7 +24,7 @@ every round and records its tokens/s and its speed-up over our eager step (the f
 where it compiles, is not timed; the dynamic batch and masked dimensions need no recompile).
 
     python benchmarks/bench_train.py [--steps 8] [--batch-size 16] [--threads 1] [--rounds 3]
-                                     [--precision fp32,bf16] [--device cuda] [--compile]
+                                     [--precision fp32[,bf16]] [--device cuda] [--compile]
 
 Needs `accelerate` (the Trainer does): the [bench] extra. Writes benchmarks/results/train.json.
 """
@@ -127,10 +128,33 @@ def flops_figures(model_dir: Path, args, tokens_per_s: float, head_fraction: flo
             "mfu": mfu(tokens_per_s, per_token, peak)}
 
 
+def default_precisions(device) -> str:
+    """fp32 and bf16 where bf16 is native (a GPU, or a CPU with AVX512-BF16/AMX), else fp32 only."""
+    if device.type == "cuda":
+        return "fp32,bf16"
+    from mlm_explorer.train.runtime import cpu_has_native_bf16
+
+    return "fp32,bf16" if cpu_has_native_bf16() else "fp32"
+
+
+def flops_ceiling(model_dir: Path, args) -> float:
+    """Training FLOPs per token of the anchor (the MLM head at every position) over ours (the
+    head at the ~15% masked positions): what the sparse head alone can buy when the step is
+    compute-bound, as on a CPU."""
+    from transformers import AutoConfig
+
+    from benchkit.flops import training_flops_per_token
+
+    config = AutoConfig.from_pretrained(model_dir)
+    return training_flops_per_token(config, args.block_size, 1.0) / training_flops_per_token(config, args.block_size, 0.15)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_size_arguments(ap, steps=8, batch_size=None)
-    ap.add_argument("--precision", default="fp32,bf16", help="comma-separated: fp32, bf16 (autocast)")
+    ap.add_argument("--precision", default=None,
+                    help="comma-separated: fp32, bf16 (autocast); default fp32,bf16 on a GPU or a CPU with native "
+                         "bf16, else fp32 (emulated bf16 is several times slower: bench_precision.py measures it)")
     ap.add_argument("--peak-tflops", type=float, default=None, help="the GPU's peak dense bf16 TFLOPs/s for MFU")
     ap.add_argument("--compile", action="store_true", help="also time our job with --compile (needs --device cuda)")
     args = ap.parse_args(argv)
@@ -138,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         fail("--compile needs --device cuda (the training job compiles on a GPU only)")
     device = select_device(args)
     settle_defaults(args)
-    precisions = args.precision.split(",")
+    precisions = default_precisions(device).split(",") if args.precision is None else args.precision.split(",")
     if not set(precisions) <= {"fp32", "bf16"}:
         fail(f"--precision takes fp32 and/or bf16, got {args.precision!r}")
     if args.steps < 3:
@@ -181,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                     extra.update(ours_compiled_tokens_per_s=compiled["tokens_per_s"],
                                  compile_speedup=compiled["tokens_per_s"] / ours["tokens_per_s"])
                 if device.type == "cuda":
-                    extra = {"hf_" + k: v for k, v in flops_figures(model_dir, args, hf["tokens_per_s"], 1.0).items()}
+                    extra.update({"hf_" + k: v for k, v in flops_figures(model_dir, args, hf["tokens_per_s"], 1.0).items()})
                     masked = 0.15  # the sparse head's share of positions
                     extra.update({"ours_" + k: v for k, v in
                                   flops_figures(model_dir, args, ours["tokens_per_s"], masked).items()})
@@ -192,8 +216,10 @@ def main(argv: list[str] | None = None) -> int:
                                  ours_loss=ours["loss"], hf_optimizer=hf["optimizer"], order=list(order), **extra)
                 shares.setdefault(p, []).append(ours.get("data_share", 0) + ours.get("masking_share", 0))
                 mfu = ""
-                if device.type == "cuda" and extra.get("ours_mfu") is not None:
-                    mfu = f"; MFU ours {100 * extra['ours_mfu']:.0f}%, HF {100 * extra['hf_mfu']:.0f}%"
+                if device.type == "cuda":
+                    mfu = (f"; model TFLOPs/s ours {extra['ours_tflops_per_s']:.1f}, HF {extra['hf_tflops_per_s']:.1f}"
+                           if extra.get("ours_mfu") is None else
+                           f"; MFU ours {100 * extra['ours_mfu']:.0f}%, HF {100 * extra['hf_mfu']:.0f}%")
                 if args.compile:
                     mfu += (f"; ours with --compile {extra['ours_compiled_tokens_per_s']:.0f} tokens/s "
                             f"({extra['compile_speedup']:.2f}x eager)")
@@ -202,19 +228,25 @@ def main(argv: list[str] | None = None) -> int:
                       f"ours {ours['tokens_per_s']:7.0f} tokens/s ({ours['tokens_per_cpu_s']:.0f} per CPU s), "
                       f"data {100 * ours.get('data_share', 0):.2f}% + masking {100 * ours.get('masking_share', 0):.2f}%"
                       f" of step time; ratio {ratio:.2f}x {'ok' if ok else 'MISSED'}{mfu}", flush=True)
+        ceiling = flops_ceiling(model_dir, args)
+        results.figure("flops_ratio_full_head_over_sparse_head", ceiling)
         for p in precisions:
             rows = results.rows(p)
             lo, hi = min(shares[p]), max(shares[p])
             span = lambda key: f"{min(r[key] for r in rows):,.0f}–{max(r[key] for r in rows):,.0f}"  # noqa: E731
-            results.note(p, f"{span('ours_tokens_per_s')} vs {span('hf_tokens_per_s')} tokens/s; our data prep "
-                            f"+ masking {100 * lo:.2f}–{100 * hi:.2f}% of step time")
+            cpu_ratios = [r["ours_tokens_per_cpu_s"] / r["hf_tokens_per_cpu_s"] for r in rows]
+            results.note(p, f"{span('ours_tokens_per_s')} vs {span('hf_tokens_per_s')} tokens/s; per CPU second "
+                            f"{min(cpu_ratios):.2f}–{max(cpu_ratios):.2f}x; our data prep + masking "
+                            f"{100 * lo:.2f}–{100 * hi:.2f}% of step time; the model FLOPs of HF's full head over "
+                            f"our sparse head are {ceiling:.2f}x (benchkit/flops.py)")
         for cid, shape_missed in results.unmet():  # where our step's time goes, measured on a fresh run
             prof = cProfile.Profile()
             run_our_job(job_argv(model_dir, work / "corpus", args, work / f"profile-{cid}", cid),
                         cuda=device.type == "cuda", profiler=prof)
-            from benchkit.profiling import HOW, profile_parts
+            from benchkit.profiling import profile_parts
 
-            results.profile(cid, shape_missed, profile_parts(prof, per=args.steps - 1), how=HOW)
+            results.profile(cid, shape_missed, profile_parts(prof, per=args.steps - 1),
+                            how="cProfile self time per function per training step, our job run once more")
     path = results.write(args.results)
     print(f"wrote {path}")
     return 0

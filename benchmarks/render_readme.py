@@ -50,8 +50,8 @@ def measured(claim: dict) -> str:
     """'12.1–13.0x (32x128), 11.9–12.4x (256x128)': the range over rounds at each shape."""
     unit, parts = claim["unit"], []
     for shape, values in shapes_of(claim).items():
-        lo, hi = min(values), max(values)
-        text = format_value(lo, unit) if lo == hi else f"{format_value(lo, unit)}–{format_value(hi, unit)}"
+        lo, hi = format_value(min(values), unit), format_value(max(values), unit)
+        text = lo if lo == hi else f"{lo}–{hi}"  # '1.33x', not '1.33x–1.33x'
         if unit not in ("x", "%") and lo != hi:  # '33 ms–35 ms' -> '33–35 ms'
             text = text.replace(f" {unit}–", "–")
         parts.append(f"{text} ({shape})" if shape else text)
@@ -80,11 +80,16 @@ def machine_line(run: dict) -> str:
             f"`{run['command']}`")
 
 
+def milliseconds(ms: float) -> str:
+    """3512.4 -> '3,512 ms'; 22.94 -> '22.9 ms'; 0.0348 -> '0.0348 ms'."""
+    return f"{ms:,.0f} ms" if ms >= 100 else f"{ms:.3g} ms"
+
+
 def profile_lines(run: dict) -> list[str]:
     lines = []
     for claim in run["claims"]:
         for prof in claim.get("profiles", []):
-            parts = " · ".join(f"{p['what']} {p['share']:.0f}% ({p['ms']:.3g} ms)" for p in prof["parts"])
+            parts = " · ".join(f"{p['what']} {p['share']:.0f}% ({milliseconds(p['ms'])})" for p in prof["parts"])
             lines.append(f"- {claim['title']} at {prof['shape'] or 'its shape'}: {parts} ({prof['how']})")
     return lines
 

@@ -174,3 +174,58 @@ def test_bench_train_compile_mode(capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and err == "error: --compile needs --device cuda (the training job compiles on a GPU only)"
     assert not list(tmp_path.iterdir())
+
+
+def test_bench_train_mfu_for_bert_base_at_block_128(monkeypatch, tmp_path):
+    """The figures --device cuda prints, computed on the CPU: model FLOPs per token of BERT-base
+    at block 128 (the head at every position for HF, at 15% for ours), TFLOPs/s and MFU against
+    the GPU's bf16 peak; and the FLOPs ratio the sparse head alone can buy."""
+    from transformers import BertConfig
+
+    train = load("bench_train")
+    BertConfig().save_pretrained(tmp_path)  # BERT-base: 12 layers, hidden 768, 3072, vocabulary 30522
+    monkeypatch.setattr(train, "gpu_name", lambda device: "NVIDIA A100-SXM4-80GB")
+    args = argparse.Namespace(device="cuda", block_size=128, peak_tflops=None)
+    full = train.flops_figures(tmp_path, args, 10_000.0, 1.0)
+    per_token = 6 * (12 * (4 * 768**2 + 2 * 768 * 3072 + 2 * 128 * 768) + 768**2 + 768 * 30522)
+    assert full["flops_per_token"] == per_token
+    assert full["mfu"] == pytest.approx(10_000 * per_token / 312e12)
+    assert full["tflops_per_s"] == pytest.approx(10_000 * per_token / 1e12)
+    sparse = train.flops_figures(tmp_path, args, 10_000.0, 0.15)
+    assert sparse["flops_per_token"] < full["flops_per_token"]
+    assert train.flops_ceiling(tmp_path, args) == pytest.approx(full["flops_per_token"] / sparse["flops_per_token"])
+    assert train.flops_figures(tmp_path, argparse.Namespace(device="cpu", block_size=128, peak_tflops=None),
+                               10_000.0, 1.0)["mfu"] is None  # no peak on a CPU: no MFU printed
+
+
+def test_bench_train_leaves_emulated_bf16_out_by_default(monkeypatch):
+    from mlm_explorer.train import runtime
+
+    train = load("bench_train")
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    assert train.default_precisions(torch.device("cpu")) == "fp32"
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    assert train.default_precisions(torch.device("cpu")) == "fp32,bf16"
+    assert train.default_precisions(torch.device("cuda")) == "fp32,bf16"
+
+
+def test_profiles_leave_idle_waits_out_and_group_by_module():
+    """A UI thread's profile says where its work goes: the event loop's idle wait (epoll) is not
+    work, and by module the parts name the library doing it."""
+    import cProfile
+    import json as json_module
+    import select
+
+    from benchkit import profiling
+
+    prof = cProfile.Profile()
+    poller = select.epoll()
+    prof.enable()
+    poller.poll(0.05)  # idle: waiting for an event
+    json_module.dumps({"a": list(range(20000))})
+    prof.disable()
+    poller.close()
+    names = [what for what, _ in profiling.profile_parts(prof)]
+    assert "epoll.poll" not in names and "encoder.py:iterencode" in names
+    modules = dict(profiling.profile_parts(prof, by="module"))
+    assert "json/encoder.py" in modules and "epoll.poll" not in modules

@@ -21,6 +21,10 @@ HOW = ("cProfile self time per function, scaled to the unprofiled time per call;
        "array operators and Python count in the function running them")
 
 
+# An event loop waiting for work: idle time, not time spent on anything (left out of profiles).
+IDLE = {"epoll.poll", "select.select", "poll.poll", "kqueue.control", "select.epoll.poll"}
+
+
 def readable(key: tuple[str, int, str]) -> str:
     """pstats' (file, line, name) as a short name: 'torch.rand', 'ndarray.take', 'masking.py:mask_tokens'."""
     filename, _, name = key
@@ -55,12 +59,32 @@ def call_profile(fn: Callable[[], object], *, calls: int = 200, top: int = 7) ->
     return [(name, ms * scale) for name, ms in parts]
 
 
-def profile_parts(prof: cProfile.Profile, *, per: int = 1, top: int = 7) -> list[tuple[str, float]]:
-    """[(what, milliseconds per `per`)] from a collected profile: the `top` functions by self
-    time, largest first, then "everything else"."""
+def module_of(key: tuple[str, int, str]) -> str:
+    """pstats' (file, line, name) as the module it lives in: 'textual/_compositor.py',
+    'rich/segment.py'; C functions by their readable name ('torch.rand')."""
+    filename = key[0]
+    if filename == "~":
+        return readable(key)
+    parts = Path(filename).parts
+    for anchor in ("site-packages", "mlm_explorer", "benchmarks"):
+        if anchor in parts:
+            i = parts.index(anchor)
+            return "/".join(parts[i + (anchor == "site-packages"):])
+    return "/".join(parts[-2:])  # the standard library: 'asyncio/events.py'
+
+
+def profile_parts(prof: cProfile.Profile, *, per: int = 1, top: int = 7,
+                  by: str = "function") -> list[tuple[str, float]]:
+    """[(what, milliseconds per `per`)] from a collected profile: the `top` functions (or, with
+    `by="module"`, modules) by self time, largest first, then "everything else"."""
     stats = pstats.Stats(prof).stats  # {key: (primitive calls, calls, self time, cumulative, callers)}
-    own = sorted(((readable(k), v[2] * 1e3 / per) for k, v in stats.items()
-                  if not k[2].startswith(("<method 'disable'", "<method 'enable'"))), key=lambda p: -p[1])
+    name = module_of if by == "module" else readable
+    totals: dict[str, float] = {}
+    for k, v in stats.items():
+        if k[2].startswith(("<method 'disable'", "<method 'enable'")) or readable(k) in IDLE:
+            continue
+        totals[name(k)] = totals.get(name(k), 0.0) + v[2] * 1e3 / per
+    own = sorted(totals.items(), key=lambda p: -p[1])
     parts = own[:top]
     rest = sum(ms for _, ms in own[top:])
     if rest > 0:
