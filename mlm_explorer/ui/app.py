@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from mlm_explorer import rundir
 from mlm_explorer.errors import ModelError, UserError
 from mlm_explorer.settings import DARK_THEME, LIGHT_THEME, Settings, load_settings, save_settings
 from mlm_explorer.ui import workers
@@ -30,7 +31,7 @@ from mlm_explorer.ui.commands import ModelCommands
 from mlm_explorer.ui.dialogs.confirm import ChoiceDialog
 from mlm_explorer.ui.enums import Mode, Role
 from mlm_explorer.ui.messages import AuditEvent, CompareModelReady, ModelReady, TrainEvent, WorkFailed
-from mlm_explorer.ui.names import short_name
+from mlm_explorer.ui.names import same_model, short_name
 from mlm_explorer.ui.screens.compare import CompareScreen
 from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 from mlm_explorer.ui.screens.help import HelpScreen
@@ -103,7 +104,10 @@ class MLMExplorerApp(App[None]):
     def _after_first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()
         self.torch_at_first_frame = "torch" in sys.modules
-        self.load_model(self.settings.model)
+        if rundir.base_model_of(self.settings.model):  # a fine-tuning run: with its base model
+            self.load_finetuned(self.settings.model)
+        else:
+            self.load_model(self.settings.model)
 
     # -- models -----------------------------------------------------------------------------
     def load_model(self, name: str | None, *, role: Role = Role.MLM) -> None:
@@ -208,9 +212,13 @@ class MLMExplorerApp(App[None]):
         self.model_version += 1
 
     def use_model(self, name: str | None) -> None:
-        """Switch Explore's model (command palette); remembered in the settings."""
+        """Switch Explore's model (command palette); remembered in the settings. A fine-tuning run
+        loads with the model it started from as the base (before/after: `b`)."""
         self.settings.model = name
         self.save_settings()
+        if rundir.base_model_of(name):
+            self.load_finetuned(name)
+            return
         self.base_lm = None  # before/after compares a fine-tuned run with the model it came from
         self.load_model(name)
 
@@ -221,8 +229,24 @@ class MLMExplorerApp(App[None]):
         self.load_model(name, role=Role.T5)
 
     def load_finetuned(self, path: str) -> None:
-        """Load a fine-tuned checkpoint into Explore, keeping the current model as the base."""
-        self.load_model(path, role=Role.FINETUNED)
+        """Load a fine-tuned run (its directory, "run:NAME" or a checkpoint) into Explore, with the
+        model its run.json names as the base: the one already loaded if it is that model, else
+        loaded too (in the same worker). A run that names none keeps the current model as the base."""
+        base_name = rundir.base_model_of(path)
+        if base_name is None:
+            self.load_model(path, role=Role.FINETUNED)
+            return
+        have = next((lm for lm in (self.base_lm, self.lm) if lm is not None and same_model(lm.name, base_name)), None)
+        device = self.device
+        self.model_status = f"loading {path} (base: {short_name(base_name)})…"
+
+        def body() -> None:
+            base = have if have is not None else workers.load_model(Role.BASE, base_name, device)
+            tuned = workers.load_model(Role.FINETUNED, path, device)
+            self.post_message(ModelReady(Role.BASE, base))
+            self.post_message(ModelReady(Role.FINETUNED, tuned))
+
+        self.run_work(self, Role.FINETUNED.worker_group, 0, body, description=f"load {path}")
 
     # -- pinned probes (core.probes; the Train screen passes them to the job) ----------------
     def pin_probe(self, text: str, answer: str) -> bool:
