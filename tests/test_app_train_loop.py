@@ -64,10 +64,15 @@ async def test_resume_continues_an_unfinished_run_and_says_from_which_step(app_e
         select = screen.query_one("#train-resume-run")
         assert [value for _label, value in select._options if isinstance(value, str)] == [stopped]  # not the finished one
         await pilot.pause(0.1)
-        assert select.value == stopped and screen.query_one("#train-steps").value == "8"  # its recorded length
+        assert select.value == stopped and screen.query_one("#train-resume-steps").placeholder.startswith("8")
+        assert screen.query_one("#train-steps").value == "20"  # a new run's length is not the resumed one's
         await pilot.press("ctrl+o")
         await pilot.pause(0.1)
-        assert started == [["--resume", stopped, "--device", "cpu", "--max-steps", "8"]]
+        screen.query_one("#train-resume-steps").value = "12"  # train longer
+        await pilot.press("ctrl+o")
+        await pilot.pause(0.1)
+        assert started == [["--resume", stopped, "--device", "cpu"],
+                           ["--resume", stopped, "--device", "cpu", "--max-steps", "12"]]
         screen.post_message(TrainEvent({"event": "started", "run_dir": stopped, "resumed": True,
                                         "resumed_from": f"{stopped}/checkpoint-4", "step": 4, "max_steps": 8}))
         await pilot.pause(0.2)

@@ -7,7 +7,7 @@ user has not touched follows those when they change (`refresh_defaults`); a fiel
 keeps their value. The estimate under the length fields is `config.estimate_s`, before Start.
 
 Resume: the runs that stopped before their end (rundir.unfinished_runs); choosing one shows its
-recorded length in Steps, and `resume_args` continues it (a changed Steps trains longer).
+recorded length, and `resume_args` continues it (to "Resume to step" when given: train longer).
 """
 
 from __future__ import annotations
@@ -88,6 +88,8 @@ class TrainForm(VerticalScroll):
         yield Label("Resume a run that stopped early (ctrl+o)", classes="train-heading")
         yield Select([], prompt="no unfinished run", id="train-resume-run",
                      tooltip="Cancelled, killed or failed runs; Resume continues from their last checkpoint")
+        yield _row("Resume to step", Input(id="train-resume-steps", type="integer", placeholder="its own length",
+                                           tooltip="Train the resumed run to this step (empty: the length it was given)"))
         yield Label("Masking audit: the job's masking on these files", classes="train-heading")
         yield AuditPanel(id="train-audit")
         yield Label("Probes: answer rank at each evaluation", classes="train-heading")
@@ -161,15 +163,15 @@ class TrainForm(VerticalScroll):
 
     @on(Select.Changed, "#train-resume-run")
     def _run_chosen(self, event: Select.Changed) -> None:
-        """Show the chosen run's recorded length in Steps (what Resume continues to)."""
-        if not isinstance(event.value, str):
-            return
-        try:
-            steps = (rundir.read_record(Path(event.value)).get("config") or {}).get("max_steps")
-        except (OSError, ValueError):
-            return
-        field = self.query_one("#train-steps", Input)
-        field.value = self._auto["train-steps"] = shown(steps)
+        """Show the chosen run's recorded length (what Resume continues to, unless given)."""
+        steps = None
+        if isinstance(event.value, str):
+            try:
+                steps = (rundir.read_record(Path(event.value)).get("config") or {}).get("max_steps")
+            except (OSError, ValueError):
+                pass
+        self.query_one("#train-resume-steps", Input).placeholder = (
+            f"{steps} (its length)" if steps else "its own length")
 
     # -- the job's command line ---------------------------------------------------------------
     def _value(self, wid: str) -> str:
@@ -213,12 +215,12 @@ class TrainForm(VerticalScroll):
         return args + ["--device", self.app.device] + self._probe_args(self._value("train-probes-file"))
 
     def resume_args(self) -> list[str]:
-        """The chosen unfinished run's command line: --resume RUN, and Steps when given."""
+        """The chosen unfinished run's command line: --resume RUN, and "Resume to step" when given."""
         run = self.chosen_run()
         if run is None:
-            raise ValueError("no run to resume: a cancelled, killed or failed run shows up here")
+            raise ValueError("no run to resume: a cancelled, killed or failed run shows up under Resume")
         args = ["--resume", run, "--device", self.app.device]
-        steps = _int(self._value("train-steps"), "Steps")
+        steps = _int(self._value("train-resume-steps"), "Resume to step")
         return args + (["--max-steps", str(steps)] if steps else [])
 
     def _probe_args(self, probes_file: str) -> list[str]:

@@ -37,11 +37,12 @@ AUDIT_BLOCKS = 512  # the audit from the form looks at this many training blocks
 NARROW = 110  # below this width the form and the job panel stack (one scroll)
 STATUS = {JobState.PREVIEWING: "preview: reading the files…", JobState.PREVIEWED: "preview ready: Start when it looks right",
           JobState.STARTING: "starting the job…", JobState.RUNNING: "running", JobState.FINISHED: "finished",
-          JobState.CANCELLED: "cancelled (checkpoint kept; Resume continues it)", JobState.ERROR: "failed",
+          JobState.CANCELLED: "cancelled: checkpoint kept, Resume (ctrl+o) continues it", JobState.ERROR: "failed",
           JobState.IDLE: "no job"}
 
 
 class TrainScreen(Screen):
+    AUTO_FOCUS = "#train-path"  # the first thing to give: the files
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW, "-wide")]
     BINDINGS = [
         Binding("ctrl+g", "start", "Start", tooltip="Start fine-tuning with these options"),
@@ -203,7 +204,7 @@ class TrainScreen(Screen):
             self.query_one("#train-data", TrainPreview).show_report(e.get("data", {}))
             self.run_dir = e.get("run_dir") or self.run_dir
             resumed = resumed_line(e)
-            self._set_state(JobState.RUNNING, note=resumed.split(" (")[0])
+            self._set_state(JobState.RUNNING, text=f"running ({resumed.split(' (')[0]})" if resumed else "")
             if resumed:
                 self._log(resumed)
                 self.notify(resumed, title="train", timeout=6)
@@ -232,14 +233,14 @@ class TrainScreen(Screen):
             self._log(f"checkpoint: {self.checkpoint}")
         elif name == "finished":
             self.run_dir = e.get("run_dir") or self.run_dir
-            self._set_state(JobState.FINISHED)
+            self._set_state(JobState.FINISHED, text=f"finished at step {e.get('step')}")
             self.live.finish_bar()
             self._log(f"finished at step {e.get('step')}: {self.run_dir}")
             self.notify("training finished: Load into Explore (ctrl+l) to try it", title="train")
         elif name == "cancelled":
             self.checkpoint = e.get("checkpoint") or self.checkpoint
             self.run_dir = e.get("run_dir") or self.run_dir
-            self._set_state(JobState.CANCELLED)
+            self._set_state(JobState.CANCELLED, text=f"cancelled at step {e.get('step')}: Resume (ctrl+o) continues it")
             self._log(f"cancelled at step {e.get('step')}; checkpoint {self.checkpoint}; Resume (ctrl+o) continues it")
         elif name == "error":
             if self.job_state == JobState.PREVIEWING:
@@ -288,14 +289,14 @@ class TrainScreen(Screen):
         self.query_one("#train-load", Button).disabled = self.job_state.active or not self._loadable()
 
     # -- drawing --------------------------------------------------------------------------------
-    def _set_state(self, state: JobState, note: str = "") -> None:
+    def _set_state(self, state: JobState, text: str = "") -> None:
         self.job_state = state
         running = state.active
         for wid in ("#train-preview", "#train-start", "#train-resume"):
             self.query_one(wid, Button).disabled = running
         self.query_one("#train-cancel", Button).disabled = not running
         self.query_one("#train-load", Button).disabled = running or not self._loadable()
-        text = STATUS[state] + (f" ({note})" if note else "")
+        text = text or STATUS[state]
         bar = state not in (JobState.IDLE, JobState.STARTING, JobState.PREVIEWING, JobState.PREVIEWED)
         self.live.show_status(text, bar=bar)
         self.refresh_bindings()
