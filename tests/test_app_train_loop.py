@@ -242,3 +242,41 @@ def test_help_covers_the_train_screens_keys():
     assert "Train" in rows["ctrl+x"] and "cancel" in rows["ctrl+x"]
     assert "Train" in rows["ctrl+o"] and "resume" in rows["ctrl+o"]
     assert "resumed from step N" in HELP
+
+
+@sync
+async def test_quit_does_not_ask_once_the_job_said_it_finished(app_env, tiny_bert_dir, tmp_path, monkeypatch):
+    """After `finished` the job's process only exits (that can take seconds): quitting then does not
+    ask to cancel a job that is over."""
+    import os
+    import subprocess as real_subprocess
+    import types
+
+    from mlm_explorer.train import launch
+
+    class ExitingJob:  # has said `finished`; its process has not ended yet
+        def __init__(self, command, *, env, **_kw):
+            self.pid = 4243
+            self.stdout = iter(['{"event": "finished", "step": 3, "run_dir": "R"}\n'])
+            self.stderr = iter([])
+
+        def poll(self):
+            return None
+
+        def wait(self, timeout=None):
+            return 0
+
+    fake = types.SimpleNamespace(Popen=ExitingJob, PIPE=real_subprocess.PIPE, DEVNULL=real_subprocess.DEVNULL)
+    monkeypatch.setattr(launch, "subprocess", fake)
+    monkeypatch.setattr(os, "setpriority", lambda *a: None)
+    monkeypatch.chdir(tmp_path)
+    app = make_app(tiny_bert_dir)
+    async with app.run_test(size=(130, 44)) as pilot:
+        screen = await _open_train(pilot)
+        app.start_training(screen, [str(tmp_path), "--max-steps", "3", "--device", "cpu"])
+        await wait_for(pilot, lambda: screen.job_state == "finished", what="the job's finished event")
+        assert app.train_runner.returncode is None  # still exiting
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+        assert "A training job is running" not in screen_text(app)
+    assert not app.is_running

@@ -89,6 +89,7 @@ class MLMExplorerApp(App[None]):
         self.torch_at_first_frame: bool | None = None
         self.model_ready_at: float | None = None
         self.train_runner: Any = None  # train.launch.TrainingRunner while a job runs
+        self.train_said_end = False  # its job sent finished / cancelled / error: only its exit remains
         self._targets: dict[str, MessagePump] = {}
         self.explore: ExploreScreen | None = None  # set by the Explore screen when mounted
         self.train_screen: TrainScreen | None = None  # set by the Train screen when mounted
@@ -337,7 +338,7 @@ class MLMExplorerApp(App[None]):
         from mlm_explorer.train.launch import APP_JOB_NICE, TrainingRunner
 
         runner = TrainingRunner(args, nice=APP_JOB_NICE)  # command and environment: train/launch.job_launch
-        self.train_runner = runner
+        self.train_runner, self.train_said_end = runner, False
         home = release[0].device if release else None
 
         def body() -> None:
@@ -347,6 +348,8 @@ class MLMExplorerApp(App[None]):
                     self.call_from_thread(self._show_model_status, t5=True)
                 runner.start()
                 for event in runner.events():
+                    if event.get("event") in ("finished", "cancelled", "error") and runner is self.train_runner:
+                        self.train_said_end = True  # saved and recorded: the process is only exiting
                     target.post_message(TrainEvent(event))
             finally:
                 target.post_message(TrainEvent({"event": "exited", "returncode": runner.returncode}))
@@ -415,8 +418,9 @@ class MLMExplorerApp(App[None]):
     # -- quitting -----------------------------------------------------------------------------
     @property
     def training(self) -> bool:
+        """A job runs (its process lives and it has not said it ended: after `finished` it only exits)."""
         runner = self.train_runner
-        return runner is not None and getattr(runner, "returncode", 0) is None
+        return runner is not None and not self.train_said_end and getattr(runner, "returncode", 0) is None
 
     async def action_quit(self) -> None:
         if not self.training:
