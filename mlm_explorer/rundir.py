@@ -198,6 +198,17 @@ def base_model(path: Path) -> str | None:
     return None
 
 
+def base_model_of(name_or_path: str | None) -> str | None:
+    """The model a run started from, for anything that names a run: "run:NAME", a run's name, its
+    directory or a checkpoint in it (None for anything else, or a run.json that does not say)."""
+    if not name_or_path:
+        return None
+    path = Path(name_or_path).expanduser()
+    if not path.is_dir():
+        path = named_run(name_or_path) if name_or_path.startswith(RUN_PREFIX) else None
+    return base_model(path) if path is not None else None
+
+
 # -- finding and listing runs -------------------------------------------------------------------
 
 
@@ -302,6 +313,15 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
         return []
     runs = [r for r in (read_run(p) for p in root.iterdir() if holds_run(p)) if r]
     return sorted(runs, key=lambda r: r.updated or 0.0, reverse=True)
+
+
+UNFINISHED = ("cancelled", "interrupted", "failed")  # the statuses `--resume` continues
+
+
+def unfinished_runs(root: Path | None = None) -> list[RunInfo]:
+    """The runs that stopped before their end (cancelled, killed, failed), newest first: what
+    `--resume` is for."""
+    return [r for r in list_runs(root) if r.status in UNFINISHED]
 
 
 def load_probe_history(name_or_path: str) -> tuple[Path, dict]:

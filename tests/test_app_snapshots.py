@@ -126,6 +126,50 @@ def test_train_form(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
+# A resumed run's recorded events: the job panel with its bar, ETA, stats and loss plot.
+RESUMED_RUN = [{"event": "started", "run_dir": "/runs/20261203-154611-bundled", "resumed": True,
+                "resumed_from": "/runs/20261203-154611-bundled/checkpoint-4", "step": 4, "max_steps": 20,
+                "objective": "mlm", "device": "cpu", "precision": "fp32"}] + [
+    {"event": "step", "step": s, "loss": 4.0 - 0.1 * s, "max_steps": 20, "eta_s": 3.0 * (20 - s),
+     "tokens_per_s": 170.0, "lr": 5e-5} for s in range(5, 12)]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 44)], ids=["80x24", "160x44"])
+def test_train_job(app_env, fixed_cwd, fixed_bert_dir, snap_compare, size):
+    """Usable at 80x24 (the form and the job stack in one scroll; the buttons stay on top) and wide."""
+    from mlm_explorer.ui.messages import TrainEvent
+
+    app = make_app(fixed_bert_dir)
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        await pilot.press("f4")
+        await pilot.pause(0.3)
+        app.screen.query_one("#train-model").value = "bundled"
+        for event in RESUMED_RUN:
+            app.screen.post_message(TrainEvent(event))
+        await settle(pilot)
+        await pilot.pause(0.3)  # the directory tree loads in its own worker
+        app.screen.live.scroll_visible(animate=False)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_train_form_80x24(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
+    app = make_app(fixed_bert_dir)
+
+    async def run_before(pilot):
+        await wait_ready(pilot)
+        await pilot.press("f4")
+        await pilot.pause(0.3)
+        app.screen.query_one("#train-model").value = "bundled"
+        await settle(pilot)
+        await pilot.pause(0.3)  # the directory tree loads in its own worker
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 # Recorded `probes` events (the shape the training job writes; core.probes ProbeResult dicts).
 PROBE_EVENTS = [
     {"event": "probes", "step": 0, "results": [

@@ -1,5 +1,8 @@
 """The app in a real terminal: started under tmux on the bundled model, keys sent, the screen read.
 
+The fine-tune loop too: a tiny run (30 steps of 2 blocks of 32 tokens) started from the Train
+screen, cancelled, resumed, loaded into Explore and compared before/after.
+
 Skipped when tmux is not installed or the bundled model is missing.
 """
 
@@ -9,12 +12,14 @@ import shutil
 import subprocess
 import sys
 import time
+import re
 import uuid
 from pathlib import Path
 
 import pytest
+from tiny import CORPUS
 
-pytestmark = [pytest.mark.timeout(180), pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")]
+pytestmark = [pytest.mark.timeout(420), pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,6 +51,10 @@ class Tmux:
         for key in keys:
             subprocess.run([*self.tmux, "send-keys", "-t", self.name, key], check=True)
             time.sleep(0.15)
+
+    def type(self, text: str) -> None:
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, "-l", text], check=True)
+        time.sleep(0.15)
 
     def wait_for(self, text: str, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
@@ -85,10 +94,74 @@ def test_app_in_tmux(tmp_path):
         tmux.send("F1")
         tmux.wait_for("80/10/10", timeout=10)
         tmux.send("Escape")
+        _fine_tune_loop(tmux, _corpus(tmp_path))
+        _wait_for_the_job_to_exit(tmp_path)  # it says `finished`, then writes and exits: ctrl+q would ask
         tmux.send("C-q")
         deadline = time.monotonic() + 15
         while tmux.alive() and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not tmux.alive(), "ctrl+q did not quit"
+        assert not tmux.alive(), "ctrl+q did not quit:\n" + tmux.capture()
     finally:
         tmux.kill()
+
+
+def _wait_for_the_job_to_exit(tmp_path: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = subprocess.run(["pgrep", "-f", f"mlm_explorer.train .*{tmp_path}"], capture_output=True, text=True)
+        if not found.stdout.strip():
+            return
+        time.sleep(0.5)
+    raise AssertionError("the training job did not exit")
+
+
+def _corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    for i in range(4):
+        (corpus / f"doc{i}.txt").write_text("\n".join(CORPUS[i * 3: i * 3 + 12]) * 3, encoding="utf-8")
+    return corpus
+
+
+def _step(tmux: Tmux, *keys: str, text: str = "") -> None:
+    """Keys, then text, at a person's pace: sent faster, a busy app was seen to put typed text in
+    the field the focus had just left."""
+    for key in keys:
+        tmux.send(key)
+        time.sleep(0.8)
+    if text:
+        tmux.type(text)  # a field reached by Tab has its text selected: typing replaces it
+        time.sleep(0.8)
+
+
+def _fine_tune_loop(tmux: Tmux, corpus: Path) -> None:
+    """Train screen: start a tiny run, cancel it, resume it to its end, load it, before/after."""
+    tmux.send("F4")
+    tmux.wait_for("Fine-tune", timeout=20)  # the focus starts in the path field
+    time.sleep(1)
+    _step(tmux, text=str(corpus))
+    _step(tmux, "Tab", "Tab", "Tab", text="30")  # model, objective, steps
+    _step(tmux, "Tab", "Tab", text="2")  # time, batch size
+    _step(tmux, "Tab", text="32")  # block size
+    tmux.send("C-g")
+    screen = tmux.wait_for("/30", timeout=120)  # the first step events
+    tmux.send("C-x")  # the focus is still in a form field
+    tmux.wait_for("Cancel the training job?", timeout=10)
+    tmux.send("Tab", "Enter")  # "Cancel job"
+    screen = tmux.wait_for("cancelled at step", timeout=60)  # the status line
+    step = int(re.search(r"cancelled at step (\d+)", screen).group(1))
+    assert 0 < step < 30, screen
+    for _ in range(10):  # the run is listed under Resume once the job's process has ended
+        tmux.send("C-o")
+        try:
+            tmux.wait_for("mlm_explorer.train --resume", timeout=3)
+            break
+        except AssertionError:
+            continue
+    tmux.wait_for(f"resumed from step {step}", timeout=120)
+    tmux.wait_for("finished at step 30", timeout=150)
+    tmux.send("C-l")  # into Explore, with the base model the run started from
+    tmux.wait_for("base: bundled", timeout=90)
+    tmux.send("b")
+    screen = tmux.wait_for("tuned", timeout=60)
+    assert "no base model" not in screen, screen

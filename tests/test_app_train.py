@@ -101,11 +101,11 @@ async def test_cancel_asks_and_quit_asks(app_env, tiny_bert_dir, tmp_path, monke
 
 @sync
 async def test_train_form_starts_from_the_job_defaults(app_env, tiny_bert_dir, tmp_path, monkeypatch):
-    """Every value the form shows, and every value it sends when a field is left empty, is
-    train/config's default."""
-    from mlm_explorer.train.config import defaults, parse_args
+    """The form shows the device's start values (config.start_values: a short run on the CPU) and
+    otherwise the job's defaults; every value it sends for a field left empty is the job's default."""
+    from mlm_explorer.train.config import defaults, parse_args, start_values
 
-    d = defaults()
+    d, v = defaults(), start_values("cpu")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("Some text to train on.\n")
     app = make_app(tiny_bert_dir)
@@ -115,16 +115,16 @@ async def test_train_form_starts_from_the_job_defaults(app_env, tiny_bert_dir, t
         await pilot.pause(0.2)
         screen = app.screen
         value = lambda wid: screen.query_one(f"#{wid}").value
-        assert int(value("train-batch")) == d.batch_size and float(value("train-lr")) == d.lr
-        assert value("train-steps") == "" and d.max_steps is None  # empty: the job's default length
+        assert int(value("train-steps")) == v.max_steps and int(value("train-batch")) == v.batch_size
+        assert float(value("train-lr")) == d.lr and float(value("train-rate")) == d.mask_rate
         assert value("train-minutes") == "" and d.time_budget is None
         assert value("train-objective") == d.objective and value("train-precision") == d.precision
         screen.query_one("#train-path").value = str(tmp_path / "notes.txt")
-        for wid in ("train-batch", "train-lr"):
+        for wid in ("train-steps", "train-batch", "train-block", "train-lr", "train-rate"):
             screen.query_one(f"#{wid}").value = ""
         sent, _ = parse_args(screen.build_args())
         for name in ("batch_size", "lr", "max_steps", "time_budget", "objective", "precision",
-                     "eval_every", "log_every", "mask_rate", "seed"):
+                     "eval_every", "log_every", "mask_rate", "seed", "block_size", "whole_word"):
             assert getattr(sent, name) == getattr(d, name), name
 
 

@@ -32,6 +32,8 @@ async def test_the_audit_button_runs_the_jobs_masking_over_the_form(app_env, tin
             real_show(audit, note=note)
 
         panel.show = spy
+        app.screen.query_one("#audit-start").scroll_visible(animate=False)  # below the form's fields
+        await pilot.pause(0.1)
         await pilot.click("#audit-start")
         await wait_for(pilot, lambda: any(a is not None for a in shown), timeout=180, what="the audit report")
         await settle(pilot)

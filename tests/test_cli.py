@@ -205,7 +205,7 @@ def test_bundled_default_model_end_to_end():
     proc = run_cli("predict", "The Nile is a long [MASK] in Africa.", "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["model"]["name"] == "bundled" and out["model"]["info"]["head_trained"] is True
+    assert out["model"]["name"] == "bundled" and out["model"]["head_trained"] is True
     assert "river" in {c["text"] for c in out["predictions"][0]["candidates"]}
     assert out["decoded"] == "The Nile is a long river in Africa."  # the case as typed (core/infer/decode.py)
 

@@ -178,6 +178,8 @@ def test_mlm_nsp_setup_keeps_each_ranks_seed(tiny_bert_dir):
 
 
 def test_resume_continues_with_identical_losses(tmp_path, tiny_bert_dir):
+    from mlm_explorer.train.run.report_text import resumed_line
+
     corpus = small_corpus(tmp_path / "corpus")
     common = ["--model", tiny_bert_dir, "--batch-size", 4, "--micro-batch-size", 2, "--lr", 3e-3,
               "--eval-every", 100, "--save-every", 6, "--schedule", "cosine", *FAST]
@@ -191,7 +193,9 @@ def test_resume_continues_with_identical_losses(tmp_path, tiny_bert_dir):
     (b / "latest").write_text("checkpoint-6\n")
     rc, resumed = run_job(["--resume", b, *FAST])
     assert rc == 0, resumed
-    assert of(resumed, "started")[0]["resumed_from"] == str(b / "checkpoint-6")
+    started = of(resumed, "started")[0]
+    assert started["resumed_from"] == str(b / "checkpoint-6") and started["resumed"] and started["step"] == 6
+    assert resumed_line(started) == f"resumed from step 6 ({b / 'checkpoint-6'})"  # what the app and the CLI say
     assert [e["step"] for e in of(resumed, "step")] == list(range(7, 13))
     assert _losses(resumed) == _losses(full)[6:]  # exactly, not approximately
     info = json.loads((b / "run.json").read_text())

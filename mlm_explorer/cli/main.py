@@ -146,7 +146,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from mlm_explorer.cli import render
+    from mlm_explorer.cli import render_runs
     from mlm_explorer.rundir import list_runs
 
     if args.probes:
@@ -154,7 +154,7 @@ def cmd_runs(args) -> int:
 
         return cmd_run_probes(args)
     runs = list_runs()
-    emit(args, {"runs": [r.to_dict() for r in runs]}, lambda: render.runs(runs))
+    emit(args, {"runs": [r.to_dict() for r in runs]}, lambda: render_runs.runs(runs))
     return 0
 
 

@@ -1,10 +1,8 @@
 """Rich rendering for the terminal: every command's human output (the `--json` forms bypass
-this module), the probe history and before/after diff of fine-tuned runs, and the training
-job's progress view."""
+this module), the probe history and before/after diff of fine-tuned runs. Training runs (the
+`runs` list, the job's progress view): cli/render_runs.py."""
 
 from __future__ import annotations
-
-import math
 
 from rich.console import Console
 from rich.table import Table
@@ -85,8 +83,8 @@ def mask_preview(tt, preview) -> None:
             line.append(f"{tok.text}→{preview.replaced[tok.index]}", style=DECISION_STYLE[RANDOM])
         elif decision == MASK:
             line.append(f"[MASK:{tok.text}]", style=DECISION_STYLE[MASK])
-        else:
-            line.append(tok.text, style=DECISION_STYLE[KEEP])
+        else:  # kept: picked and predicted, but left as it was (marked, so a pipe shows it too)
+            line.append(f"[kept:{tok.text}]", style=DECISION_STYLE[KEEP])
     console.print(line)
     counts = preview.counts()
     legend = Text(f"seed {preview.seed}, rate {preview.rate}: picked {sum(counts.values())} — ")
@@ -94,7 +92,8 @@ def mask_preview(tt, preview) -> None:
     legend.append("  ")
     legend.append(f"{counts[RANDOM.label]} → random token", style=DECISION_STYLE[RANDOM])
     legend.append("  ")
-    legend.append(f"{counts[KEEP.label]} kept", style=DECISION_STYLE[KEEP])
+    kept = [tok.text for tok in tt.tokens if preview.decisions[tok.index] == KEEP]
+    legend.append(f"{counts[KEEP.label]} kept" + (f" ({', '.join(kept)})" if kept else ""), style=DECISION_STYLE[KEEP])
     console.print(legend)
 
 
@@ -105,22 +104,6 @@ def models(entries) -> None:
     for e in entries:
         table.add_row(e.name, e.kind, e.source, str(e.path))
     console.print(table)
-
-
-def runs(entries) -> None:
-    table = Table(show_edge=False)
-    for col in ("run", "status", "model", "objective", "step", "best eval loss", "path"):
-        table.add_column(col)
-    for r in entries:
-        d = r.to_dict()
-        best = d.get("best_eval_loss")
-        table.add_row(str(d.get("name", "")), str(d.get("status", "")), str(d.get("model", "")),
-                      str(d.get("objective", "")), str(d.get("step", "")),
-                      "" if best is None else f"{best:.4f}", str(d.get("path", "")))
-    console.print(table)
-    for r in entries:
-        if getattr(r, "note", None):  # a damaged run.json, a job whose launcher died: what to do
-            console.print(Text(f"{r.name}: {r.note}", style="yellow"))
 
 
 def blank_scores(report) -> None:
@@ -323,63 +306,3 @@ def diff(result) -> None:
         console.print(Text(f"union of both top-{result.top_k}, {DIFF_ORDER.get(result.sort, result.sort)}; "
                            f"mass outside: base {m.mass_outside_base:.4f}, tuned {m.mass_outside_tuned:.4f}",
                            style="dim"))
-
-
-# -- train: the job's events as a progress bar and lines -------------------------------------
-class TrainProgress:
-    """A Rich progress bar fed by the training job's events (`mlm-explorer train` without --json)."""
-
-    def __init__(self) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=console, transient=False,
-        )
-        self.task = None
-
-    def __call__(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind == "started":
-            self.progress.start()
-            self.task = self.progress.add_task("training", total=event.get("total_steps") or event.get("max_steps"),
-                                               stats="")
-            data = event.get("data", {})
-            console.print(f"[dim]{event.get('device', '')} · {event.get('parameters', '')} parameters · "
-                          f"{data.get('train_blocks', '?')} train / {data.get('eval_blocks', '?')} eval blocks · "
-                          f"run {event.get('run_dir', '')}[/dim]")
-        elif kind == "step" and self.task is not None:
-            stats = f"loss {_num(event.get('loss'), '.4f')} · {_num(event.get('tokens_per_s'), ',.0f')} tok/s"
-            self.progress.update(self.task, completed=event.get("step", 0), stats=stats)
-        elif kind == "eval":
-            console.print(f"eval @ {event.get('step')}: loss {_num(event.get('loss'), '.4f')} · "
-                          f"ppl {_num(event.get('perplexity'), '.2f')} · acc {_num(event.get('accuracy'), '.3f')}")
-        elif kind == "probes":
-            results = event.get("results", [])
-            ranks = " · ".join(f"{r.get('answer')} #{r.get('rank')}" for r in results[:6])
-            more = f" · +{len(results) - 6}" if len(results) > 6 else ""
-            console.print(f"[dim]probes @ {event.get('step')}: {ranks}{more}[/dim]")
-        elif kind == "forgetting":
-            console.print(f"[dim]forgetting meter @ {event.get('step')}: top-1 {event.get('top1', 0):.0%} · "
-                          f"top-5 {event.get('top5', 0):.0%} · mean rank {event.get('mean_rank', 0):.1f} "
-                          f"({event.get('n')} general-knowledge probes)[/dim]")
-        elif kind == "checkpoint":
-            console.print(f"[dim]checkpoint {event.get('path')}[/dim]")
-        elif kind in ("log", "warning"):
-            console.print(f"[yellow]{event.get('message', '')}[/yellow]")
-        elif kind == "finished":
-            console.print(f"[green]finished[/green]: {event.get('run_dir', event.get('path', ''))}")
-        elif kind == "cancelled":
-            kept = event.get("checkpoint")
-            console.print("[yellow]cancelled[/yellow]; " + (f"last checkpoint kept: {kept}; continue with "
-                          f"--resume {event.get('run_dir') or kept}" if kept else "no checkpoint was written yet"))
-
-    def close(self) -> None:
-        self.progress.stop()
-
-
-def _num(value, spec: str) -> str:
-    """A number of an event as text; JSON carries NaN / inf as strings ("nan"), or it may be missing."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "–" if value is None else str(value)
-    return format(value, spec)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from mlm_explorer.cli.render import DECISION_STYLE, TrainProgress, console
+from mlm_explorer.cli.render import DECISION_STYLE, console
+from mlm_explorer.cli.render_runs import TrainProgress
 from mlm_explorer.core.mask.decision import KEEP, MASK, RANDOM
 from mlm_explorer.train.run.report_text import (duplicate_lines, estimate_line, headline, holdout_line,
                                                  sample_segments, skipped_lines, used_lines)

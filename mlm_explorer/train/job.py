@@ -226,7 +226,8 @@ def run(argv, events: Events, parent=None) -> int:
                                data=data, rt=rt, events=events, record=record, resume_state=state, probes=prepared,
                                meter=meter)
         events.emit("started", run_dir=str(run_dir), model=record.data["model"], objective=tm.objective,
-                    data=data.summary, resumed_from=str(checkpoint) if checkpoint else None, step=loop.step,
+                    data=data.summary, resumed_from=str(checkpoint) if checkpoint else None, resumed=target.resumed,
+                    step=loop.step,
                     max_steps=loop.max_steps, steps_per_epoch=loop.steps_per_epoch, batch_size=args.batch_size,
                     micro_batch_size=loop.micro, probes=len(prepared), forgetting_probes=len(meter),
                     **rt.describe(), **counts)

@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from mlm_explorer import rundir
 from mlm_explorer.errors import ModelError, UserError
 from mlm_explorer.settings import DARK_THEME, LIGHT_THEME, Settings, load_settings, save_settings
 from mlm_explorer.ui import workers
@@ -30,7 +31,7 @@ from mlm_explorer.ui.commands import ModelCommands
 from mlm_explorer.ui.dialogs.confirm import ChoiceDialog
 from mlm_explorer.ui.enums import Mode, Role
 from mlm_explorer.ui.messages import AuditEvent, CompareModelReady, ModelReady, TrainEvent, WorkFailed
-from mlm_explorer.ui.names import short_name
+from mlm_explorer.ui.names import same_model, short_name
 from mlm_explorer.ui.screens.compare import CompareScreen
 from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 from mlm_explorer.ui.screens.help import HelpScreen
@@ -88,6 +89,7 @@ class MLMExplorerApp(App[None]):
         self.torch_at_first_frame: bool | None = None
         self.model_ready_at: float | None = None
         self.train_runner: Any = None  # train.launch.TrainingRunner while a job runs
+        self.train_said_end = False  # its job sent finished / cancelled / error: only its exit remains
         self._targets: dict[str, MessagePump] = {}
         self.explore: ExploreScreen | None = None  # set by the Explore screen when mounted
         self.train_screen: TrainScreen | None = None  # set by the Train screen when mounted
@@ -103,7 +105,10 @@ class MLMExplorerApp(App[None]):
     def _after_first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()
         self.torch_at_first_frame = "torch" in sys.modules
-        self.load_model(self.settings.model)
+        if rundir.base_model_of(self.settings.model):  # a fine-tuning run: with its base model
+            self.load_finetuned(self.settings.model)
+        else:
+            self.load_model(self.settings.model)
 
     # -- models -----------------------------------------------------------------------------
     def load_model(self, name: str | None, *, role: Role = Role.MLM) -> None:
@@ -208,9 +213,13 @@ class MLMExplorerApp(App[None]):
         self.model_version += 1
 
     def use_model(self, name: str | None) -> None:
-        """Switch Explore's model (command palette); remembered in the settings."""
+        """Switch Explore's model (command palette); remembered in the settings. A fine-tuning run
+        loads with the model it started from as the base (before/after: `b`)."""
         self.settings.model = name
         self.save_settings()
+        if rundir.base_model_of(name):
+            self.load_finetuned(name)
+            return
         self.base_lm = None  # before/after compares a fine-tuned run with the model it came from
         self.load_model(name)
 
@@ -221,8 +230,24 @@ class MLMExplorerApp(App[None]):
         self.load_model(name, role=Role.T5)
 
     def load_finetuned(self, path: str) -> None:
-        """Load a fine-tuned checkpoint into Explore, keeping the current model as the base."""
-        self.load_model(path, role=Role.FINETUNED)
+        """Load a fine-tuned run (its directory, "run:NAME" or a checkpoint) into Explore, with the
+        model its run.json names as the base: the one already loaded if it is that model, else
+        loaded too (in the same worker). A run that names none keeps the current model as the base."""
+        base_name = rundir.base_model_of(path)
+        if base_name is None:
+            self.load_model(path, role=Role.FINETUNED)
+            return
+        have = next((lm for lm in (self.base_lm, self.lm) if lm is not None and same_model(lm.name, base_name)), None)
+        device = self.device
+        self.model_status = f"loading {path} (base: {short_name(base_name)})…"
+
+        def body() -> None:
+            base = have if have is not None else workers.load_model(Role.BASE, base_name, device)
+            tuned = workers.load_model(Role.FINETUNED, path, device)
+            self.post_message(ModelReady(Role.BASE, base))
+            self.post_message(ModelReady(Role.FINETUNED, tuned))
+
+        self.run_work(self, Role.FINETUNED.worker_group, 0, body, description=f"load {path}")
 
     # -- pinned probes (core.probes; the Train screen passes them to the job) ----------------
     def pin_probe(self, text: str, answer: str) -> bool:
@@ -313,7 +338,7 @@ class MLMExplorerApp(App[None]):
         from mlm_explorer.train.launch import APP_JOB_NICE, TrainingRunner
 
         runner = TrainingRunner(args, nice=APP_JOB_NICE)  # command and environment: train/launch.job_launch
-        self.train_runner = runner
+        self.train_runner, self.train_said_end = runner, False
         home = release[0].device if release else None
 
         def body() -> None:
@@ -323,6 +348,8 @@ class MLMExplorerApp(App[None]):
                     self.call_from_thread(self._show_model_status, t5=True)
                 runner.start()
                 for event in runner.events():
+                    if event.get("event") in ("finished", "cancelled", "error") and runner is self.train_runner:
+                        self.train_said_end = True  # saved and recorded: the process is only exiting
                     target.post_message(TrainEvent(event))
             finally:
                 target.post_message(TrainEvent({"event": "exited", "returncode": runner.returncode}))
@@ -391,8 +418,9 @@ class MLMExplorerApp(App[None]):
     # -- quitting -----------------------------------------------------------------------------
     @property
     def training(self) -> bool:
+        """A job runs (its process lives and it has not said it ended: after `finished` it only exits)."""
         runner = self.train_runner
-        return runner is not None and getattr(runner, "returncode", 0) is None
+        return runner is not None and not self.train_said_end and getattr(runner, "returncode", 0) is None
 
     async def action_quit(self) -> None:
         if not self.training:

@@ -71,10 +71,17 @@ class LoadedModel:
         return hf.max_length(self.tokenizer, self.model.config)
 
     def to_dict(self) -> dict:
+        """What a script needs to know of the model (the `model` block of every `--json` answer and
+        export): a few hundred bytes, not the bundled head's whole manifest."""
+        spec = self.spec
         return {
-            "name": self.name, "kind": self.kind, "path": self.path, "device": str(self.device),
-            "source": self.source, "max_length": self.max_length,
-            "info": {k: v for k, v in self.info.items() if k != "missing_keys"},
+            "name": self.name, "kind": self.kind, "family": spec.family if spec else None,
+            "model_type": self.info.get("model_type") or (spec.model_type if spec else None),
+            "tokenizer": spec.tokenizer_style if spec else None, "cased": spec.cased if spec else None,
+            "vocab_size": len(self.tokenizer), "max_length": self.max_length,
+            "mask_token": getattr(self.tokenizer, "mask_token", None),
+            "infill": spec.infill if spec else None, "head_trained": self.info.get("head_trained", True),
+            "device": str(self.device), "source": self.source, "path": self.path,
         }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mlm_explorer.errors import InputError
 
+from mlm_explorer.train.config import DEFAULT_BLOCK
 from mlm_explorer.train.data.extract.base import REASONS
 from mlm_explorer.train.data.extract.collect import Collection
 from mlm_explorer.train.data.extract.report import data_report
@@ -44,7 +45,7 @@ class TrainData:
 
 def block_size_for(args, max_length: int) -> int:
     if args.block_size is None:
-        return min(128, max_length)
+        return min(DEFAULT_BLOCK, max_length)
     if args.block_size > max_length:
         raise InputError(f"--block-size {args.block_size} is above this model's limit of {max_length} tokens; "
                          f"use --block-size {max_length} or less")

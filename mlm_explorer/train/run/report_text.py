@@ -100,6 +100,25 @@ def estimate_line(estimate: dict) -> str:
             + (f"; evaluations {duration(estimate['eval_s'])}" if estimate.get("eval_s") else "") + ")")
 
 
+def resumed_line(event: dict) -> str:
+    """What a `started` event of a resumed run says ("" for a new run): the app and the CLI print it."""
+    if not event.get("resumed_from") and not event.get("resumed"):
+        return ""
+    step = int(event.get("step") or 0)
+    where = event.get("resumed_from")
+    return f"resumed from step {step}" + (f" ({where})" if where else " (no checkpoint yet: from the start)")
+
+
+def rough_estimate_line(seconds: float | None, *, steps: int | None, batch: int, block: int) -> str:
+    """The Train form's estimate before Start, from a rough throughput (the Preview measures it)."""
+    if not steps:
+        return "length: 3 epochs (or the time limit); Preview (ctrl+r) measures the time"
+    tokens = f"{plural(steps, 'step')} × {batch} × {block} tokens"
+    if seconds is None:
+        return f"{tokens}; Preview (ctrl+r) measures the time"
+    return f"≈ {duration(seconds)} ({tokens}, the bundled model on a CPU); Preview (ctrl+r) measures it"
+
+
 def sample_segments(sample: dict) -> list[tuple[str, str]]:
     """A sample block as (text, decision) pieces: decision is none / mask / random / keep / special,
     and for span corruption input / sentinel / target."""

@@ -42,8 +42,13 @@ model, not a T5, and only briefly trained (see the README).
 
 ## Fine-tuning
 **Train** (F4) runs the same masking engine on your files in a separate process:
-live loss, tokens/s, ETA and eval perplexity. When it finishes, *Load into Explore*
-puts the fine-tuned model in Explore and keeps the old one as the base: press `b`
+live loss, tokens/s, ETA and eval perplexity. The form starts from a short run for the
+device (about a minute on a CPU, estimate shown) and from Explore's masking (rate, `W`).
+`ctrl+g` starts a run, `ctrl+x` cancels it (asks first; the checkpoint is kept, also from a
+form field), `ctrl+o` resumes the run chosen under *Resume* (any cancelled, killed or failed
+run) from its last checkpoint: the job panel says "resumed from step N". *Load into Explore*
+(`ctrl+l`, or a run picked in the command palette) puts the fine-tuned model in Explore with
+the model the run started from (its run.json) as the base: press `b`
 to see before and after side by side on the same masks, with the change in probability
 of each candidate (Δ, under the mask table). **Probes**: press `p` on a masked token to
 pin the sentence (answer: that token); Train shows each probe's rank and probability
@@ -111,6 +116,10 @@ that work where you are.
 | + / − | Explore | more / fewer candidates (top-k) |
 | b | Explore | before/after (base vs fine-tuned, Δ per candidate) |
 | p | Explore | pin the text with the selected mask as a probe |
+| ctrl+g, ctrl+r | Train | start a run; preview what it would train on |
+| ctrl+x | Train | cancel the job (asks first; its checkpoint is kept) |
+| ctrl+o | Train | resume the chosen unfinished run from its checkpoint |
+| ctrl+l | Train | load the run into Explore, with its base model |
 | del | Train, pinned probes | unpin the highlighted probe |
 | t / esc | Explore | edit the text / back to the tokens |
 | s a g, 0 | Explore | lens: surprisal, attention, saliency; off |
