@@ -53,6 +53,22 @@ async def settle(pilot, timeout: float = 30.0) -> None:
         await pilot.pause(0.05)
 
 
+async def tree_loaded(pilot, timeout: float = 30.0) -> None:
+    """The Train screen's file tree has listed its folder (its loader is a worker settle skips:
+    it lives as long as the tree)."""
+    tree = pilot.app.screen.query_one("#train-tree")
+    await wait_for(pilot, lambda: len(tree.root.children) > 0, timeout=timeout, what="the file tree")
+    await pilot.pause(0.05)
+
+
+def steady_cursors(app) -> None:
+    """Text cursors that do not blink, so that a snapshot never catches one half-way."""
+    from textual.widgets import Input, TextArea
+
+    for widget in [*app.screen.query(Input), *app.screen.query(TextArea)]:
+        widget.cursor_blink = False
+
+
 def _explore_busy(app) -> bool:
     """A prediction is still awaited, or the chips still wait to be drawn."""
     explore = getattr(app, "explore", None)

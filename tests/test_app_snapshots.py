@@ -7,7 +7,8 @@ then look at snapshot_report.html / the SVGs under tests/__snapshots__.
 from __future__ import annotations
 
 import pytest
-from app_support import app_env, fixed_bert_dir, fixed_t5_dir, make_app, settle, wait_for, wait_ready  # noqa: F401
+from app_support import (app_env, fixed_bert_dir, fixed_t5_dir, make_app, settle, steady_cursors,  # noqa: F401
+                         tree_loaded, wait_for, wait_ready)
 
 from mlm_explorer.core.mask.decision import SELECTED
 
@@ -121,7 +122,9 @@ def test_train_form(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
         await pilot.pause(0.3)
         app.screen.query_one("#train-model").value = "bundled"
         await settle(pilot)
-        await pilot.pause(0.3)  # the directory tree loads in its own worker
+        await tree_loaded(pilot)  # the directory tree loads in its own worker
+        steady_cursors(app)
+        await pilot.pause(0.05)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
@@ -149,7 +152,9 @@ def test_train_job(app_env, fixed_cwd, fixed_bert_dir, snap_compare, size):
         for event in RESUMED_RUN:
             app.screen.post_message(TrainEvent(event))
         await settle(pilot)
-        await pilot.pause(0.3)  # the directory tree loads in its own worker
+        await tree_loaded(pilot)  # the directory tree loads in its own worker
+        steady_cursors(app)
+        await pilot.pause(0.05)
         app.screen.live.scroll_visible(animate=False)
         await pilot.pause(0.1)
 
@@ -165,7 +170,9 @@ def test_train_form_80x24(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
         await pilot.pause(0.3)
         app.screen.query_one("#train-model").value = "bundled"
         await settle(pilot)
-        await pilot.pause(0.3)  # the directory tree loads in its own worker
+        await tree_loaded(pilot)  # the directory tree loads in its own worker
+        steady_cursors(app)
+        await pilot.pause(0.05)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
@@ -199,7 +206,9 @@ def test_train_probes(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
         for event in PROBE_EVENTS:
             app.screen.post_message(TrainEvent(event))
         await settle(pilot)
-        await pilot.pause(0.3)  # the directory tree loads in its own worker
+        await tree_loaded(pilot)  # the directory tree loads in its own worker
+        steady_cursors(app)
+        await pilot.pause(0.05)
         app.screen.query_one("#train-form").scroll_end(animate=False)  # the probes part of the form
         await pilot.pause(0.1)
         assert app.screen.query_one("#probe-table").row_count == 2
@@ -375,7 +384,9 @@ def test_train_audit_and_forgetting(app_env, fixed_cwd, fixed_bert_dir, snap_com
         for event in FORGETTING_EVENTS:
             app.screen.post_message(TrainEvent(event))
         await settle(pilot)
-        await pilot.pause(0.3)  # the directory tree loads in its own worker; the form scrolls to the report
+        await tree_loaded(pilot)  # the directory tree loads in its own worker; the form scrolls to the report
+        steady_cursors(app)
+        await pilot.pause(0.05)
         assert not app.screen.query_one("#forgetting-meter").has_class("hidden")
 
     assert snap_compare(app, terminal_size=(120, 44), run_before=run_before)
