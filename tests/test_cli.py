@@ -135,6 +135,21 @@ def test_mask_json_is_seeded_and_shows_every_outcome(cli, tiny_bert_dir):
             assert t["replacement"]
 
 
+def test_plain_mask_quotes_a_random_replacement_and_names_the_kept(cli, tiny_bert_dir):
+    """A drawn token reads as text (`fox→"194"`), never like a token id; kept tokens are named."""
+    text = "The quick brown fox jumps over the lazy dog and the cute dog walks in the green park."
+    args = ("mask", text, "--model", str(tiny_bert_dir), "--rate", "0.6")
+    for seed in range(1, 40):
+        decided = json.loads(cli(*args, "--seed", str(seed), "--json").stdout)
+        randoms = [t for t in decided["tokens"] if t["decision"] == RANDOM.label]
+        if randoms:
+            break
+    plain = cli(*args, "--seed", str(seed)).stdout
+    for t in randoms:
+        assert f'→"{t["replacement"]}"' in plain, plain
+    assert f'{decided["counts"]["keep"]} kept' in plain
+
+
 def test_mask_whole_word_picks_whole_words(cli, tiny_bert_dir):
     text = "Unbelievable tokenizers split words into pieces unbelievable tokenizers."
     out = json.loads(cli("mask", text, "--model", str(tiny_bert_dir), "--whole-word", "--rate", "0.5",

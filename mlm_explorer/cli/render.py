@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlm_explorer.core.mask.decision import KEEP, MASK, NONE, RANDOM
+from mlm_explorer.core.mask.preview import quoted
 
 console = Console()
 
@@ -80,7 +81,7 @@ def mask_preview(tt, preview) -> None:
         if decision == NONE:
             line.append(tok.text, style="dim" if tok.special else "")
         elif decision == RANDOM:
-            line.append(f"{tok.text}→{preview.replaced[tok.index]}", style=DECISION_STYLE[RANDOM])
+            line.append(f"{tok.text}→{quoted(preview.replaced[tok.index])}", style=DECISION_STYLE[RANDOM])
         elif decision == MASK:
             line.append(f"[MASK:{tok.text}]", style=DECISION_STYLE[MASK])
         else:  # kept: picked and predicted, but left as it was (marked, so a pipe shows it too)
