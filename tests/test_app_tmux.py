@@ -1,6 +1,7 @@
 """The app in a real terminal: started under tmux on the bundled model, keys sent, the screen read.
 
-The fine-tune loop too: a tiny run (30 steps of 2 blocks of 32 tokens) started from the Train
+The text box cleared with its own key, new text typed, two masks and the jump between them;
+the fine-tune loop too: a tiny run (30 steps of 2 blocks of 32 tokens) started from the Train
 screen, cancelled, resumed, loaded into Explore and compared before/after.
 
 Skipped when tmux is not installed or the bundled model is missing.
@@ -94,6 +95,7 @@ def test_app_in_tmux(tmp_path):
         tmux.send("F1")
         tmux.wait_for("80/10/10", timeout=10)
         tmux.send("Escape")
+        _clear_type_mask_and_jump(tmux)
         _fine_tune_loop(tmux, _corpus(tmp_path))
         _wait_for_the_job_to_exit(tmp_path)  # it says `finished`, then writes and exits: ctrl+q would ask
         tmux.send("C-q")
@@ -103,6 +105,23 @@ def test_app_in_tmux(tmp_path):
         assert not tmux.alive(), "ctrl+q did not quit:\n" + tmux.capture()
     finally:
         tmux.kill()
+
+
+def _clear_type_mask_and_jump(tmux: Tmux) -> None:
+    """The text box cleared with its own key, new text typed, two masks, n / N between them."""
+    _step(tmux, "t", "C-l")  # to the text box; ctrl+l clears the text
+    tmux.wait_for("Tokens (no text)", timeout=30)
+    _step(tmux, text="The cat sat on the mat.")
+    tmux.wait_for("mat", timeout=30)
+    tmux.wait_for("[CLS]", timeout=30)
+    time.sleep(1)  # the typing debounce, then the chips of the new text
+    _step(tmux, "Escape", "Right", "Space", "Right", "Right", "Space")  # two masks, two tokens apart
+    tmux.wait_for("2 masked", timeout=30)
+    first = re.search(r"mask 2/2 '(\w+)'", tmux.wait_for("mask 2/2 '", timeout=30)).group(1)  # the cursor's
+    tmux.send("n")  # from the second mask, on round to the first
+    other = re.search(r"mask 1/2 '(\w+)'", tmux.wait_for("mask 1/2 '", timeout=30)).group(1)
+    tmux.send("N")
+    tmux.wait_for(f"mask 2/2 '{first}'", timeout=30)
 
 
 def _wait_for_the_job_to_exit(tmp_path: Path, timeout: float = 120.0) -> None:
