@@ -119,7 +119,7 @@ def _clear_type_mask_and_jump(tmux: Tmux) -> None:
     tmux.wait_for("2 masked", timeout=30)
     first = re.search(r"mask 2/2 '(\w+)'", tmux.wait_for("mask 2/2 '", timeout=30)).group(1)  # the cursor's
     tmux.send("n")  # from the second mask, on round to the first
-    other = re.search(r"mask 1/2 '(\w+)'", tmux.wait_for("mask 1/2 '", timeout=30)).group(1)
+    tmux.wait_for("mask 1/2 '", timeout=30)
     tmux.send("N")
     tmux.wait_for(f"mask 2/2 '{first}'", timeout=30)
 
