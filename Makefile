@@ -24,7 +24,7 @@ run: install
 	$(VENV)/bin/mlm-explorer
 
 test: install
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 bench: install
 	$(PY) -m pip install -q -e '.[test,bench]'

@@ -82,3 +82,15 @@ def matrix():
     m = Matrix()
     yield m
     m.write()
+
+
+# The longest test files first: under `make test`'s two workers (--dist loadfile) a long file
+# started last runs alone at the end while the other worker idles.
+LONGEST_FIRST = ("test_app_tmux.py", "test_train_faults.py", "test_train_ranks.py", "test_bundled_infiller.py",
+                 "test_train_process.py", "test_cli.py", "test_families.py", "test_cli_bad_input.py",
+                 "test_app_train_loop.py", "test_app_train.py", "test_app_stress.py", "test_train_job.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order

@@ -130,11 +130,11 @@ def test_cli_summary_at_start_lists_used_and_skipped(monkeypatch):
     the job's data `log` lines a second time."""
     from rich.console import Console
 
-    from mlm_explorer.cli import render, train_report
+    from mlm_explorer.cli import render, render_runs, train_report
 
     out = Console(record=True, width=200)
-    monkeypatch.setattr(train_report, "console", out)
-    monkeypatch.setattr(render, "console", out)
+    for module in (train_report, render, render_runs):  # each holds the shared console by name
+        monkeypatch.setattr(module, "console", out)
     data = {"used": [{"path": "/d/manual.pdf", "format": "pdf", "tokens": 1234, "notes": ["12 page(s)"]}],
             "skipped": [{"path": "/d/scan.pdf", "reason": "no-text-layer", "message": "scanned, no text layer"}],
             "duplicates": {"files": 1, "lines": 4, "distinct_lines": 2, "examples": [{"count": 3, "line": "Licence"}],
