@@ -113,18 +113,26 @@ def test_compare_sizes(app_env, fixed_cwd, fixed_bert_dir, fixed_t5_dir, snap_co
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+async def open_train_screen(pilot, app, post=None) -> None:
+    """Explore ready, then F4; the model field set, `post(screen)` (recorded events), the screen settled:
+    the file tree listed and the text cursors steady."""
+    await wait_ready(pilot)
+    await pilot.press("f4")
+    await pilot.pause(0.3)
+    app.screen.query_one("#train-model").value = "bundled"
+    if post is not None:
+        post(app.screen)
+    await settle(pilot)
+    await tree_loaded(pilot)  # the directory tree loads in its own worker
+    steady_cursors(app)
+    await pilot.pause(0.05)
+
+
 def test_train_form(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
     app = make_app(fixed_bert_dir)
 
     async def run_before(pilot):
-        await wait_ready(pilot)
-        await pilot.press("f4")
-        await pilot.pause(0.3)
-        app.screen.query_one("#train-model").value = "bundled"
-        await settle(pilot)
-        await tree_loaded(pilot)  # the directory tree loads in its own worker
-        steady_cursors(app)
-        await pilot.pause(0.05)
+        await open_train_screen(pilot, app)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
@@ -145,16 +153,7 @@ def test_train_job(app_env, fixed_cwd, fixed_bert_dir, snap_compare, size):
     app = make_app(fixed_bert_dir)
 
     async def run_before(pilot):
-        await wait_ready(pilot)
-        await pilot.press("f4")
-        await pilot.pause(0.3)
-        app.screen.query_one("#train-model").value = "bundled"
-        for event in RESUMED_RUN:
-            app.screen.post_message(TrainEvent(event))
-        await settle(pilot)
-        await tree_loaded(pilot)  # the directory tree loads in its own worker
-        steady_cursors(app)
-        await pilot.pause(0.05)
+        await open_train_screen(pilot, app, lambda screen: [screen.post_message(TrainEvent(e)) for e in RESUMED_RUN])
         app.screen.live.scroll_visible(animate=False)
         await pilot.pause(0.1)
 
@@ -165,14 +164,7 @@ def test_train_form_80x24(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
     app = make_app(fixed_bert_dir)
 
     async def run_before(pilot):
-        await wait_ready(pilot)
-        await pilot.press("f4")
-        await pilot.pause(0.3)
-        app.screen.query_one("#train-model").value = "bundled"
-        await settle(pilot)
-        await tree_loaded(pilot)  # the directory tree loads in its own worker
-        steady_cursors(app)
-        await pilot.pause(0.05)
+        await open_train_screen(pilot, app)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
@@ -199,16 +191,7 @@ def test_train_probes(app_env, fixed_cwd, fixed_bert_dir, snap_compare):
     app = make_app(fixed_bert_dir, probes=[{"text": "The cute dog walks in the green [MASK].", "answer": "park"}])
 
     async def run_before(pilot):
-        await wait_ready(pilot)
-        await pilot.press("f4")
-        await pilot.pause(0.3)
-        app.screen.query_one("#train-model").value = "bundled"
-        for event in PROBE_EVENTS:
-            app.screen.post_message(TrainEvent(event))
-        await settle(pilot)
-        await tree_loaded(pilot)  # the directory tree loads in its own worker
-        steady_cursors(app)
-        await pilot.pause(0.05)
+        await open_train_screen(pilot, app, lambda screen: [screen.post_message(TrainEvent(e)) for e in PROBE_EVENTS])
         app.screen.query_one("#train-form").scroll_end(animate=False)  # the probes part of the form
         await pilot.pause(0.1)
         assert app.screen.query_one("#probe-table").row_count == 2
@@ -376,17 +359,12 @@ def test_train_audit_and_forgetting(app_env, fixed_cwd, fixed_bert_dir, snap_com
     app = make_app(fixed_bert_dir)
 
     async def run_before(pilot):
-        await wait_ready(pilot)
-        await pilot.press("f4")
-        await pilot.pause(0.3)
-        app.screen.query_one("#train-model").value = "bundled"
-        app.screen.query_one(AuditPanel).post_message(AuditEvent(AUDIT_EVENT))
-        for event in FORGETTING_EVENTS:
-            app.screen.post_message(TrainEvent(event))
-        await settle(pilot)
-        await tree_loaded(pilot)  # the directory tree loads in its own worker; the form scrolls to the report
-        steady_cursors(app)
-        await pilot.pause(0.05)
+        def post(screen):  # the form scrolls to the audit's report
+            screen.query_one(AuditPanel).post_message(AuditEvent(AUDIT_EVENT))
+            for event in FORGETTING_EVENTS:
+                screen.post_message(TrainEvent(event))
+
+        await open_train_screen(pilot, app, post)
         assert not app.screen.query_one("#forgetting-meter").has_class("hidden")
 
     assert snap_compare(app, terminal_size=(120, 44), run_before=run_before)
