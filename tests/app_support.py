@@ -61,6 +61,16 @@ async def tree_loaded(pilot, timeout: float = 30.0) -> None:
     await pilot.pause(0.05)
 
 
+class FakeJobRunner:
+    """In place of a TrainingRunner: a job that runs until cancelled, and remembers the cancel."""
+
+    returncode = None
+    cancelled = False
+
+    def cancel(self):
+        self.cancelled = True
+
+
 def steady_cursors(app) -> None:
     """Text cursors that do not blink, so that a snapshot never catches one half-way."""
     from textual.widgets import Input, TextArea

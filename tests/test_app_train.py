@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from app_support import app_env, make_app, screen_text, settle, sync, wait_for, wait_ready  # noqa: F401
+from app_support import FakeJobRunner, app_env, make_app, screen_text, settle, sync, wait_for, wait_ready  # noqa: F401
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -66,18 +66,11 @@ async def test_cancel_asks_and_quit_asks(app_env, tiny_bert_dir, tmp_path, monke
     monkeypatch.chdir(tmp_path)
     app = make_app(tiny_bert_dir)
 
-    class FakeRunner:
-        returncode = None
-        cancelled = False
-
-        def cancel(self):
-            self.cancelled = True
-
     async with app.run_test(size=(130, 44)) as pilot:
         await wait_ready(pilot)
         await pilot.press("f4")
         await pilot.pause(0.2)
-        runner = FakeRunner()
+        runner = FakeJobRunner()
         app.train_runner = runner
         app.screen._set_state(JobState.RUNNING)
         await pilot.click("#train-cancel")

@@ -12,7 +12,8 @@ import shutil
 import time
 
 import pytest
-from app_support import app_env, fixed_bert_dir, make_app, screen_text, settle, sync, wait_for, wait_ready  # noqa: F401
+from app_support import (FakeJobRunner, app_env, fixed_bert_dir, make_app, screen_text, settle, sync,  # noqa: F401
+                         wait_for, wait_ready)
 
 from mlm_explorer.ui.enums import JobState
 from mlm_explorer.ui.messages import TrainEvent
@@ -159,13 +160,6 @@ async def test_ctrl_x_cancels_while_a_form_field_has_focus(app_env, tiny_bert_di
     monkeypatch.chdir(tmp_path)
     app = make_app(tiny_bert_dir)
 
-    class FakeRunner:
-        returncode = None
-        cancelled = False
-
-        def cancel(self):
-            self.cancelled = True
-
     async with app.run_test(size=(130, 44)) as pilot:
         screen = await _open_train(pilot)
         steps = screen.query_one("#train-steps")
@@ -173,7 +167,7 @@ async def test_ctrl_x_cancels_while_a_form_field_has_focus(app_env, tiny_bert_di
         await pilot.press("ctrl+x")  # no job: the field's own ctrl+x (cut) still works, nothing asks
         await pilot.pause(0.1)
         assert app.screen is screen
-        runner = FakeRunner()
+        runner = FakeJobRunner()
         app.train_runner = runner
         screen._set_state(JobState.RUNNING)
         steps.focus()
