@@ -5,8 +5,8 @@ import pytest
 # Tests never touch the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# Under pytest-xdist (make test: two workers on a machine of a few cores), one torch thread per
-# worker: two workers of two spinning threads each on two cores run slower than either alone.
+# Under pytest-xdist (make test: three workers on a machine of a few cores), one torch thread per
+# worker: workers of two spinning threads each on two cores run slower than one thread each.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -84,11 +84,12 @@ def matrix():
     m.write()
 
 
-# The longest test files first: under `make test`'s two workers (--dist loadfile) a long file
-# started last runs alone at the end while the other worker idles.
-LONGEST_FIRST = ("test_app_tmux.py", "test_train_faults.py", "test_train_ranks.py", "test_bundled_infiller.py",
-                 "test_train_process.py", "test_cli.py", "test_families.py", "test_cli_bad_input.py",
-                 "test_app_train_loop.py", "test_app_train.py", "test_app_stress.py", "test_train_job.py")
+# The longest test files first: under `make test`'s workers (--dist loadfile --no-loadscope-reorder)
+# a long file started last runs alone at the end while the other workers idle.
+LONGEST_FIRST = ("test_app_tmux.py", "test_bundled_infiller.py", "test_app_stress.py", "test_cli_bad_input.py",
+                 "test_train_ranks.py", "test_train_faults.py", "test_app_train.py", "test_train_process.py",
+                 "test_app_train_preview.py", "test_cli.py", "test_families.py", "test_train_job.py",
+                 "test_app_train_loop.py", "test_cli_options.py", "test_cli_joint_pll_audit.py", "test_app_probes.py")
 
 
 def pytest_collection_modifyitems(config, items):
