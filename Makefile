@@ -5,10 +5,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # The CPU build of torch (on this kind of machine it lies on disk). GPU users: see README.
 TORCH  ?= torch==2.13.0
-# the suite in three processes (pytest-xdist; many tests wait on subprocesses, a terminal or a timer,
-# so three keep two cores busy), each test file whole in one of them (its fixtures once), in the
-# order tests/conftest.py gives (the longest files first, not xdist's largest-count-first)
-TEST_WORKERS ?= 3
+# the suite in two processes (pytest-xdist), each test file whole in one of them (its fixtures once),
+# in the order tests/conftest.py gives (the longest files first, not xdist's largest-count-first)
+TEST_WORKERS ?= 2
 
 .PHONY: install run test bench clean
 

@@ -165,15 +165,27 @@ def fixed_t5_tokenizer():
     return T5TokenizerFast(vocab=list(dict(vocab).items()), extra_ids=20, model_max_length=64)
 
 
+def _built_once(tmp_path_factory, name: str, build):
+    """One folder of this name per session, whichever test module asks first: the snapshots show
+    the model's folder name, and a fixture imported into several modules is set up once per module."""
+    folder = tmp_path_factory.getbasetemp() / name
+    if not (folder / "tokenizer_config.json").is_file():  # written last
+        folder.mkdir(exist_ok=True)
+        build(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def fixed_bert_dir(tmp_path_factory):
     from tiny import build_tiny_bert
 
-    return build_tiny_bert(tmp_path_factory.mktemp("bert-fixed"), with_tokenizer=fixed_bert_tokenizer())
+    return _built_once(tmp_path_factory, "bert-fixed0",
+                       lambda folder: build_tiny_bert(folder, with_tokenizer=fixed_bert_tokenizer()))
 
 
 @pytest.fixture(scope="session")
 def fixed_t5_dir(tmp_path_factory):
     from tiny import build_tiny_t5
 
-    return build_tiny_t5(tmp_path_factory.mktemp("t5-fixed"), with_tokenizer=fixed_t5_tokenizer())
+    return _built_once(tmp_path_factory, "t5-fixed0",
+                       lambda folder: build_tiny_t5(folder, with_tokenizer=fixed_t5_tokenizer()))

@@ -5,7 +5,7 @@ import pytest
 # Tests never touch the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# Under pytest-xdist (make test: three workers on a machine of a few cores), one torch thread per
+# Under pytest-xdist (make test: two workers on a machine of a few cores), one torch thread per
 # worker: workers of two spinning threads each on two cores run slower than one thread each.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
