@@ -127,8 +127,13 @@ def test_the_job_stops_and_saves_when_the_cli_dies(how, tmp_path, tiny_bert_dir)
         time.sleep(0.2)
     info = read_run(run)
     assert info.status == "cancelled", info
-    assert info.note.startswith(f"stopped because the process that started it (pid {cli.pid}) ended")
-    assert info.note.endswith(f"continue with --resume {run}") and read_record(run)["pid"] == pid
+    assert read_record(run)["pid"] == pid
+    # kill -9: the job learns of it from the kernel, after its parent is gone, and says so. A crash:
+    # the dying CLI cancels its job first, so whether it is already gone when the job writes its
+    # status is a race; when it is, the note says so too.
+    if how == "kill -9" or info.note is not None:
+        assert info.note.startswith(f"stopped because the process that started it (pid {cli.pid}) ended"), info
+        assert info.note.endswith(f"continue with --resume {run}")
     saved = latest_checkpoint(run)
     assert saved is not None and int(saved.name.split("-")[1]) >= 2
     rc, resumed = run_job(["--resume", run, "--max-steps", int(saved.name.split("-")[1]) + 1, "--threads", 1])
