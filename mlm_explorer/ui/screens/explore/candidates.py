@@ -10,20 +10,20 @@ box); work that raises goes the app's one failure path and lands in `failed()`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from textual.screen import Screen
 
 from mlm_explorer.ui import workers
 from mlm_explorer.ui.messages import CandidatesReady
 from mlm_explorer.ui.widgets.candidate_box import CandidateBox
 
-if TYPE_CHECKING:
-    from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 
 WORK_KIND = "candidates"
 
 
 class ExploreCandidates:
-    def __init__(self, screen: "ExploreScreen") -> None:
+    def __init__(self, screen: Screen) -> None:  # the ExploreScreen that holds this (no import: a circle)
         self.screen = screen
         self.open = False
         self.words: tuple[str, ...] = ()

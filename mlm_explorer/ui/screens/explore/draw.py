@@ -8,7 +8,9 @@ layout where none is needed. `strip_dirty` is set while the chips wait for their
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from textual.screen import Screen
 
 from textual.geometry import Region
 from textual.widgets import Label
@@ -21,15 +23,13 @@ from mlm_explorer.ui.widgets.distribution import Distribution
 from mlm_explorer.ui.widgets.mask_table import MaskTable
 from mlm_explorer.ui.widgets.token_strip import StripView, TokenStrip
 
-if TYPE_CHECKING:
-    from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 
 
 LEGEND_WORD = "unbelievable"  # the legend shows how the loaded tokenizer splits it
 
 
 class ExploreDrawing:
-    def __init__(self, screen: "ExploreScreen") -> None:
+    def __init__(self, screen: Screen) -> None:  # the ExploreScreen that holds this (no import: a circle)
         self.screen = screen
         self.strip_dirty = False  # the chips wait (STRIP_DELAY) to land in one frame with the prediction
         self._busy_text = ""

@@ -10,14 +10,14 @@ path and lands in `failed()`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from textual.screen import Screen
 
 from mlm_explorer.ui import workers
 from mlm_explorer.ui.messages import KBestReady
 from mlm_explorer.ui.widgets.kbest_list import KBestList
 
-if TYPE_CHECKING:
-    from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 
 WORK_KIND = "kbest"
 DELAY = 0.3   # seconds an input must stay before its k best fills are searched
@@ -25,7 +25,7 @@ K = 8         # fills kept (the list shows the first ROWS; the export all)
 
 
 class ExploreKBest:
-    def __init__(self, screen: "ExploreScreen") -> None:
+    def __init__(self, screen: Screen) -> None:  # the ExploreScreen that holds this (no import: a circle)
         self.screen = screen
         self.open = False
         self.asked: Any = None

@@ -14,7 +14,9 @@ reaches `failed()` through the app's one failure path (`WorkFailed`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from textual.screen import Screen
 
 from textual.binding import Binding
 
@@ -25,8 +27,6 @@ from mlm_explorer.ui.screens.explore.lens import Lens, LensView
 from mlm_explorer.ui.widgets.heat import COLORS
 from mlm_explorer.ui.widgets.lens_bar import LensBar
 
-if TYPE_CHECKING:
-    from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 
 LENS_DELAY = 0.25  # seconds an input must stay before its surprisal / saliency is computed
 WORK_PREFIX = "lens-"  # the worker group of a lens: "lens-surprisal", ...
@@ -52,7 +52,7 @@ LENS_BINDINGS = [
 class ExploreLenses:
     """The lens behaviour of the Explore screen (reads its `state`, draws through it)."""
 
-    def __init__(self, screen: "ExploreScreen") -> None:
+    def __init__(self, screen: Screen) -> None:  # the ExploreScreen that holds this (no import: a circle)
         self.screen = screen
         self.lens = Lens()
         self.work_started = 0  # model work asked for so far (the tests count it)

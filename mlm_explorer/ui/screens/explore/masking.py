@@ -12,18 +12,16 @@ Enter in the rate or seed field applies the values as typed (never the next seed
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
+from textual.screen import Screen
 from mlm_explorer.ui import workers
 from mlm_explorer.ui.messages import RandomMasked
 from mlm_explorer.ui.widgets.controls import Controls
 
-if TYPE_CHECKING:
-    from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 
 
 class ExploreMasking:
-    def __init__(self, screen: "ExploreScreen") -> None:
+    def __init__(self, screen: Screen) -> None:
         self.screen = screen
         self.pending: tuple[int, tuple] | None = None  # (request, (seed, rate, whole word)) still being computed
 

@@ -11,14 +11,12 @@ answer takes longer than `LOADING_DELAY`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
+from textual.screen import Screen
 from mlm_explorer.errors import UserError
 from mlm_explorer.ui import workers
 from mlm_explorer.ui.messages import PredictionReady
 
-if TYPE_CHECKING:
-    from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 
 LOADING_DELAY = 0.3  # a prediction slower than this shows "predicting…"
 STRIP_DELAY = 0.1  # chips wait this long for the prediction, so both land in one frame
@@ -28,7 +26,7 @@ WORK_KIND = "predict"
 
 
 class ExplorePredictions:
-    def __init__(self, screen: "ExploreScreen") -> None:
+    def __init__(self, screen: Screen) -> None:
         self.screen = screen
         self.request = 0  # bumps on every change of the model input
         self.pending: int | None = None  # request still waiting for its prediction

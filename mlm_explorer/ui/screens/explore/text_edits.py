@@ -7,7 +7,8 @@ state and asks for a prediction through `screen.predictions`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from textual.screen import Screen
+from typing import Any
 
 from textual.widgets import TextArea
 
@@ -16,14 +17,12 @@ from mlm_explorer.ui.screens.explore.session import remember_text
 from mlm_explorer.ui.state import ExploreState, remap_positions
 from mlm_explorer.ui.widgets.token_strip import StripView
 
-if TYPE_CHECKING:
-    from mlm_explorer.ui.screens.explore.screen import ExploreScreen
 
 TYPING_DEBOUNCE = 0.15  # seconds of quiet typing before the text is tokenized again
 
 
 class ExploreTextEdits:
-    def __init__(self, screen: "ExploreScreen") -> None:
+    def __init__(self, screen: Screen) -> None:
         self.screen = screen
         self._debounce: Any = None
 
