@@ -36,6 +36,7 @@ from types import SimpleNamespace
 from mlm_explorer.errors import InputError, UserError
 
 from mlm_explorer.train.failures import Failure, FailureBoard, Reporter, describe, oom_message, settle, watch
+from mlm_explorer.train.probe_setup import prepare_meter_for, prepare_probes_for, probes_from_args
 from mlm_explorer.train.run.events import Events, protect_stdout
 
 
@@ -72,29 +73,6 @@ def _agree_run_dir(rt, run_dir: Path | None, args) -> Path:
     return Path(choice[0])
 
 
-def _probes(args):
-    """The probes of --probes FILE and --probe TEXT|ANSWER (syntax only; no torch yet). The file's
-    path is made absolute, so that a --resume from another directory finds it again."""
-    from mlm_explorer.core.explain.probes import probes_from_options
-
-    if getattr(args, "probes", None):
-        args.probes = str(Path(args.probes).expanduser().resolve())
-    return probes_from_options(getattr(args, "probes", None), getattr(args, "probe", None))
-
-
-def _prepare_probes(probes, tm):
-    """Check the probes against the model's tokenizer (one token per answer) before anything is written."""
-    if not probes:
-        return []
-    if tm.objective in ("span", "infill"):
-        how = "span corruption" if tm.objective == "span" else "text infilling"
-        raise InputError("--probes/--probe need an encoder masked-LM (objective mlm or mlm+nsp); "
-                         f"'{tm.name}' is trained with {how}, which has no [MASK] to probe")
-    from mlm_explorer.core.explain.probes import prepare_probes
-
-    return prepare_probes(tm.tokenizer, probes, max_length=tm.max_length)
-
-
 def _check_world(args, world: int) -> None:
     """Every rank needs at least one block per step: with fewer, a rank would run no forward
     pass and the others would wait for its gradients forever."""
@@ -102,30 +80,6 @@ def _check_world(args, world: int) -> None:
         raise InputError(f"--batch-size {args.batch_size} is smaller than the {world} processes torchrun started, "
                          f"and each needs at least one block per step; use --batch-size {world} or more "
                          "(it is the total over all processes)")
-
-
-def _prepare_meter(args, tm, events):
-    """The forgetting meter's probes for this model (core/explain/forgetting.py), or [] when off."""
-    if args.no_forgetting:
-        return [], None
-    from mlm_explorer.core.explain.forgetting import meter_probes, prepare_meter
-
-    if args.forgetting_probes:
-        args.forgetting_probes = str(Path(args.forgetting_probes).expanduser().resolve())
-    probes = meter_probes(args.forgetting_probes)   # a user's file: InputError with the line
-    if tm.objective not in ("mlm", "mlm+nsp"):
-        how = {"span": "span corruption (T5)", "infill": "text infilling (BART)"}.get(tm.objective, tm.objective)
-        events.log(f"forgetting meter off: it probes [MASK], and {how} trains no masked-LM head to probe")
-        return [], None
-    prepared, skipped = prepare_meter(tm.tokenizer, probes, max_length=tm.max_length)
-    if skipped:
-        events.log(f"forgetting meter: {len(skipped)} of {len(probes)} probes left out for this tokenizer "
-                   f"(first: {skipped[0]})")
-    if not prepared:
-        events.log("forgetting meter off: none of its probes fits this tokenizer")
-        return [], None
-    return prepared, {"probes": args.forgetting_probes or "general (shipped)", "n": len(prepared),
-                      "skipped": skipped}
 
 
 def collect_documents(args):
@@ -163,7 +117,7 @@ def run(argv, events: Events, parent=None) -> int:
         target = run_target.new_run(args, main_rank=main_rank and not args.dry_run)  # a dry run writes nothing
     args, run_dir, checkpoint = target.args, target.run_dir, target.checkpoint
     collection = collect_documents(args)
-    probes = _probes(args)
+    probes = probes_from_args(args)
     if target.resumed and checkpoint is None:
         events.log(f"{run_dir} has no complete checkpoint yet (stopped during its first save?): "
                    "it starts again from step 0 with its recorded options")
@@ -200,8 +154,8 @@ def run(argv, events: Events, parent=None) -> int:
         torch.manual_seed(args.seed + rt.rank)  # dropout; restored from the checkpoint on resume
         tm = load_for_training(str(checkpoint) if checkpoint else args.model, args.objective, device=rt.device)
         counts = select_trainable(tm.model, args.train_params)
-        prepared = _prepare_probes(probes, tm)
-        meter, meter_info = _prepare_meter(args, tm, events)
+        prepared = prepare_probes_for(probes, tm)
+        meter, meter_info = prepare_meter_for(args, tm, events)
         data = prepare(args, tm, rt, events, collection)
         if args.dry_run:
             return _dry_run(args, tm, rt, data, events, checkpoint, counts, prepared)

@@ -37,16 +37,13 @@ from contextlib import nullcontext
 import torch
 
 from mlm_explorer import rundir
-from mlm_explorer.errors import UserError
 from mlm_explorer.train import rng
 from mlm_explorer.train.batches import Batches
+from mlm_explorer.train.divergence import stop_if_diverged
+from mlm_explorer.train.held_out import evaluate_held_out
 from mlm_explorer.train.run import checkpoint as ckpt
 from mlm_explorer.train.runtime import mark_dynamic, wrap_module
 from mlm_explorer.train.schedule import Schedule, SharedClock
-
-
-class Diverged(UserError):
-    """The loss became NaN or infinite: the job stops before saving such weights."""
 
 
 class Loop:
@@ -137,38 +134,11 @@ class Loop:
         return mark_dynamic(inputs) if self.args.compile else inputs
 
     # ---- evaluation -------------------------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self) -> dict:
-        """Loss, perplexity and masked-token top-1 accuracy on the held-out blocks, with the
-        same masks every time (a generator seeded once per evaluation)."""
-        self.model.eval()
-        blocks = self.data.eval_blocks
-        n = min(len(blocks), self.args.max_eval_blocks)
-        gen = torch.Generator(device=self.rt.device).manual_seed(self.args.seed + 1_000_003)
-        sums: dict[str, float] = {}
-        size = max(1, self.micro * 2)
-        for s in range(0, n, size):
-            rows = self.batches.gather(blocks, torch.arange(s, min(n, s + size)))
-            batch = self.obj.corrupt(self.batches.to_device(rows), gen)
-            with self.rt.autocast():
-                out = self.obj.module(**self.obj.module_inputs(batch))
-            counts = self.obj.counts(batch)
-            if "nsp_sum" in out:
-                out["nsp_n"] = counts["nsp_n"]
-            out["mlm_n"] = (batch["labels"] != -100).sum()
-            for k, v in out.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-        self.model.train()
-        masked = int(sums.get("mlm_n", 0.0))
-        mlm_n = max(1.0, masked)
-        loss = sums.get("mlm_sum", 0.0) / mlm_n
-        result = {"step": self.step, "loss": loss, "perplexity": math.exp(min(loss, 50.0)),
-                  "accuracy": sums.get("mlm_correct", 0.0) / mlm_n, "masked_tokens": masked}
-        if "nsp_sum" in sums:
-            nsp_n = max(1.0, sums["nsp_n"])
-            result.update(mlm_loss=loss, nsp_loss=sums["nsp_sum"] / nsp_n, nsp_accuracy=sums["nsp_correct"] / nsp_n)
-            result["loss"] = loss + result["nsp_loss"]
-        return result
+        """Loss, perplexity and masked-token top-1 accuracy on the held-out blocks (held_out.py)."""
+        return evaluate_held_out(self.model, self.obj, self.data.eval_blocks, self.batches, self.rt,
+                                 max_blocks=self.args.max_eval_blocks, size=max(1, self.micro * 2),
+                                 seed=self.args.seed, step=self.step)
 
     # ---- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict | None:
@@ -238,13 +208,7 @@ class Loop:
     # ---- divergence -----------------------------------------------------------------------------
     def stop_if_diverged(self, loss: float, what: str) -> None:
         """A NaN or infinite loss ends the job with one line (the weights are not saved)."""
-        if math.isfinite(loss):
-            return
-        latest = rundir.latest_checkpoint(self.run_dir)
-        smaller = f"--lr {self.args.lr / 10:g}"
-        then = (f"the last checkpoint ({latest.name}) is intact: continue from it with a smaller learning rate, "
-                f"--resume {self.run_dir} {smaller}") if latest else f"start again with a smaller learning rate, {smaller}"
-        raise Diverged(f"the {what} loss became {loss} at step {self.step}: training diverged; {then}")
+        stop_if_diverged(loss, what, step=self.step, run_dir=self.run_dir, lr=self.args.lr)
 
     def _check_before_save(self, pending: list[dict]) -> None:
         """No NaN / inf in the losses since the last step event nor in the weights about to be
