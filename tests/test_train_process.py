@@ -140,6 +140,67 @@ def test_the_job_stops_and_saves_when_the_cli_dies(how, tmp_path, tiny_bert_dir)
     assert rc == 0 and of(resumed, "started")[0]["resumed_from"] == str(saved)
 
 
+@pytest.mark.parametrize("nohup", [True, False], ids=["under nohup", "plain"])
+def test_a_job_started_by_hand_outlives_its_shell_only_under_nohup(nohup, tmp_path, tiny_bert_dir):
+    """`nohup python -m mlm_explorer.train ... &` from a shell that then exits: the job trains on to
+    the end (the user asked it to outlive the shell). Without nohup, the shell's end stops it as a
+    dead launcher does: a checkpoint, `cancelled`, and the note."""
+    import shlex
+    import time
+
+    from mlm_explorer.rundir import read_run
+
+    corpus = small_corpus(tmp_path / "corpus")
+    run = tmp_path / "run"
+    steps = 12 if nohup else 100000
+    command = shlex.join(job_command(corpus, "--model", tiny_bert_dir, "--max-steps", steps, "--batch-size", 4,
+                                     "--save-every", 100000, "--eval-every", 100000, "--log-every", 1,
+                                     "--threads", 1, "--output", run))
+    log = tmp_path / "job.log"
+    # the shell starts the job in the background, waits for its first step, and exits
+    script = (f"{'nohup ' if nohup else ''}{command} > {shlex.quote(str(log))} 2>&1 &\n"
+              f"until grep -q '\"event\": \"step\"' {shlex.quote(str(log))} 2>/dev/null; do sleep 0.1; done\n")
+    subprocess.run(["bash", "-c", script], env=subprocess_env(tmp_path), timeout=120, check=True)
+    deadline = time.monotonic() + 120
+    while (not (run / "run.json").exists() or read_run(run).status == "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    info = read_run(run)
+    text = log.read_text()
+    if nohup:
+        assert info.status == "finished" and info.step == steps, info
+        assert "SIGHUP is ignored (nohup)" in text
+    else:
+        assert info.status == "cancelled", info
+        assert info.note.startswith("stopped because the process that started it"), info
+        assert "SIGHUP is ignored" not in text
+
+
+def test_the_launchers_jobs_stop_with_it_even_under_nohup(tmp_path, tiny_bert_dir):
+    """The CLI run under nohup hands SIGHUP-ignored down to its job; the job is still its own
+    (MLM_EXPLORER_LAUNCHED), so the CLI's death stops it."""
+    import time
+
+    from mlm_explorer.rundir import read_run
+
+    corpus = small_corpus(tmp_path / "corpus")
+    run = tmp_path / "run"
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "mlm_explorer", "train", str(corpus), "--model", str(tiny_bert_dir), "--max-steps",
+         "100000", "--batch-size", "4", "--save-every", "100000", "--eval-every", "100000", "--log-every", "1",
+         "--threads", "1", "--output", str(run), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=subprocess_env(tmp_path), text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    for line in cli.stdout:
+        if '"event": "step"' in line:
+            break
+    cli.kill()
+    cli.wait(timeout=60)
+    deadline = time.monotonic() + 120
+    while read_run(run).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert read_run(run).status == "cancelled"
+
+
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
 def test_stopped_and_resumed_equals_uninterrupted(stop, tmp_path, tiny_bert_dir):
     """A real process stopped by SIGTERM (it saves) or SIGKILL (it cannot), then --resume: the

@@ -265,9 +265,12 @@ def main(argv=None, *, stdout=None, watch_parent: bool = False) -> int:
     old = {s: signal.signal(s, _raise_cancelled) for s in (signal.SIGTERM, signal.SIGINT)}
     parent = None
     if watch_parent:
-        from mlm_explorer.train.parent import ParentWatch
+        from mlm_explorer.train.parent import ParentWatch, should_watch
 
-        parent = ParentWatch().start()
+        if should_watch():
+            parent = ParentWatch().start()
+        else:
+            events.log("SIGHUP is ignored (nohup): the job trains on when the shell that started it ends")
     try:
         return run(argv, events, parent)
     except Reported as exc:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
+from mlm_explorer.train.parent import LAUNCHED_ENV
 from mlm_explorer.train.run.events import parse_line
 
 STDERR_LINES = 40
@@ -56,6 +57,8 @@ def job_launch(args: Sequence[str], *, env: Mapping[str, str] | None = None, pyt
       code, installed or not (a source checkout run from anywhere); an installed package's
       site-packages is not added (it would shadow the standard library).
     - PYTHONUNBUFFERED=1: events arrive as they are written.
+    - MLM_EXPLORER_LAUNCHED=1: the launcher owns the job, which stops when it ends, even when
+      the launcher runs under nohup (parent.py).
     - TOKENIZERS_PARALLELISM=false unless set: the job's threads are --threads, and torch.compile's
       forked workers would otherwise print the tokenizers fork warning.
     """
@@ -64,6 +67,7 @@ def job_launch(args: Sequence[str], *, env: Mapping[str, str] | None = None, pyt
         paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != _PACKAGE_ROOT]
         env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *paths])
     env["PYTHONUNBUFFERED"] = "1"
+    env[LAUNCHED_ENV] = "1"
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     return JobLaunch([python or sys.executable, "-m", module, *args], env, nice)
 

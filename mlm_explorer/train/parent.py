@@ -10,6 +10,11 @@ and die of a broken pipe at its next event, its run marked `failed`. Instead:
        once a second, and sends the job SIGTERM itself when it changed;
     3. events written to a closed pipe are dropped (events.py), and stderr goes to os.devnull.
 
+Only a job that its launcher owns, or one started by hand with SIGHUP at its default: started by
+hand under `nohup` (SIGHUP ignored), the user asked it to outlive the terminal and the shell,
+so it trains on when they end (`should_watch`). The launcher marks its jobs with
+MLM_EXPLORER_LAUNCHED=1 in their environment (launch.py), so they stop with it even under nohup.
+
 SIGTERM is the launcher's own cancel: the loop finishes its step, saves a checkpoint and ends
 `cancelled`; run.json then says why (`stopped`: the launcher ended) and how to continue.
 """
@@ -25,6 +30,16 @@ import threading
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 POLL_S = 1.0
+LAUNCHED_ENV = "MLM_EXPLORER_LAUNCHED"  # "1": started by the launcher (launch.job_launch), which owns the job
+
+
+def should_watch(environ=None) -> bool:
+    """Whether the job stops when its parent ends: always under the launcher; by hand, unless
+    SIGHUP is ignored (nohup)."""
+    environ = os.environ if environ is None else environ
+    if environ.get(LAUNCHED_ENV) == "1":
+        return True
+    return signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN
 
 
 class ParentWatch:
