@@ -10,9 +10,9 @@ and die of a broken pipe at its next event, its run marked `failed`. Instead:
        once a second, and sends the job SIGTERM itself when it changed;
     3. events written to a closed pipe are dropped (events.py), and stderr goes to os.devnull.
 
-Only a job that its launcher owns, or one started by hand with SIGHUP at its default: started by
-hand under `nohup` (SIGHUP ignored), the user asked it to outlive the terminal and the shell,
-so it trains on when they end (`should_watch`). The launcher marks its jobs with
+This holds for a job its launcher owns, and for one started by hand with SIGHUP at its default.
+A job started by hand under `nohup` (SIGHUP ignored) was asked to outlive its terminal and
+shell, so it trains on when they end (`should_watch`). The launcher marks its jobs with
 MLM_EXPLORER_LAUNCHED=1 in their environment (launch.py), so they stop with it even under nohup.
 
 SIGTERM is the launcher's own cancel: the loop finishes its step, saves a checkpoint and ends
