@@ -180,7 +180,7 @@ def _fine_tune_loop(tmux: Tmux, corpus: Path) -> None:
     tmux.wait_for(f"resumed from step {step}", timeout=120)
     tmux.wait_for("finished at step 30", timeout=150)
     tmux.send("C-l")  # into Explore, with the base model the run started from
-    tmux.wait_for("base: bundled", timeout=90)
+    tmux.wait_for("(cpu) · base: bundled", timeout=90)  # loaded (while loading: "(base: bundled)…")
     tmux.send("b")
-    screen = tmux.wait_for("tuned", timeout=60)
+    screen = tmux.wait_for("Δ tuned", timeout=60)  # the before/after panel
     assert "no base model" not in screen, screen

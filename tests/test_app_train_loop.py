@@ -274,3 +274,21 @@ async def test_quit_does_not_ask_once_the_job_said_it_finished(app_env, tiny_ber
         await pilot.pause(0.2)
         assert "A training job is running" not in screen_text(app)
     assert not app.is_running
+
+
+@sync
+async def test_b_while_a_run_and_its_base_load_says_so(app_env, tiny_bert_dir):
+    """`b` before the base model is in: "still loading", not the advice to load a fine-tuned run
+    (the header already names the base while it loads); with nothing loading, that advice."""
+    app = make_app(tiny_bert_dir, text="The cute [MASK] walks in the green park.")
+    async with app.run_test(size=(130, 44)) as pilot:
+        await wait_ready(pilot)
+        app.explore.strip.focus()
+        await pilot.press("b")
+        await settle(pilot)
+        assert any("no base model" in n.message for n in app._notifications)
+        app.model_status = "loading run:20261203-110000-fixed (base: bundled)…"  # what load_finetuned shows
+        await pilot.press("b")
+        await settle(pilot)
+        last = list(app._notifications)[-1].message
+        assert last.startswith("still loading") and app.explore.before_after is False

@@ -300,7 +300,10 @@ class ExploreScreen(Screen):
 
     def action_toggle_base(self) -> None:
         if self.app.base_lm is None:
-            self.notify("no base model: load a fine-tuned run (Train screen) to compare before and after")
+            if str(self.app.model_status).startswith("loading"):  # a run and its base on their way in
+                self.notify("still loading: press b again when the model and its base are in", timeout=3)
+            else:
+                self.notify("no base model: load a fine-tuned run (Train screen) to compare before and after")
             return
         self.before_after = not self.before_after
         self.predictions.ask()
