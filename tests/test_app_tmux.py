@@ -67,6 +67,20 @@ class Tmux:
             time.sleep(0.25)
         raise AssertionError(f"{text!r} never appeared; last screen:\n{screen}")
 
+    def close_with_escape(self, text: str, tries: int = 5) -> None:
+        """Escape until `text` is gone. A bare Escape is told from an escape sequence by a short
+        wait: one sent while the screen is still opening, or right before the next key, can be
+        read as part of that key (alt+key), and the screen stays open."""
+        for _ in range(tries):
+            self.send("Escape")
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                if text not in self.capture():
+                    time.sleep(0.3)
+                    return
+                time.sleep(0.25)
+        raise AssertionError(f"{text!r} is still on the screen after {tries} Escapes:\n{self.capture()}")
+
     def alive(self) -> bool:
         return subprocess.run([*self.tmux, "has-session", "-t", self.name], capture_output=True).returncode == 0
 
@@ -94,7 +108,7 @@ def test_app_in_tmux(tmp_path):
         screen = tmux.wait_for("random seed", timeout=30)
         tmux.send("F1")
         tmux.wait_for("80/10/10", timeout=10)
-        tmux.send("Escape")
+        tmux.close_with_escape("80/10/10")
         _clear_type_mask_and_jump(tmux)
         _fine_tune_loop(tmux, _corpus(tmp_path))
         _wait_for_the_job_to_exit(tmp_path)  # it says `finished`, then writes and exits: ctrl+q would ask
