@@ -277,18 +277,31 @@ async def test_quit_does_not_ask_once_the_job_said_it_finished(app_env, tiny_ber
 
 
 @sync
-async def test_b_while_a_run_and_its_base_load_says_so(app_env, tiny_bert_dir):
-    """`b` before the base model is in: "still loading", not the advice to load a fine-tuned run
-    (the header already names the base while it loads); with nothing loading, that advice."""
+async def test_b_while_a_run_and_its_base_load_says_so(app_env, tiny_bert_dir, monkeypatch):
+    """`b` while Explore's model is loading (a real load worker, held until released): "still
+    loading", not the advice to load a fine-tuned run; once it is in, with no base, that advice."""
+    import asyncio
+    import threading
+
+    from mlm_explorer.ui import workers
+
     app = make_app(tiny_bert_dir, text="The cute [MASK] walks in the green park.")
     async with app.run_test(size=(130, 44)) as pilot:
         await wait_ready(pilot)
+        release, real = threading.Event(), workers.load_model
+        monkeypatch.setattr(workers, "load_model", lambda *a, **k: (release.wait(30), real(*a, **k))[1])
+        first = app.lm
+        app.use_model(str(tiny_bert_dir))
         app.explore.strip.focus()
         await pilot.press("b")
-        await settle(pilot)
-        assert any("no base model" in n.message for n in app._notifications)
-        app.model_status = "loading run:20261203-110000-fixed (base: bundled)…"  # what load_finetuned shows
+        for _ in range(5):
+            await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert messages[-1].startswith("still loading") and app.explore.before_after is False, messages
+        release.set()
+        await wait_for(pilot, lambda: app.lm is not first, what="the model")
+        while any(not w.is_finished for w in app.workers):
+            await asyncio.sleep(0.05)
         await pilot.press("b")
         await settle(pilot)
-        last = list(app._notifications)[-1].message
-        assert last.startswith("still loading") and app.explore.before_after is False
+        assert list(app._notifications)[-1].message.startswith("no base model")

@@ -24,7 +24,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, TextArea
 
-from mlm_explorer.ui.enums import LensKind
+from mlm_explorer.ui.enums import LensKind, Role
 from mlm_explorer.ui.messages import (
     CandidateChosen, CandidatesReady, ClearMasksPressed, ClearTextPressed, CursorMoved, KBestReady, LensReady,
     MaskPicked, PredictionReady, PredictionSettingsChanged, RandomMasked, RandomMaskPressed, RowHighlighted,
@@ -300,7 +300,8 @@ class ExploreScreen(Screen):
 
     def action_toggle_base(self) -> None:
         if self.app.base_lm is None:
-            if str(self.app.model_status).startswith("loading"):  # a run and its base on their way in
+            # a load of Explore's model (a run and its base) still under way: the base may be on its way in
+            if any(w.group == Role.MLM.worker_group and not w.is_finished for w in self.app.workers):
                 self.notify("still loading: press b again when the model and its base are in", timeout=3)
             else:
                 self.notify("no base model: load a fine-tuned run (Train screen) to compare before and after")
